@@ -1,0 +1,141 @@
+using System.Text;
+using FineTune.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FineTune.Checkpoints;
+
+/// <summary>What loading a checkpoint into a model did, in the spirit of Hugging Face's load warnings.</summary>
+public sealed record LoadReport(
+    string Source,
+    int LoadedCount,
+    IReadOnlyList<string> NewlyInitialized,
+    IReadOnlyList<string> Unused,
+    IReadOnlyList<string> ResizedAndReinitialized)
+{
+    /// <summary>A human-readable account: what was loaded, what is new (and needs training), what was dropped.</summary>
+    public string Describe()
+    {
+        var sb = new StringBuilder();
+        sb.Append($"Loaded {LoadedCount} tensors from {Source}.");
+        if (NewlyInitialized.Count > 0)
+            sb.Append($"\nNewly initialised (not in the checkpoint; train before use): {string.Join(", ", NewlyInitialized)}");
+        if (ResizedAndReinitialized.Count > 0)
+            sb.Append($"\nRe-initialised because their shapes differ from the checkpoint: {string.Join(", ", ResizedAndReinitialized)}");
+        if (Unused.Count > 0)
+            sb.Append($"\nIn the checkpoint but not used by this model: {string.Join(", ", Unused)}");
+        return sb.ToString();
+    }
+}
+
+/// <summary>
+/// Loads a state dict into a model strictly: only an explicit list of differences is allowed and reported
+/// (a new task head, a pooler the checkpoint lacks, an unused pooler, pre-training or other task heads, position-id
+/// buffers); any other missing, unexpected or mis-shaped key is an error naming the keys and shapes.
+/// </summary>
+public static class WeightLoader
+{
+    /// <summary>Checkpoint key prefixes that a fine-tuning model may leave unused.</summary>
+    public static IReadOnlyList<string> DroppablePrefixes { get; } =
+    [
+        "pooler.", "cls.", "lm_head.", "vocab_transform.", "vocab_layer_norm.", "vocab_projector.",
+        "generator_predictions.", "generator_lm_head.", "discriminator_predictions.",
+        "classifier.", "pre_classifier.", "qa_outputs.",
+    ];
+
+    /// <summary>
+    /// Loads <paramref name="checkpoint"/> into <paramref name="model"/>. <paramref name="ignoreMismatchedHeadSizes"/>
+    /// allows a head whose shape differs (another number of labels) to be re-initialised, as HF's ignore_mismatched_sizes.
+    /// </summary>
+    public static LoadReport Load(nn.Module model, IReadOnlyDictionary<string, Tensor> checkpoint, string source,
+        bool ignoreMismatchedHeadSizes = false)
+    {
+        var (prefix, headPrefixes) = model switch
+        {
+            TaskModel tm => (tm.Config.BaseModelPrefix + ".", tm.HeadPrefixes),
+            _ => ("", (IReadOnlyList<string>)[]),
+        };
+        var encoderHasPooler = model switch
+        {
+            TaskModel tm => tm.Encoder.HasPooler,
+            TransformerEncoder e => e.HasPooler,
+            _ => false,
+        };
+        string basePrefix = model switch
+        {
+            TaskModel tm => tm.Config.BaseModelPrefix + ".",
+            TransformerEncoder e => e.Config.BaseModelPrefix + ".",
+            _ => "",
+        };
+
+        // Normalise checkpoint names: old TF-converted LayerNorm names, and the base-model prefix.
+        var renamed = new Dictionary<string, (string Original, Tensor Value)>();
+        bool checkpointHasPrefix = checkpoint.Keys.Any(k => k.StartsWith(basePrefix, StringComparison.Ordinal));
+        foreach (var (key, value) in checkpoint)
+        {
+            var k = key.EndsWith(".gamma", StringComparison.Ordinal) ? key[..^6] + ".weight"
+                : key.EndsWith(".beta", StringComparison.Ordinal) ? key[..^5] + ".bias" : key;
+            if (prefix.Length > 0 && !checkpointHasPrefix && !IsHeadKey(k, headPrefixes))
+                k = prefix + k;                        // a bare encoder checkpoint loaded under a task head
+            else if (prefix.Length == 0 && checkpointHasPrefix)
+            {
+                if (!k.StartsWith(basePrefix, StringComparison.Ordinal)) { renamed[key] = (key, value); continue; }
+                k = k[basePrefix.Length..];            // a task checkpoint loaded as a bare encoder
+            }
+            renamed[k] = (key, value);
+        }
+
+        var target = model.state_dict();
+        var missing = target.Keys.Where(k => !renamed.ContainsKey(k)).ToList();
+        var unexpected = renamed.Keys.Where(k => !target.ContainsKey(k)).ToList();
+        var mismatched = target.Keys.Where(k => renamed.TryGetValue(k, out var c) && !c.Value.shape.SequenceEqual(target[k].shape)).ToList();
+
+        string Local(string k) => prefix.Length > 0 && k.StartsWith(prefix, StringComparison.Ordinal) ? k[prefix.Length..] : k;
+
+        var newHead = missing.Where(k => IsHeadKey(k, headPrefixes)).ToList();
+        var newPooler = missing.Where(k => Local(k).StartsWith("pooler.", StringComparison.Ordinal) && encoderHasPooler).ToList();
+        var badMissing = missing.Except(newHead).Except(newPooler).ToList();
+        var droppable = unexpected.Where(k => DroppablePrefixes.Any(p => Local(k).StartsWith(p, StringComparison.Ordinal)) || k.EndsWith("position_ids", StringComparison.Ordinal)).ToList();
+        var badUnexpected = unexpected.Except(droppable).ToList();
+        var headResized = mismatched.Where(k => IsHeadKey(k, headPrefixes) && ignoreMismatchedHeadSizes).ToList();
+        var badShapes = mismatched.Except(headResized).ToList();
+
+        if (badMissing.Count > 0 || badUnexpected.Count > 0 || badShapes.Count > 0)
+        {
+            var sb = new StringBuilder("the checkpoint does not fit the model");
+            if (badMissing.Count > 0)
+                sb.Append($"; missing from the checkpoint ({badMissing.Count}): ")
+                  .Append(string.Join(", ", badMissing.Take(20).Select(k => $"{k} {Shape(target[k])}")));
+            if (badUnexpected.Count > 0)
+                sb.Append($"; not part of this model ({badUnexpected.Count}): ")
+                  .Append(string.Join(", ", badUnexpected.Take(20).Select(k => $"{renamed[k].Original} {Shape(renamed[k].Value)}")));
+            if (badShapes.Count > 0)
+                sb.Append($"; wrong shape ({badShapes.Count}): ")
+                  .Append(string.Join(", ", badShapes.Take(20).Select(k => $"{renamed[k].Original} is {Shape(renamed[k].Value)} but the model needs {Shape(target[k])}")));
+            if (badShapes.Any(k => IsHeadKey(k, headPrefixes)))
+                sb.Append(" (a head with another number of labels can be re-initialised with --ignore-mismatched-sizes)");
+            var firstKey = badMissing.Concat(badUnexpected.Select(k => renamed[k].Original)).Concat(badShapes).First();
+            throw new ModelLoadException(sb.ToString(), source, firstKey);
+        }
+
+        int loaded = 0;
+        using (no_grad())
+        {
+            foreach (var (key, parameter) in target)
+            {
+                if (!renamed.TryGetValue(key, out var c) || headResized.Contains(key)) continue;
+                parameter.copy_(c.Value.to(parameter.dtype));
+                loaded++;
+            }
+        }
+        return new LoadReport(source, loaded,
+            newHead.Concat(newPooler).ToList(),
+            droppable.Select(k => renamed[k].Original).ToList(),
+            headResized);
+    }
+
+    private static bool IsHeadKey(string key, IReadOnlyList<string> headPrefixes) =>
+        headPrefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal));
+
+    private static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
+}

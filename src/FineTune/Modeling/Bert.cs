@@ -1,0 +1,278 @@
+using FineTune.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FineTune.Modeling;
+
+// The BERT encoder as Hugging Face's modeling_bert.py defines it, in data-flow order:
+// embeddings -> N x (self-attention -> output -> intermediate -> output) -> pooler.
+// Field names are the checkpoint keys. RoBERTa / XLM-R (positions offset by padding_idx + 1) and the ELECTRA
+// discriminator (embedding_size with a projection, no pooler) share these classes; DistilBERT has its own file.
+
+/// <summary>Word + position + token-type embeddings, then LayerNorm and dropout.</summary>
+public sealed class BertEmbeddings : Module<BertInput, Tensor>
+{
+    private readonly Embedding word_embeddings;
+    private readonly Embedding position_embeddings;
+    private readonly Embedding? token_type_embeddings;
+    [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
+    private readonly Dropout dropout;
+    private readonly BertConfig _config;
+
+    public BertEmbeddings(BertConfig config) : base(nameof(BertEmbeddings))
+    {
+        _config = config;
+        int width = config.EmbeddingWidth;
+        word_embeddings = Embedding(config.VocabSize, width, padding_idx: config.PadTokenId);
+        position_embeddings = config.OffsetsPositionsByPadding
+            ? Embedding(config.MaxPositionEmbeddings, width, padding_idx: config.PadTokenId)
+            : Embedding(config.MaxPositionEmbeddings, width);
+        if (config.TypeVocabSize > 0)
+            token_type_embeddings = Embedding(config.TypeVocabSize, width);
+        layerNorm = LayerNorm(width, eps: config.LayerNormEps);
+        dropout = Dropout(config.HiddenDropoutProb);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(BertInput input)
+    {
+        var ids = input.InputIds;                                   // [B, T]
+        long seqLength = ids.shape[1];
+        if (seqLength > _config.MaxPositionEmbeddings - (_config.OffsetsPositionsByPadding ? _config.PadTokenId + 1 : 0))
+            throw new ArgumentException($"sequence length {seqLength} exceeds the model's {_config.MaxPositionEmbeddings} positions");
+        Tensor positionIds;
+        if (_config.OffsetsPositionsByPadding)
+        {
+            // RoBERTa: padding tokens keep position padding_idx; real tokens count from padding_idx + 1.
+            var notPad = ids.ne(_config.PadTokenId).to(ScalarType.Int64);                          // [B, T]
+            positionIds = notPad.cumsum(1).mul(notPad).add(_config.PadTokenId);                  // [B, T]
+        }
+        else
+        {
+            positionIds = arange(seqLength, dtype: ScalarType.Int64, device: ids.device).unsqueeze(0); // [1, T]
+        }
+        var embeddings = word_embeddings.call(ids) + position_embeddings.call(positionIds);      // [B, T, E]
+        if (token_type_embeddings is not null)
+        {
+            var typeIds = input.TokenTypeIds ?? zeros_like(ids);
+            embeddings = embeddings + token_type_embeddings.call(typeIds);
+        }
+        return dropout.call(layerNorm.call(embeddings));
+    }
+}
+
+/// <summary>Multi-head scaled dot-product self-attention (query, key, value projections).</summary>
+public sealed class BertSelfAttention : Module<Tensor, Tensor, Tensor>
+{
+    private readonly Linear query;
+    private readonly Linear key;
+    private readonly Linear value;
+    private readonly int _heads;
+    private readonly int _headSize;
+    private readonly double _dropout;
+
+    public BertSelfAttention(BertConfig config) : base(nameof(BertSelfAttention))
+    {
+        _heads = config.NumAttentionHeads;
+        _headSize = config.HiddenSize / config.NumAttentionHeads;
+        _dropout = config.AttentionProbsDropoutProb;
+        query = Linear(config.HiddenSize, config.HiddenSize);
+        key = Linear(config.HiddenSize, config.HiddenSize);
+        value = Linear(config.HiddenSize, config.HiddenSize);
+        RegisterComponents();
+    }
+
+    /// <param name="hidden">[B, T, H]</param>
+    /// <param name="attentionBias">[B, 1, 1, T], 0 for tokens and a large negative number for padding.</param>
+    public override Tensor forward(Tensor hidden, Tensor attentionBias)
+    {
+        long b = hidden.shape[0], t = hidden.shape[1];
+        Tensor Split(Tensor x) => x.view(b, t, _heads, _headSize).transpose(1, 2);   // [B, T, H] -> [B, N, T, D]
+        var q = Split(query.call(hidden));
+        var k = Split(key.call(hidden));
+        var v = Split(value.call(hidden));
+        var context = functional.scaled_dot_product_attention(q, k, v, attentionBias, training ? _dropout : 0.0); // [B, N, T, D]
+        return context.transpose(1, 2).reshape(b, t, _heads * _headSize);                               // [B, N, T, D] -> [B, T, H]
+    }
+}
+
+/// <summary>The attention output projection, dropout, residual and LayerNorm.</summary>
+public sealed class BertSelfOutput : Module<Tensor, Tensor, Tensor>
+{
+    private readonly Linear dense;
+    [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
+    private readonly Dropout dropout;
+
+    public BertSelfOutput(BertConfig config) : base(nameof(BertSelfOutput))
+    {
+        dense = Linear(config.HiddenSize, config.HiddenSize);
+        layerNorm = LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
+        dropout = Dropout(config.HiddenDropoutProb);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor attended, Tensor residual) =>
+        layerNorm.call(dropout.call(dense.call(attended)) + residual);
+}
+
+/// <summary>Self-attention followed by its output block.</summary>
+public sealed class BertAttention : Module<Tensor, Tensor, Tensor>
+{
+    [ComponentName(Name = "self")] private readonly BertSelfAttention selfAttention;
+    private readonly BertSelfOutput output;
+
+    public BertAttention(BertConfig config) : base(nameof(BertAttention))
+    {
+        selfAttention = new BertSelfAttention(config);
+        output = new BertSelfOutput(config);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden, Tensor attentionBias) =>
+        output.call(selfAttention.call(hidden, attentionBias), hidden);
+}
+
+/// <summary>The feed-forward expansion with the configured activation.</summary>
+public sealed class BertIntermediate : Module<Tensor, Tensor>
+{
+    private readonly Linear dense;
+    private readonly Func<Tensor, Tensor> _activation;
+
+    public BertIntermediate(BertConfig config) : base(nameof(BertIntermediate))
+    {
+        dense = Linear(config.HiddenSize, config.IntermediateSize);
+        _activation = Activations.Get(config.HiddenAct);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden) => _activation(dense.call(hidden));   // [B, T, H] -> [B, T, I]
+}
+
+/// <summary>The feed-forward contraction, dropout, residual and LayerNorm.</summary>
+public sealed class BertOutput : Module<Tensor, Tensor, Tensor>
+{
+    private readonly Linear dense;
+    [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
+    private readonly Dropout dropout;
+
+    public BertOutput(BertConfig config) : base(nameof(BertOutput))
+    {
+        dense = Linear(config.IntermediateSize, config.HiddenSize);
+        layerNorm = LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
+        dropout = Dropout(config.HiddenDropoutProb);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor intermediate, Tensor residual) =>
+        layerNorm.call(dropout.call(dense.call(intermediate)) + residual);                 // [B, T, I] -> [B, T, H]
+}
+
+/// <summary>One Transformer layer: attention, then the feed-forward block.</summary>
+public sealed class BertLayer : Module<Tensor, Tensor, Tensor>
+{
+    private readonly BertAttention attention;
+    private readonly BertIntermediate intermediate;
+    private readonly BertOutput output;
+
+    public BertLayer(BertConfig config) : base(nameof(BertLayer))
+    {
+        attention = new BertAttention(config);
+        intermediate = new BertIntermediate(config);
+        output = new BertOutput(config);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden, Tensor attentionBias)
+    {
+        var attended = attention.call(hidden, attentionBias);
+        return output.call(intermediate.call(attended), attended);
+    }
+}
+
+/// <summary>The stack of layers.</summary>
+public sealed class BertEncoder : Module<Tensor, Tensor, Tensor>
+{
+    private readonly ModuleList<BertLayer> layer;
+
+    public BertEncoder(BertConfig config) : base(nameof(BertEncoder))
+    {
+        layer = new ModuleList<BertLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new BertLayer(config)).ToArray());
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden, Tensor attentionBias)
+    {
+        foreach (var l in layer)
+            hidden = l.call(hidden, attentionBias);
+        return hidden;
+    }
+}
+
+/// <summary>Dense + tanh over the first token ([CLS]).</summary>
+public sealed class BertPooler : Module<Tensor, Tensor>
+{
+    private readonly Linear dense;
+
+    public BertPooler(BertConfig config) : base(nameof(BertPooler))
+    {
+        dense = Linear(config.HiddenSize, config.HiddenSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden) => dense.call(hidden[.., 0]).tanh();   // [B, T, H] -> [B, H]
+}
+
+/// <summary>
+/// The encoder for BERT, MiniLM, RoBERTa, XLM-R and ELECTRA: embeddings (with ELECTRA's projection when
+/// embedding_size differs from hidden_size), the layers, and the pooler when asked for.
+/// </summary>
+public sealed class BertModel : TransformerEncoder
+{
+    private readonly BertEmbeddings embeddings;
+    private readonly Linear? embeddings_project;
+    private readonly BertEncoder encoder;
+    private readonly BertPooler? pooler;
+
+    public BertModel(BertConfig config, bool addPoolingLayer = true) : base(nameof(BertModel), config)
+    {
+        embeddings = new BertEmbeddings(config);
+        if (config.EmbeddingWidth != config.HiddenSize)
+            embeddings_project = Linear(config.EmbeddingWidth, config.HiddenSize);
+        encoder = new BertEncoder(config);
+        if (addPoolingLayer)
+            pooler = new BertPooler(config);
+        RegisterComponents();
+    }
+
+    public override bool HasPooler => pooler is not null;
+
+    public override EncoderOutput forward(BertInput input)
+    {
+        var hidden = embeddings.call(input);                                                 // [B, T, E]
+        if (embeddings_project is not null)
+            hidden = embeddings_project.call(hidden);                                        // [B, T, E] -> [B, T, H]
+        var sequence = encoder.call(hidden, AttentionBias(input.AttentionMask, hidden.dtype));
+        return new EncoderOutput(sequence, pooler?.call(sequence));
+    }
+}
+
+/// <summary>The base of every encoder: it maps a batch to hidden states and knows its config.</summary>
+public abstract class TransformerEncoder : Module<BertInput, EncoderOutput>
+{
+    protected TransformerEncoder(string name, BertConfig config) : base(name) => Config = config;
+
+    public BertConfig Config { get; }
+
+    /// <summary>Whether the encoder has a pooler (BERT with add_pooling_layer).</summary>
+    public abstract bool HasPooler { get; }
+
+    /// <summary>The additive attention bias: [B, T] mask -> [B, 1, 1, T], 0 for tokens and the dtype's minimum for padding.</summary>
+    public static Tensor AttentionBias(Tensor attentionMask, ScalarType dtype)
+    {
+        var inverted = 1.0 - attentionMask.to(dtype);
+        return inverted.mul(finfo(dtype).min).unsqueeze(1).unsqueeze(2);                     // [B, T] -> [B, 1, 1, T]
+    }
+}

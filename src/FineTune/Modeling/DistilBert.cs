@@ -1,0 +1,171 @@
+using FineTune.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FineTune.Modeling;
+
+// DistilBERT as Hugging Face's modeling_distilbert.py defines it: BERT's computation under its own key names,
+// without token types and without a pooler. Field names are the checkpoint keys.
+
+/// <summary>Word + position embeddings (learned, or fixed sinusoidal), LayerNorm, dropout.</summary>
+public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
+{
+    private readonly Embedding word_embeddings;
+    private readonly Embedding position_embeddings;
+    [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
+    private readonly Dropout dropout;
+
+    public DistilBertEmbeddings(BertConfig config) : base(nameof(DistilBertEmbeddings))
+    {
+        word_embeddings = Embedding(config.VocabSize, config.HiddenSize, padding_idx: config.PadTokenId);
+        position_embeddings = Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
+        if (config.SinusoidalPositionEmbeddings == true)
+            using (no_grad())
+            {
+                position_embeddings.weight!.copy_(Sinusoidal(config.MaxPositionEmbeddings, config.HiddenSize));
+                position_embeddings.weight!.requires_grad = false;
+            }
+        layerNorm = LayerNorm(config.HiddenSize, eps: 1e-12);
+        dropout = Dropout(config.HiddenDropoutProb);
+        RegisterComponents();
+    }
+
+    private static Tensor Sinusoidal(int positions, int dim)
+    {
+        var table = new float[positions * dim];
+        for (int p = 0; p < positions; p++)
+            for (int j = 0; j < dim; j++)
+            {
+                double angle = p / Math.Pow(10000, 2 * (j / 2) / (double)dim);
+                table[p * dim + j] = (float)(j % 2 == 0 ? Math.Sin(angle) : Math.Cos(angle));
+            }
+        return tensor(table).view(positions, dim);
+    }
+
+    public override Tensor forward(Tensor ids)
+    {
+        var positionIds = arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device).unsqueeze(0); // [1, T]
+        return dropout.call(layerNorm.call(word_embeddings.call(ids) + position_embeddings.call(positionIds)));
+    }
+}
+
+/// <summary>Multi-head self-attention with q_lin, k_lin, v_lin and out_lin.</summary>
+public sealed class MultiHeadSelfAttention : Module<Tensor, Tensor, Tensor>
+{
+    private readonly Linear q_lin;
+    private readonly Linear k_lin;
+    private readonly Linear v_lin;
+    private readonly Linear out_lin;
+    private readonly int _heads;
+    private readonly int _headSize;
+    private readonly double _dropout;
+
+    public MultiHeadSelfAttention(BertConfig config) : base(nameof(MultiHeadSelfAttention))
+    {
+        _heads = config.NumAttentionHeads;
+        _headSize = config.HiddenSize / config.NumAttentionHeads;
+        _dropout = config.AttentionProbsDropoutProb;
+        q_lin = Linear(config.HiddenSize, config.HiddenSize);
+        k_lin = Linear(config.HiddenSize, config.HiddenSize);
+        v_lin = Linear(config.HiddenSize, config.HiddenSize);
+        out_lin = Linear(config.HiddenSize, config.HiddenSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden, Tensor attentionBias)
+    {
+        long b = hidden.shape[0], t = hidden.shape[1];
+        Tensor Split(Tensor x) => x.view(b, t, _heads, _headSize).transpose(1, 2);   // [B, T, H] -> [B, N, T, D]
+        var context = functional.scaled_dot_product_attention(
+            Split(q_lin.call(hidden)), Split(k_lin.call(hidden)), Split(v_lin.call(hidden)), attentionBias, training ? _dropout : 0.0);
+        return out_lin.call(context.transpose(1, 2).reshape(b, t, _heads * _headSize)); // [B, N, T, D] -> [B, T, H]
+    }
+}
+
+/// <summary>The feed-forward block: lin1, activation, lin2, dropout.</summary>
+public sealed class FFN : Module<Tensor, Tensor>
+{
+    private readonly Linear lin1;
+    private readonly Linear lin2;
+    private readonly Dropout dropout;
+    private readonly Func<Tensor, Tensor> _activation;
+
+    public FFN(BertConfig config) : base(nameof(FFN))
+    {
+        lin1 = Linear(config.HiddenSize, config.IntermediateSize);
+        lin2 = Linear(config.IntermediateSize, config.HiddenSize);
+        dropout = Dropout(config.HiddenDropoutProb);
+        _activation = Activations.Get(config.HiddenAct);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden) => dropout.call(lin2.call(_activation(lin1.call(hidden))));
+}
+
+/// <summary>One layer: attention + sa_layer_norm, then FFN + output_layer_norm (post-LayerNorm, as BERT).</summary>
+public sealed class TransformerBlock : Module<Tensor, Tensor, Tensor>
+{
+    private readonly MultiHeadSelfAttention attention;
+    private readonly LayerNorm sa_layer_norm;
+    private readonly FFN ffn;
+    private readonly LayerNorm output_layer_norm;
+
+    public TransformerBlock(BertConfig config) : base(nameof(TransformerBlock))
+    {
+        attention = new MultiHeadSelfAttention(config);
+        sa_layer_norm = LayerNorm(config.HiddenSize, eps: 1e-12);
+        ffn = new FFN(config);
+        output_layer_norm = LayerNorm(config.HiddenSize, eps: 1e-12);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden, Tensor attentionBias)
+    {
+        var attended = sa_layer_norm.call(attention.call(hidden, attentionBias) + hidden);
+        return output_layer_norm.call(ffn.call(attended) + attended);
+    }
+}
+
+/// <summary>The stack of DistilBERT layers.</summary>
+public sealed class DistilBertTransformer : Module<Tensor, Tensor, Tensor>
+{
+    private readonly ModuleList<TransformerBlock> layer;
+
+    public DistilBertTransformer(BertConfig config) : base("Transformer")
+    {
+        layer = new ModuleList<TransformerBlock>(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new TransformerBlock(config)).ToArray());
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden, Tensor attentionBias)
+    {
+        foreach (var l in layer)
+            hidden = l.call(hidden, attentionBias);
+        return hidden;
+    }
+}
+
+/// <summary>The DistilBERT encoder: embeddings and transformer; no pooler, no token types.</summary>
+public sealed class DistilBertModel : TransformerEncoder
+{
+    private readonly DistilBertEmbeddings embeddings;
+    private readonly DistilBertTransformer transformer;
+
+    public DistilBertModel(BertConfig config) : base(nameof(DistilBertModel), config)
+    {
+        embeddings = new DistilBertEmbeddings(config);
+        transformer = new DistilBertTransformer(config);
+        RegisterComponents();
+    }
+
+    public override bool HasPooler => false;
+
+    public override EncoderOutput forward(BertInput input)
+    {
+        var hidden = embeddings.call(input.InputIds);                                        // [B, T, H]
+        return new EncoderOutput(transformer.call(hidden, AttentionBias(input.AttentionMask, hidden.dtype)), null);
+    }
+}

@@ -1,0 +1,20 @@
+using static TorchSharp.torch;
+
+namespace FineTune.Modeling;
+
+/// <summary>
+/// One batch for an encoder: token ids [B, T], the attention mask [B, T] (1 = token, 0 = padding), optional
+/// token type ids [B, T], and for a task model optional labels (shape by task). Position ids are derived.
+/// </summary>
+public sealed record BertInput(Tensor InputIds, Tensor AttentionMask, Tensor? TokenTypeIds = null, Tensor? Labels = null);
+
+/// <summary>What an encoder returns: the last hidden state [B, T, H] and, with a pooler, the pooled output [B, H].</summary>
+public sealed record EncoderOutput(Tensor LastHiddenState, Tensor? PooledOutput);
+
+/// <summary>
+/// What a task model returns: logits ([B, C] for sequence tasks, [B, T, C] for token classification, [B, T, 2] for
+/// QA start/end), and the loss when labels were given. <see cref="LossSum"/> is the loss summed over the examples
+/// (or labelled tokens) of the batch and <see cref="LossDenominator"/> what the mean divides by (their number, or
+/// the sum of their class weights), so that gradient accumulation normalises by the true count over several batches.
+/// </summary>
+public sealed record ClassifierOutput(Tensor Logits, Tensor? Loss = null, Tensor? LossSum = null, double LossDenominator = 0);

@@ -1,0 +1,166 @@
+using FineTune.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FineTune.Modeling;
+
+// Sequence-classification heads (single-label, multi-label, regression), one per family, as Hugging Face defines them.
+
+/// <summary>BERT: pooler output -> dropout -> classifier.</summary>
+public sealed class BertForSequenceClassification : TaskModel
+{
+    private readonly TransformerEncoder bert;
+    private readonly Dropout dropout;
+    private readonly Linear classifier;
+
+    public BertForSequenceClassification(BertConfig config, TaskKind task)
+        : base(nameof(BertForSequenceClassification), config, task)
+    {
+        bert = new BertModel(config);
+        NumOutputs = OutputsFor(config, task);
+        dropout = Dropout(ClassifierDropout);
+        classifier = Linear(config.HiddenSize, NumOutputs);
+        RegisterComponents();
+        InitializeHead();
+    }
+
+    public override TransformerEncoder Encoder => bert;
+    public override string ArchitectureName => nameof(BertForSequenceClassification);
+    public override IReadOnlyList<string> HeadPrefixes { get; } = ["classifier."];
+
+    public override ClassifierOutput forward(BertInput input)
+    {
+        var pooled = bert.call(input).PooledOutput!;                                         // [B, H]
+        return Output(classifier.call(dropout.call(pooled)), input.Labels);                  // [B, H] -> [B, C]
+    }
+}
+
+/// <summary>RoBERTa / XLM-R: first token -> dropout -> dense -> tanh -> dropout -> out_proj.</summary>
+public sealed class RobertaClassificationHead : Module<Tensor, Tensor>
+{
+    private readonly Linear dense;
+    private readonly Dropout dropout;
+    private readonly Linear out_proj;
+
+    public RobertaClassificationHead(BertConfig config, long outputs, double dropoutProb) : base(nameof(RobertaClassificationHead))
+    {
+        dense = Linear(config.HiddenSize, config.HiddenSize);
+        dropout = Dropout(dropoutProb);
+        out_proj = Linear(config.HiddenSize, outputs);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden)
+    {
+        var x = dropout.call(hidden[.., 0]);                                                 // [B, T, H] -> [B, H]
+        x = dropout.call(dense.call(x).tanh());
+        return out_proj.call(x);                                                              // [B, H] -> [B, C]
+    }
+}
+
+/// <summary>RoBERTa and XLM-R sequence classification (no pooler).</summary>
+public sealed class RobertaForSequenceClassification : TaskModel
+{
+    private readonly TransformerEncoder roberta;
+    private readonly RobertaClassificationHead classifier;
+
+    public RobertaForSequenceClassification(BertConfig config, TaskKind task)
+        : base(config.Family == ModelFamily.XlmRoberta ? "XLMRobertaForSequenceClassification" : nameof(RobertaForSequenceClassification),
+            config, task)
+    {
+        roberta = new BertModel(config, addPoolingLayer: false);
+        NumOutputs = OutputsFor(config, task);
+        classifier = new RobertaClassificationHead(config, NumOutputs, ClassifierDropout);
+        RegisterComponents();
+        InitializeHead();
+    }
+
+    public override TransformerEncoder Encoder => roberta;
+    public override string ArchitectureName =>
+        Config.Family == ModelFamily.XlmRoberta ? "XLMRobertaForSequenceClassification" : nameof(RobertaForSequenceClassification);
+    public override IReadOnlyList<string> HeadPrefixes { get; } = ["classifier."];
+
+    public override ClassifierOutput forward(BertInput input) =>
+        Output(classifier.call(roberta.call(input).LastHiddenState), input.Labels);
+}
+
+/// <summary>DistilBERT: first token -> pre_classifier -> ReLU -> dropout -> classifier.</summary>
+public sealed class DistilBertForSequenceClassification : TaskModel
+{
+    private readonly TransformerEncoder distilbert;
+    private readonly Linear pre_classifier;
+    private readonly Linear classifier;
+    private readonly Dropout dropout;
+
+    public DistilBertForSequenceClassification(BertConfig config, TaskKind task)
+        : base(nameof(DistilBertForSequenceClassification), config, task)
+    {
+        distilbert = new DistilBertModel(config);
+        NumOutputs = OutputsFor(config, task);
+        pre_classifier = Linear(config.HiddenSize, config.HiddenSize);
+        classifier = Linear(config.HiddenSize, NumOutputs);
+        dropout = Dropout(config.SeqClassifDropout ?? 0.2);
+        RegisterComponents();
+        InitializeHead();
+    }
+
+    public override TransformerEncoder Encoder => distilbert;
+    public override string ArchitectureName => nameof(DistilBertForSequenceClassification);
+    public override IReadOnlyList<string> HeadPrefixes { get; } = ["pre_classifier.", "classifier."];
+
+    public override ClassifierOutput forward(BertInput input)
+    {
+        var first = distilbert.call(input).LastHiddenState[.., 0];                           // [B, T, H] -> [B, H]
+        var x = dropout.call(functional.relu(pre_classifier.call(first)));
+        return Output(classifier.call(x), input.Labels);                                      // [B, H] -> [B, C]
+    }
+}
+
+/// <summary>ELECTRA: first token -> dropout -> dense -> GELU -> dropout -> out_proj.</summary>
+public sealed class ElectraClassificationHead : Module<Tensor, Tensor>
+{
+    private readonly Linear dense;
+    private readonly Dropout dropout;
+    private readonly Linear out_proj;
+
+    public ElectraClassificationHead(BertConfig config, long outputs, double dropoutProb) : base(nameof(ElectraClassificationHead))
+    {
+        dense = Linear(config.HiddenSize, config.HiddenSize);
+        dropout = Dropout(dropoutProb);
+        out_proj = Linear(config.HiddenSize, outputs);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden)
+    {
+        var x = dropout.call(hidden[.., 0]);                                                 // [B, T, H] -> [B, H]
+        x = dropout.call(functional.gelu(dense.call(x)));
+        return out_proj.call(x);                                                              // [B, H] -> [B, C]
+    }
+}
+
+/// <summary>ELECTRA discriminator sequence classification.</summary>
+public sealed class ElectraForSequenceClassification : TaskModel
+{
+    private readonly TransformerEncoder electra;
+    private readonly ElectraClassificationHead classifier;
+
+    public ElectraForSequenceClassification(BertConfig config, TaskKind task)
+        : base(nameof(ElectraForSequenceClassification), config, task)
+    {
+        electra = new BertModel(config, addPoolingLayer: false);
+        NumOutputs = OutputsFor(config, task);
+        classifier = new ElectraClassificationHead(config, NumOutputs, ClassifierDropout);
+        RegisterComponents();
+        InitializeHead();
+    }
+
+    public override TransformerEncoder Encoder => electra;
+    public override string ArchitectureName => nameof(ElectraForSequenceClassification);
+    public override IReadOnlyList<string> HeadPrefixes { get; } = ["classifier."];
+
+    public override ClassifierOutput forward(BertInput input) =>
+        Output(classifier.call(electra.call(input).LastHiddenState), input.Labels);
+}

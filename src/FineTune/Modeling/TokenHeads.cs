@@ -1,0 +1,130 @@
+using FineTune.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FineTune.Modeling;
+
+// Heads over every token, the same for all families apart from the encoder's prefix (registered by name),
+// and a mean-pooling "head" for sentence embeddings.
+
+/// <summary>
+/// Token classification (Hugging Face's BertForTokenClassification and siblings): encoder without pooler ->
+/// dropout -> classifier over every token. Labels of -100 are ignored by the loss.
+/// </summary>
+public sealed class ForTokenClassification : TaskModel
+{
+    private readonly Dropout dropout;
+    private readonly Linear classifier;
+
+    public ForTokenClassification(BertConfig config)
+        : base("ForTokenClassification", config, TaskKind.TokenClassification)
+    {
+        NumOutputs = OutputsFor(config, TaskKind.TokenClassification);
+        dropout = Dropout(ClassifierDropout);
+        classifier = Linear(config.HiddenSize, NumOutputs);
+        RegisterComponents();
+        register_module(config.BaseModelPrefix, TaskModels.CreateEncoder(config, addPoolingLayer: false));
+        InitializeHead();
+    }
+
+    public override TransformerEncoder Encoder => RegisteredEncoder(this);
+    public override string ArchitectureName => ArchitecturePrefix(Config) + "ForTokenClassification";
+    public override IReadOnlyList<string> HeadPrefixes { get; } = ["classifier."];
+
+    public override ClassifierOutput forward(BertInput input)
+    {
+        var hidden = Encoder.call(input).LastHiddenState;                                    // [B, T, H]
+        return Output(classifier.call(dropout.call(hidden)), input.Labels);                  // [B, T, H] -> [B, T, C]
+    }
+
+    /// <summary>The encoder a head registered under its family's prefix.</summary>
+    internal static TransformerEncoder RegisteredEncoder(TaskModel model)
+    {
+        foreach (var (name, child) in model.named_children())
+            if (name == model.Config.BaseModelPrefix) return (TransformerEncoder)child;
+        throw new InvalidOperationException("the encoder is not registered");
+    }
+
+    internal static string ArchitecturePrefix(BertConfig config) => config.Family switch
+    {
+        ModelFamily.DistilBert => "DistilBert",
+        ModelFamily.Roberta => "Roberta",
+        ModelFamily.XlmRoberta => "XLMRoberta",
+        ModelFamily.Electra => "Electra",
+        _ => "Bert",
+    };
+}
+
+/// <summary>
+/// Extractive QA (BertForQuestionAnswering and siblings): qa_outputs maps every token to a start and an end logit.
+/// Labels are [B, 2] token positions (start, end); the loss is the mean of the start and end cross-entropies.
+/// </summary>
+public sealed class ForQuestionAnswering : TaskModel
+{
+    private readonly Linear qa_outputs;
+    private readonly Dropout? dropout;
+
+    public ForQuestionAnswering(BertConfig config)
+        : base("ForQuestionAnswering", config, TaskKind.QuestionAnswering)
+    {
+        NumOutputs = 2;
+        qa_outputs = Linear(config.HiddenSize, 2);
+        if (config.Family == ModelFamily.DistilBert)
+            dropout = Dropout(config.QaDropout ?? 0.1);
+        RegisterComponents();
+        register_module(config.BaseModelPrefix, TaskModels.CreateEncoder(config, addPoolingLayer: false));
+        InitializeHead();
+    }
+
+    public override TransformerEncoder Encoder => ForTokenClassification.RegisteredEncoder(this);
+    public override string ArchitectureName => ForTokenClassification.ArchitecturePrefix(Config) + "ForQuestionAnswering";
+    public override IReadOnlyList<string> HeadPrefixes { get; } = ["qa_outputs."];
+
+    public override ClassifierOutput forward(BertInput input)
+    {
+        var hidden = Encoder.call(input).LastHiddenState;                                    // [B, T, H]
+        if (dropout is not null) hidden = dropout.call(hidden);
+        var logits = qa_outputs.call(hidden);                                                // [B, T, H] -> [B, T, 2]
+        if (input.Labels is null) return new ClassifierOutput(logits);
+        // Positions outside the sequence are clamped to T, which the loss ignores (as Hugging Face does).
+        long t = logits.shape[1];
+        var positions = input.Labels.clamp(0, t);                                            // [B, 2]
+        var start = functional.cross_entropy(logits[.., .., 0], positions[.., 0], ignore_index: t, reduction: Reduction.Sum);
+        var end = functional.cross_entropy(logits[.., .., 1], positions[.., 1], ignore_index: t, reduction: Reduction.Sum);
+        var sum = (start + end) / 2;
+        double count = positions.shape[0];
+        return new ClassifierOutput(logits, sum / count, sum, count);
+    }
+}
+
+/// <summary>
+/// Sentence embeddings for a bi-encoder (sentence-transformers style): the encoder's hidden states mean-pooled
+/// over real tokens. The "logits" are the embeddings [B, H]; training pairs them and applies a cosine loss outside.
+/// There is no head: the model saves and loads as a plain Hugging Face encoder.
+/// </summary>
+public sealed class ForSentenceEmbedding : TaskModel
+{
+    public ForSentenceEmbedding(BertConfig config)
+        : base("ForSentenceEmbedding", config, TaskKind.Similarity)
+    {
+        NumOutputs = config.HiddenSize;
+        RegisterComponents();
+        register_module(config.BaseModelPrefix, TaskModels.CreateEncoder(config, addPoolingLayer: false));
+    }
+
+    public override TransformerEncoder Encoder => ForTokenClassification.RegisteredEncoder(this);
+    public override string ArchitectureName => ForTokenClassification.ArchitecturePrefix(Config) + "Model";
+    public override IReadOnlyList<string> HeadPrefixes { get; } = [];
+
+    public override ClassifierOutput forward(BertInput input) =>
+        new(MeanPool(Encoder.call(input).LastHiddenState, input.AttentionMask));
+
+    /// <summary>Mean of the hidden states over tokens whose mask is 1: [B, T, H], [B, T] -> [B, H].</summary>
+    public static Tensor MeanPool(Tensor hidden, Tensor attentionMask)
+    {
+        var mask = attentionMask.unsqueeze(-1).to(hidden.dtype);                             // [B, T] -> [B, T, 1]
+        return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9);                         // [B, T, H] -> [B, H]
+    }
+}

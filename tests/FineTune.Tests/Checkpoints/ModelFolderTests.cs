@@ -1,0 +1,239 @@
+using System.Text;
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FineTune.Tests.Checkpoints;
+
+public class ModelFolderTests
+{
+    private static TaskModel SavedTinyModel(string folder, string modelType = "bert", TaskKind task = TaskKind.SingleLabelClassification)
+    {
+        random.manual_seed(11);
+        var config = TestSupport.Tiny(modelType).WithLabels(["neg", "pos"], TaskModel.ProblemType(task));
+        var model = TaskModels.Create(config, task);
+        ModelFolder.Save(model, folder);
+        return model;
+    }
+
+    [Theory]
+    [InlineData("bert", TaskKind.SingleLabelClassification)]
+    [InlineData("roberta", TaskKind.MultiLabelClassification)]
+    [InlineData("distilbert", TaskKind.Regression)]
+    [InlineData("electra", TaskKind.TokenClassification)]
+    [InlineData("bert", TaskKind.QuestionAnswering)]
+    public void SaveThenLoadGivesBitIdenticalOutputs(string modelType, TaskKind task)
+    {
+        using var dir = new TestSupport.TempDir();
+        var folder = dir.File("model");
+        using var original = SavedTinyModel(folder, modelType, task);
+        var (loaded, report) = ModelFolder.LoadTaskModel(folder, task);
+        using var _ = loaded;
+        Assert.Empty(report.NewlyInitialized);
+        Assert.Empty(report.Unused);
+        Assert.Equal(original.state_dict().Count, report.LoadedCount);
+        original.eval();
+        loaded.eval();
+        var (ids, mask) = TestSupport.Batch(100, [4, 7], pad: original.Config.PadTokenId);
+        using var __ = inference_mode();
+        var a = original.call(new BertInput(ids, mask)).Logits;
+        var b = loaded.call(new BertInput(ids, mask)).Logits;
+        Assert.Equal(a.data<float>().ToArray(), b.data<float>().ToArray());
+        Assert.Equal(new[] { "neg", "pos" }, loaded.Config.LabelsInOrder());
+    }
+
+    [Fact]
+    public void SavedFolderIsInHuggingFaceLayout()
+    {
+        using var dir = new TestSupport.TempDir();
+        var folder = dir.File("model");
+        using var _ = SavedTinyModel(folder);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "config.json")))!;
+        Assert.Equal("BertForSequenceClassification", config["architectures"]![0]!.GetValue<string>());
+        Assert.Equal("single_label_classification", config["problem_type"]!.GetValue<string>());
+        Assert.Equal("pos", config["id2label"]!["1"]!.GetValue<string>());
+        Assert.Equal(1, config["label2id"]!["pos"]!.GetValue<int>());
+        var header = SafeTensors.ReadHeader(Path.Combine(folder, "model.safetensors"));
+        Assert.Equal("pt", header.Metadata["format"]);
+        Assert.Contains(header.Entries, e => e.Name == "bert.embeddings.word_embeddings.weight" && e.DType == "F32");
+        Assert.Empty(Directory.GetDirectories(dir.Path, ".*"));
+    }
+
+    [Fact]
+    public void EncoderCheckpointUnderANewHeadReportsTheNewHead()
+    {
+        using var dir = new TestSupport.TempDir();
+        var folder = dir.File("encoder");
+        // A bare encoder checkpoint (keys without prefix, with a pooler), as a base model is published.
+        random.manual_seed(2);
+        var config = TestSupport.Tiny();
+        using (var encoder = new BertModel(config))
+        {
+            Directory.CreateDirectory(folder);
+            config.Save(folder);
+            SafeTensors.Save(Path.Combine(folder, "model.safetensors"), encoder.state_dict());
+        }
+        var (model, report) = ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification, ["a", "b", "c"]);
+        using var _ = model;
+        Assert.Equal(new[] { "classifier.weight", "classifier.bias" }, report.NewlyInitialized);
+        Assert.Contains("Newly initialised", report.Describe());
+        // Loaded as token classification, the pooler is unused and reported, not an error.
+        var (tokenModel, tokenReport) = ModelFolder.LoadTaskModel(folder, TaskKind.TokenClassification, ["O", "B-X"]);
+        using var __ = tokenModel;
+        Assert.Contains("pooler.dense.weight", tokenReport.Unused);
+    }
+
+    [Fact]
+    public void FolderWithoutWeightsNamesTheFolderAndListsItsFiles()
+    {
+        using var dir = new TestSupport.TempDir();
+        TestSupport.Tiny().Save(dir.Path);
+        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(dir.Path, TaskKind.SingleLabelClassification));
+        Assert.Contains(dir.Path, e.Message);
+        Assert.Contains("model.safetensors", e.Message);
+        Assert.Contains("config.json", e.Message);
+    }
+
+    [Fact]
+    public void PickleNeedsExplicitPermission()
+    {
+        using var dir = new TestSupport.TempDir();
+        TestSupport.Tiny().Save(dir.Path);
+        File.WriteAllBytes(dir.File("pytorch_model.bin"), [0x80, 0x02]);
+        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(dir.Path, TaskKind.SingleLabelClassification));
+        Assert.Contains("pickle", e.Message);
+        Assert.Contains("--allow-pickle", e.Message);
+    }
+
+    [Fact]
+    public void UnknownModelTypeNamesTheFileAndKey()
+    {
+        using var dir = new TestSupport.TempDir();
+        File.WriteAllText(dir.File("config.json"), """{"model_type": "gpt2", "hidden_size": 32}""");
+        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(dir.Path, TaskKind.SingleLabelClassification));
+        Assert.Contains(dir.File("config.json"), e.Message);
+        Assert.Contains("model_type", e.Message);
+        Assert.Contains("gpt2", e.Message);
+        Assert.Equal("model_type", e.Key);
+    }
+
+    [Fact]
+    public void MissingEncoderKeyIsAnErrorNamingTheKeyAndShape()
+    {
+        using var dir = new TestSupport.TempDir();
+        var folder = dir.File("model");
+        using (SavedTinyModel(folder)) { }
+        var path = Path.Combine(folder, "model.safetensors");
+        var tensors = SafeTensors.Load(path);
+        tensors.Remove("bert.encoder.layer.1.output.dense.weight");
+        SafeTensors.Save(path, tensors);
+        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        Assert.Contains("missing", e.Message);
+        Assert.Contains("bert.encoder.layer.1.output.dense.weight [32, 64]", e.Message);
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void MisShapedKeyIsAnErrorNamingBothShapes()
+    {
+        using var dir = new TestSupport.TempDir();
+        var folder = dir.File("model");
+        using (SavedTinyModel(folder)) { }
+        var path = Path.Combine(folder, "model.safetensors");
+        var tensors = SafeTensors.Load(path);
+        tensors["bert.encoder.layer.0.attention.self.query.weight"] = zeros(32, 16);
+        SafeTensors.Save(path, tensors);
+        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        Assert.Contains("bert.encoder.layer.0.attention.self.query.weight is [32, 16] but the model needs [32, 32]", e.Message);
+    }
+
+    [Fact]
+    public void UnexpectedKeyIsAnError()
+    {
+        using var dir = new TestSupport.TempDir();
+        var folder = dir.File("model");
+        using (SavedTinyModel(folder)) { }
+        var path = Path.Combine(folder, "model.safetensors");
+        var tensors = SafeTensors.Load(path);
+        tensors["bert.encoder.layer.2.output.dense.weight"] = zeros(32, 64);
+        SafeTensors.Save(path, tensors);
+        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        Assert.Contains("not part of this model", e.Message);
+        Assert.Contains("bert.encoder.layer.2.output.dense.weight [32, 64]", e.Message);
+    }
+
+    [Fact]
+    public void HeadWithAnotherLabelCountNeedsIgnoreMismatchedSizes()
+    {
+        using var dir = new TestSupport.TempDir();
+        var folder = dir.File("model");
+        using (SavedTinyModel(folder)) { }
+        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification, ["a", "b", "c"]));
+        Assert.Contains("--ignore-mismatched-sizes", e.Message);
+        var (model, report) = ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification, ["a", "b", "c"],
+            new ModelLoadOptions { IgnoreMismatchedSizes = true });
+        using var _ = model;
+        Assert.Equal(new[] { "bert.classifier.weight", "bert.classifier.bias" }.Select(k => k[5..]).Order(StringComparer.Ordinal), report.ResizedAndReinitialized.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void TruncatedSafetensorsNamesTheFileAndTheKey()
+    {
+        using var dir = new TestSupport.TempDir();
+        var folder = dir.File("model");
+        using (SavedTinyModel(folder)) { }
+        var path = Path.Combine(folder, "model.safetensors");
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length - 1000)]);
+        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("truncated", e.Message);
+        Assert.NotNull(e.Key);
+        File.WriteAllBytes(path, bytes[..4]);
+        e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        Assert.Contains("too short", e.Message);
+        File.WriteAllBytes(path, Encoding.ASCII.GetBytes("this is not a weight file at all"));
+        e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        Assert.Contains("not a safetensors file", e.Message);
+    }
+
+    [Fact]
+    public void VocabularyLargerThanTheEmbeddingsIsAnError()
+    {
+        using var dir = new TestSupport.TempDir();
+        var folder = dir.File("model");
+        using (SavedTinyModel(folder)) { }
+        File.WriteAllLines(Path.Combine(folder, "vocab.txt"), Enumerable.Range(0, 150).Select(i => "tok" + i));
+        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        Assert.Contains("vocab.txt", e.Message);
+        Assert.Contains("150 tokens", e.Message);
+        Assert.Contains("100 rows", e.Message);
+    }
+
+    [Fact]
+    public void ShardedCheckpointLoads()
+    {
+        using var dir = new TestSupport.TempDir();
+        var folder = dir.File("model");
+        using var original = SavedTinyModel(folder);
+        var path = Path.Combine(folder, "model.safetensors");
+        var tensors = SafeTensors.Load(path);
+        File.Delete(path);
+        var keys = tensors.Keys.ToList();
+        var first = keys.Take(keys.Count / 2).ToList();
+        SafeTensors.Save(Path.Combine(folder, "model-00001-of-00002.safetensors"), first.Select(k => KeyValuePair.Create(k, tensors[k])));
+        SafeTensors.Save(Path.Combine(folder, "model-00002-of-00002.safetensors"), keys.Skip(first.Count).Select(k => KeyValuePair.Create(k, tensors[k])));
+        var map = new System.Text.Json.Nodes.JsonObject();
+        foreach (var k in keys) map[k] = first.Contains(k) ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
+        File.WriteAllText(Path.Combine(folder, "model.safetensors.index.json"), new System.Text.Json.Nodes.JsonObject { ["metadata"] = new System.Text.Json.Nodes.JsonObject(), ["weight_map"] = map }.ToJsonString());
+        var (loaded, report) = ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification);
+        using var _ = loaded;
+        Assert.Equal(keys.Count, report.LoadedCount);
+        // A shard missing from the folder is named.
+        File.Delete(Path.Combine(folder, "model-00002-of-00002.safetensors"));
+        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        Assert.Contains("model-00002-of-00002.safetensors", e.Message);
+    }
+}

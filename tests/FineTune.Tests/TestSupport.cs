@@ -1,0 +1,65 @@
+using FineTune.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FineTune.Tests;
+
+/// <summary>Helpers shared by tests: tiny configs, temp folders, paths to the repository and shared data.</summary>
+internal static class TestSupport
+{
+    /// <summary>A tiny config (hidden 32, 2 layers, 4 heads) of the given family, as HF's BertModelTester uses.</summary>
+    public static BertConfig Tiny(string modelType = "bert", int vocab = 100) => new()
+    {
+        ModelType = modelType,
+        VocabSize = vocab,
+        HiddenSize = 32,
+        NumHiddenLayers = 2,
+        NumAttentionHeads = 4,
+        IntermediateSize = 64,
+        MaxPositionEmbeddings = 64,
+        TypeVocabSize = modelType == "distilbert" ? 0 : modelType is "roberta" or "xlm-roberta" ? 1 : 2,
+        PadTokenId = modelType is "roberta" or "xlm-roberta" ? 1 : 0,
+        LayerNormEps = modelType is "roberta" or "xlm-roberta" ? 1e-5 : 1e-12,
+        EmbeddingSize = modelType == "electra" ? 16 : null,
+    };
+
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static string SharedData => Path.Combine(RepoRoot, "..", "shared", "data");
+
+    private static string FindRepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "FineTune.slnx"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("FineTune.slnx not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>A fresh temporary folder, deleted when disposed.</summary>
+    public sealed class TempDir : IDisposable
+    {
+        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "finetune-test-" + Guid.NewGuid().ToString("N")[..10]);
+        public TempDir() => Directory.CreateDirectory(Path);
+        public string File(string name) => System.IO.Path.Combine(Path, name);
+        public void Dispose()
+        {
+            try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>A deterministic batch of ids in [2, vocab) with the given lengths, padded with <paramref name="pad"/>.</summary>
+    public static (Tensor Ids, Tensor Mask) Batch(int vocab, int[] lengths, int pad = 0, int seed = 1)
+    {
+        var rng = new Random(seed);
+        int t = lengths.Max();
+        var ids = new long[lengths.Length * t];
+        var mask = new long[lengths.Length * t];
+        for (int b = 0; b < lengths.Length; b++)
+            for (int i = 0; i < t; i++)
+            {
+                bool real = i < lengths[b];
+                ids[b * t + i] = real ? rng.Next(2, vocab) : pad;
+                mask[b * t + i] = real ? 1 : 0;
+            }
+        return (tensor(ids).view(lengths.Length, t), tensor(mask).view(lengths.Length, t));
+    }
+}
