@@ -1,0 +1,115 @@
+using FineTune.Configuration;
+using FineTune.Modeling;
+using FineTune.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace FineTune.Tests.Training;
+
+public class FusedAdamWTests
+{
+    private static TaskModel TinyClassifier(int seed)
+    {
+        random.manual_seed(seed);
+        var model = TaskModels.Create(TestSupport.Tiny().WithLabels(["a", "b", "c"], "single_label_classification"), TaskKind.SingleLabelClassification);
+        model.eval(); // no dropout: both runs must see the same function
+        return model;
+    }
+
+    private static BertInput Batch(int seed)
+    {
+        var (ids, mask) = TestSupport.Batch(100, [6, 9, 4, 9], seed: seed);
+        return new BertInput(ids, mask, Labels: tensor(new long[] { 0, 2, 1, 2 }));
+    }
+
+    [Fact]
+    public void MatchesTorchSharpAdamWWithDecayGroupsAndAccumulation()
+    {
+        using var scope = NewDisposeScope();
+        var ours = TinyClassifier(7);
+        var reference = TinyClassifier(7);
+        const double lr = 1e-3, wd = 0.1;
+        using var fused = new FusedAdamW(ours.named_parameters(), lr, wd);
+        var (decay, noDecay) = ParameterGroups.Split(reference.named_parameters());
+        var torchAdamW = optim.AdamW(new[]
+        {
+            new AdamW.ParamGroup(decay.Select(p => p.Parameter), new AdamW.Options { LearningRate = lr, weight_decay = wd }),
+            new AdamW.ParamGroup(noDecay.Select(p => p.Parameter), new AdamW.Options { LearningRate = lr, weight_decay = 0.0 }),
+        }, lr);
+
+        for (int step = 0; step < 6; step++)
+        {
+            fused.ZeroGrad();
+            reference.zero_grad();
+            // Two micro-batches accumulate into the same gradients.
+            foreach (var micro in new[] { 2 * step, 2 * step + 1 })
+            {
+                ours.call(Batch(micro)).Loss!.backward();
+                reference.call(Batch(micro)).Loss!.backward();
+            }
+            fused.Step();
+            torchAdamW.step();
+        }
+
+        var a = ours.state_dict();
+        var b = reference.state_dict();
+        foreach (var (key, value) in a)
+        {
+            double diff = (value - b[key]).abs().max().item<float>();
+            Assert.True(diff < 1e-6, $"{key}: max abs difference {diff}");
+        }
+        // Something was learned: parameters moved from their initial values.
+        var initial = TinyClassifier(7).state_dict();
+        Assert.True((a["classifier.weight"] - initial["classifier.weight"]).abs().max().item<float>() > 1e-3);
+    }
+
+    [Fact]
+    public void ParametersAndGradientsAreViewsOfTheFlatBuffers()
+    {
+        using var scope = NewDisposeScope();
+        var model = TinyClassifier(3);
+        using var fused = new FusedAdamW(model.named_parameters(), 1e-3, 0.01);
+        model.call(Batch(1)).Loss!.backward();
+        var gradsBefore = model.parameters().Select(p => p.grad!.clone()).ToList();
+        // If autograd had replaced a .grad instead of accumulating into the view, this would re-attach it.
+        fused.EnsureGradViews();
+        var gradsAfter = model.parameters().Select(p => p.grad!).ToList();
+        for (int i = 0; i < gradsBefore.Count; i++)
+            Assert.True((gradsBefore[i] - gradsAfter[i]).abs().max().item<float>() == 0);
+        double norm = fused.ClipGradNorm(0);
+        double expected = Math.Sqrt(gradsBefore.Sum(g => g.square().sum().item<float>()));
+        Assert.Equal(expected, norm, 4);
+        Assert.True(norm > 0);
+        fused.ZeroGrad();
+        Assert.All(model.parameters(), p => Assert.Equal(0f, p.grad!.abs().max().item<float>()));
+    }
+
+    [Fact]
+    public void ClippingScalesTheGlobalNormDown()
+    {
+        using var scope = NewDisposeScope();
+        var model = TinyClassifier(4);
+        using var fused = new FusedAdamW(model.named_parameters(), 1e-3, 0.01);
+        model.call(Batch(2)).Loss!.backward();
+        double before = fused.ClipGradNorm(0.01);
+        Assert.True(before > 0.01);
+        double after = fused.ClipGradNorm(0);
+        Assert.Equal(0.01, after, 4);
+    }
+
+    [Fact]
+    public void MatricesDecayAndVectorsDoNot()
+    {
+        using var scope = NewDisposeScope();
+        var model = TinyClassifier(1);
+        var (decay, noDecay) = ParameterGroups.Split(model.named_parameters());
+        Assert.Contains(decay, p => p.Name == "bert.embeddings.word_embeddings.weight");
+        Assert.Contains(decay, p => p.Name == "bert.encoder.layer.0.attention.self.query.weight");
+        Assert.Contains(decay, p => p.Name == "classifier.weight");
+        Assert.Contains(noDecay, p => p.Name == "bert.encoder.layer.0.attention.self.query.bias");
+        Assert.Contains(noDecay, p => p.Name == "bert.embeddings.LayerNorm.weight");
+        Assert.Contains(noDecay, p => p.Name == "bert.encoder.layer.1.output.LayerNorm.bias");
+        Assert.DoesNotContain(decay, p => p.Name.EndsWith(".bias") || p.Name.Contains("LayerNorm"));
+    }
+}
