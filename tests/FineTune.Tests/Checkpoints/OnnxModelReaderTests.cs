@@ -18,9 +18,17 @@ public sealed class OnnxFileFixture : IDisposable
         System.IO.Directory.CreateDirectory(Directory);
         AssemblyPath = asm.AssemblyPath;
         OnnxPath = Path.Combine(Directory, "model.onnx");
-        using (var file = File.Create(OnnxPath)) asm.CopyResource(asm.FindResource(".model.onnx")!, file);
         VocabPath = Path.Combine(Directory, "vocab.txt");
-        using (var file = File.Create(VocabPath)) asm.CopyResource(asm.FindResource(".vocab.txt")!, file);
+        try
+        {
+            using (var file = File.Create(OnnxPath)) asm.CopyResource(asm.FindResource(".model.onnx")!, file);
+            using (var file = File.Create(VocabPath)) asm.CopyResource(asm.FindResource(".vocab.txt")!, file);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     /// <summary>Writes the first <paramref name="length"/> bytes of the export to a new file and returns its path.</summary>
