@@ -58,10 +58,24 @@ public sealed class PackagedModelAssembly
     public string? FindResource(string suffix) =>
         ResourceNames().FirstOrDefault(n => n.EndsWith(suffix, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>Copies an embedded resource's bytes to <paramref name="destination"/>.</summary>
-    public void CopyResource(string resourceName, Stream destination)
+    /// <summary>Opens an embedded resource as a read-only stream over the assembly file (nothing is copied).</summary>
+    public Stream OpenResource(string resourceName)
     {
-        using var file = File.OpenRead(AssemblyPath);
+        var file = File.OpenRead(AssemblyPath);
+        try
+        {
+            var (start, length) = Locate(file, resourceName);
+            return new FileSlice(file, start, length);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private (long Start, long Length) Locate(FileStream file, string resourceName)
+    {
         using var pe = new PEReader(file, PEStreamOptions.LeaveOpen);
         var md = pe.GetMetadataReader();
         foreach (var h in md.ManifestResources)
@@ -80,17 +94,16 @@ public sealed class PackagedModelAssembly
             long length = BitConverter.ToUInt32(lengthBytes);
             if (start + 4 + length > file.Length)
                 throw new ModelLoadException($"resource '{resourceName}' runs past the end of the file (truncated assembly?)", AssemblyPath);
-            var buffer = new byte[1 << 20];
-            while (length > 0)
-            {
-                int n = file.Read(buffer, 0, (int)Math.Min(buffer.Length, length));
-                if (n <= 0) throw new ModelLoadException($"unexpected end of file in resource '{resourceName}'", AssemblyPath);
-                destination.Write(buffer, 0, n);
-                length -= n;
-            }
-            return;
+            return (start + 4, length);
         }
         throw new ModelLoadException($"no embedded resource named '{resourceName}'", AssemblyPath);
+    }
+
+    /// <summary>Copies an embedded resource's bytes to <paramref name="destination"/>.</summary>
+    public void CopyResource(string resourceName, Stream destination)
+    {
+        using var source = OpenResource(resourceName);
+        source.CopyTo(destination, 1 << 20);
     }
 
     /// <summary>Reads a resource whole into memory.</summary>
@@ -99,5 +112,51 @@ public sealed class PackagedModelAssembly
         using var ms = new MemoryStream();
         CopyResource(resourceName, ms);
         return ms.ToArray();
+    }
+
+    /// <summary>A read-only window [start, start + length) of a file.</summary>
+    private sealed class FileSlice(FileStream file, long start, long length) : Stream
+    {
+        private long _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => true;
+        public override bool CanWrite => false;
+        public override long Length => length;
+
+        public override long Position
+        {
+            get => _position;
+            set => _position = Math.Clamp(value, 0, length);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = (int)Math.Min(buffer.Length, length - _position);
+            if (n <= 0) return 0;
+            file.Position = start + _position;
+            int read = file.Read(buffer[..n]);
+            _position += read;
+            return read;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => Position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => _position + offset,
+            _ => length + offset,
+        };
+
+        public override void Flush() { }
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) file.Dispose();
+            base.Dispose(disposing);
+        }
     }
 }
