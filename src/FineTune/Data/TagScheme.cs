@@ -176,12 +176,15 @@ public static class TagSchemes
         return Write(EntityChunker.Extract(tags), tags.Count, to);
     }
 
-    /// <summary>Converts the tags of every example; a tag that does not fit <paramref name="from"/> is an error naming its file and line.</summary>
+    /// <summary>
+    /// Converts the tags of every example; a tag that does not fit <paramref name="from"/> is an error naming its file
+    /// and line. The result is always canonical, also when <paramref name="from"/> equals <paramref name="to"/>
+    /// (a malformed IOB2 <c>O I-PER</c> becomes <c>O B-PER</c>).
+    /// </summary>
     public static IReadOnlyList<TokenExample> Convert(IReadOnlyList<TokenExample> examples, TagScheme from, TagScheme to)
     {
         ArgumentNullException.ThrowIfNull(examples);
         Validate(examples, from);
-        if (from == to) return examples;
         var converted = new TokenExample[examples.Count];
         for (var i = 0; i < examples.Count; i++)
         {

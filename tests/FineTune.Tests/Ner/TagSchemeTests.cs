@@ -79,6 +79,13 @@ public class TagSchemeTests
     }
 
     [Fact]
+    public void ConvertingExamplesAlwaysGivesTheCanonicalForm()
+    {
+        TokenExample[] examples = [new(["Ann", "Lee", "met", "Bob"], ["O", "I-PER", "O", "I-PER"], "t", 1)];
+        Assert.Equal(Tags("O B-PER O B-PER"), TagSchemes.Convert(examples, TagScheme.IOB2, TagScheme.IOB2)[0].Tags);
+    }
+
+    [Fact]
     public void ATagOutsideTheSourceSchemeIsAnError()
     {
         var e = Assert.Throws<DataException>(() => TagSchemes.Convert(Tags("B-PER E-PER"), TagScheme.IOB2, TagScheme.BIOES));

@@ -2,7 +2,7 @@ using FineTune.Evaluation;
 
 namespace FineTune.Tests.Qa;
 
-public class AnswerDecoderTests
+public class SquadAnswerDecoderTests
 {
     //                       0         1         2         3
     //                       0123456789012345678901234567890123456

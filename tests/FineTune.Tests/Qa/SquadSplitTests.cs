@@ -3,7 +3,7 @@ using FineTune.Tests.Ner;
 
 namespace FineTune.Tests.Qa;
 
-public class QaSplitterTests
+public class SquadSplitTests
 {
     [Fact]
     public void SplitsSquadDevByTitleInFileOrder()
