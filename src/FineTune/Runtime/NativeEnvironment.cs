@@ -22,7 +22,7 @@ public static partial class NativeEnvironment
 #pragma warning disable CA2255 // deliberate: the native environment must be set before libtorch loads
     [ModuleInitializer]
 #pragma warning restore CA2255
-    internal static void ApplyDefaults()
+    public static void ApplyDefaults()
     {
         foreach (var (name, value) in Defaults)
             SetIfUnset(name, value);
