@@ -1,0 +1,55 @@
+using FineTune.Configuration;
+
+namespace FineTune.Data;
+
+/// <summary>The files of a dataset. Validation and test are optional; they can also be split off the training file.</summary>
+public sealed record DatasetFiles(string Train, string? Validation = null, string? Test = null);
+
+/// <summary>How to turn data files into labelled examples for a task.</summary>
+public sealed record DatasetOptions
+{
+    public required TaskKind Task { get; init; }
+
+    public required ColumnMapping Columns { get; init; }
+
+    /// <summary>How the files are read (format, header, quoting, encoding); the same for every file of the dataset.</summary>
+    public DataFileOptions DataFile { get; init; } = new();
+
+    /// <summary>Multi-label classification: the separator of the labels in one column ("joy,anger"). Default ",".</summary>
+    public string LabelSeparator { get; init; } = ",";
+
+    /// <summary>
+    /// The labels, fixed in advance (e.g. those of a model being evaluated, or a labels file). Null: taken from the
+    /// training file (see <see cref="LabelMap"/> for the order). A label outside this map is an invalid row.
+    /// </summary>
+    public LabelMap? Labels { get; init; }
+
+    /// <summary>Accept examples whose text (or text pair) is empty or white space. Off: such a row is invalid.</summary>
+    public bool AllowEmptyText { get; init; }
+
+    /// <summary>
+    /// Skip invalid rows instead of stopping at the first one; the summary reports how many were skipped per file and
+    /// the first <see cref="ReportedInvalidRows"/> reasons.
+    /// </summary>
+    public bool SkipInvalidRows { get; init; }
+
+    public int ReportedInvalidRows { get; init; } = 5;
+
+    /// <summary>Fraction of the training file held out for validation when there is no validation file.</summary>
+    public double ValidationFraction { get; init; }
+
+    /// <summary>Fraction of the training file held out for testing when there is no test file.</summary>
+    public double TestFraction { get; init; }
+
+    /// <summary>Seed of the split; the same seed and data give the same split.</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Keep each class's share in every split (single-label classification only).</summary>
+    public bool Stratify { get; init; } = true;
+
+    /// <summary>
+    /// Use only the first N training examples (after any split), in file order. The whole training file is still
+    /// read and checked, and the label map still comes from all of it, so it does not change with N.
+    /// </summary>
+    public int? MaxTrainExamples { get; init; }
+}

@@ -1,0 +1,69 @@
+using FineTune.Configuration;
+using FineTune.Data;
+
+namespace FineTune.Evaluation;
+
+/// <summary>
+/// Metrics of a task, accumulated batch by batch over a whole evaluation set: counters (and, for regression, the
+/// prediction/target pairs) are added to, never replaced, so the result is that of the whole set, not of its last
+/// batch. Logits are not kept.
+/// </summary>
+public interface IMetricAccumulator
+{
+    TaskKind Task { get; }
+
+    /// <summary>The number of examples added so far.</summary>
+    long ExampleCount { get; }
+
+    /// <summary>
+    /// Adds a batch of model outputs, row-major [B, K] (K classes or labels; K = 1 for regression), and the
+    /// examples' labels.
+    /// </summary>
+    void AddBatch(ReadOnlySpan<float> outputs, IReadOnlyList<LabelTarget> targets);
+
+    /// <summary>Adds a batch's mean loss; the reported loss is the mean over examples (weighted by <paramref name="exampleCount"/>).</summary>
+    void AddLoss(double meanLoss, int exampleCount);
+
+    /// <summary>
+    /// The metrics of everything added since the last <see cref="Reset"/>, under <see cref="MetricNames"/>.
+    /// "loss" is present only when a loss was added. Throws when no example was added.
+    /// </summary>
+    IReadOnlyDictionary<string, double> Compute();
+
+    void Reset();
+}
+
+/// <summary>Makes the metric accumulator of a task.</summary>
+public static class MetricAccumulator
+{
+    /// <param name="labels">The label map; required for the classification tasks.</param>
+    /// <param name="threshold">Multi-label: the probability from which a label is predicted.</param>
+    public static IMetricAccumulator Create(TaskKind task, LabelMap? labels, double threshold = 0.5) => task switch
+    {
+        TaskKind.SingleLabelClassification => new ClassificationMetrics(labels ?? throw new ArgumentNullException(nameof(labels))),
+        TaskKind.MultiLabelClassification => new MultiLabelMetrics(labels ?? throw new ArgumentNullException(nameof(labels)), threshold),
+        TaskKind.Regression => new RegressionMetrics(),
+        _ => throw new NotSupportedException($"no sequence metrics for task {task}"),
+    };
+}
+
+/// <summary>The example-weighted mean of batch losses.</summary>
+internal struct LossAverage
+{
+    private double _sum;
+    private long _count;
+
+    public void Add(double meanLoss, int exampleCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(exampleCount);
+        _sum += meanLoss * exampleCount;
+        _count += exampleCount;
+    }
+
+    public readonly void WriteTo(Dictionary<string, double> metrics)
+    {
+        if (_count > 0) metrics[MetricNames.Loss] = _sum / _count;
+    }
+
+    public void Reset() => this = default;
+}

@@ -1,0 +1,55 @@
+namespace FineTune.Evaluation;
+
+/// <summary>The names metrics are reported under, and which way is better for each.</summary>
+public static class MetricNames
+{
+    public const string Loss = "loss";
+
+    public const string Accuracy = "accuracy";
+    public const string PrecisionMacro = "precision_macro";
+    public const string RecallMacro = "recall_macro";
+    public const string F1Macro = "f1_macro";
+    public const string PrecisionMicro = "precision_micro";
+    public const string RecallMicro = "recall_micro";
+    public const string F1Micro = "f1_micro";
+    public const string PrecisionWeighted = "precision_weighted";
+    public const string RecallWeighted = "recall_weighted";
+    public const string F1Weighted = "f1_weighted";
+    public const string Mcc = "mcc";
+
+    public const string SubsetAccuracy = "subset_accuracy";
+    public const string HammingLoss = "hamming_loss";
+
+    public const string Mse = "mse";
+    public const string Mae = "mae";
+    public const string Rmse = "rmse";
+    public const string R2 = "r2";
+    public const string Pearson = "pearson";
+    public const string Spearman = "spearman";
+
+    private static readonly HashSet<string> LowerIsBetter = new(StringComparer.Ordinal) { Loss, Mse, Mae, Rmse, HammingLoss };
+
+    private static readonly string[] SplitPrefixes = ["eval_", "validation_", "test_", "train_"];
+
+    /// <summary>
+    /// Whether a larger value of the metric is better (for early stopping and picking the best checkpoint).
+    /// Losses and errors (loss, mse, mae, rmse, hamming_loss) are better lower; every other metric, including ones
+    /// this class does not list, is taken as better higher. A split prefix ("eval_loss", "validation/loss") is ignored.
+    /// </summary>
+    public static bool HigherIsBetter(string metric)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(metric);
+        var name = metric[(metric.LastIndexOf('/') + 1)..];
+        foreach (var prefix in SplitPrefixes)
+            if (name.StartsWith(prefix, StringComparison.Ordinal) && !LowerIsBetter.Contains(name))
+            {
+                name = name[prefix.Length..];
+                break;
+            }
+        return !LowerIsBetter.Contains(name);
+    }
+
+    /// <summary>True when <paramref name="candidate"/> is strictly better than <paramref name="best"/> for the metric.</summary>
+    public static bool IsImprovement(string metric, double candidate, double best) =>
+        HigherIsBetter(metric) ? candidate > best : candidate < best;
+}
