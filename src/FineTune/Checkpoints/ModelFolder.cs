@@ -110,7 +110,15 @@ public static class ModelFolder
     /// whatever <paramref name="writeExtras"/> writes (tokenizer files) into <paramref name="folder"/>. Everything
     /// is written to a temporary folder beside it and renamed into place, so a crash never leaves half a model.
     /// </summary>
-    public static void Save(TaskModel model, string folder, Action<string>? writeExtras = null)
+    public static void Save(TaskModel model, string folder, Action<string>? writeExtras = null) =>
+        AtomicFolder.Write(folder, tmp =>
+        {
+            WriteModelFiles(model, tmp);
+            writeExtras?.Invoke(tmp);
+        });
+
+    /// <summary>Writes config.json and model.safetensors into an existing folder (not atomically; see <see cref="Save"/>).</summary>
+    public static void WriteModelFiles(TaskModel model, string folder)
     {
         var config = model.Config with { Architectures = [model.ArchitectureName] };
         if (model.Task == TaskKind.Similarity)
@@ -124,12 +132,8 @@ public static class ModelFolder
             tensors = state.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
                 .Select(kv => new KeyValuePair<string, Tensor>(kv.Key[prefix.Length..], kv.Value));
         }
-        AtomicFolder.Write(folder, tmp =>
-        {
-            config.Save(tmp);
-            SafeTensors.Save(Path.Combine(tmp, WeightFiles.SafeTensorsName), tensors);
-            writeExtras?.Invoke(tmp);
-        });
+        config.Save(folder);
+        SafeTensors.Save(Path.Combine(folder, WeightFiles.SafeTensorsName), tensors);
     }
 }
 

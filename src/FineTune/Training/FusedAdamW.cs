@@ -104,6 +104,13 @@ public sealed class FusedAdamW : IDisposable
             }
     }
 
+    /// <summary>Multiplies every gradient by <paramref name="factor"/> (normalising summed losses by their count).</summary>
+    public void ScaleGradients(double factor)
+    {
+        if (factor == 1.0) return;
+        foreach (var g in _groups) g.Grads.mul_(factor);
+    }
+
     /// <summary>The global L2 norm of all gradients; when above <paramref name="maxNorm"/> (and it is positive) they are scaled down to it.</summary>
     public double ClipGradNorm(double maxNorm)
     {

@@ -1,0 +1,397 @@
+using System.Diagnostics;
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Data;
+using FineTune.Evaluation;
+using FineTune.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FineTune.Training;
+
+/// <summary>What training produced: the final state and the best validation metrics (when there was evaluation).</summary>
+public sealed record TrainerResult(TrainerState State, IReadOnlyDictionary<string, double>? BestMetrics, TimeSpan Elapsed);
+
+/// <summary>
+/// The training loop, and only the loop: batches (length-grouped by default) → forward → summed loss → backward,
+/// accumulated over micro-batches and normalised by their true count → clip → AdamW step with the scheduled rate.
+/// Evaluation, checkpoints, early stopping and logging happen at the cadence decided in <see cref="Cadence"/>; the
+/// best model (by the metric for best) is restored at the end.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly TaskModel _model;
+    private readonly TrainingOptions _options;
+    private readonly IReadOnlyList<Feature> _train;
+    private readonly IReadOnlyList<Feature>? _validation;
+    private readonly ITaskEvaluator? _evaluator;
+    private readonly Device _device;
+    private readonly IReadOnlyList<ITrainerCallback> _callbacks;
+    private readonly string? _checkpointRoot;
+    private readonly Action<string>? _writeExtras;
+    private readonly int _padId;
+
+    /// <param name="checkpointRoot">Folder for checkpoint-NNNNNN/ folders; null saves none.</param>
+    /// <param name="writeExtras">Writes the files a checkpoint needs besides the model (tokenizer files).</param>
+    public Trainer(TaskModel model, TrainingOptions options, IReadOnlyList<Feature> train, IReadOnlyList<Feature>? validation,
+        ITaskEvaluator? evaluator, Device device, int padId, IReadOnlyList<ITrainerCallback>? callbacks = null,
+        string? checkpointRoot = null, Action<string>? writeExtras = null)
+    {
+        options.Validate();
+        if (train.Count == 0) throw new FineTuneException("there are no training examples");
+        _model = model;
+        _options = options;
+        _train = train;
+        _validation = validation is { Count: > 0 } ? validation : null;
+        _evaluator = evaluator;
+        _device = device;
+        _padId = padId;
+        _callbacks = callbacks ?? [];
+        _checkpointRoot = checkpointRoot;
+        _writeExtras = writeExtras;
+        MetricForBest = options.MetricForBest ?? DefaultMetricForBest(options.Task);
+    }
+
+    /// <summary>The metric that picks the best model.</summary>
+    public string MetricForBest { get; }
+
+    /// <summary>A scope around forward passes that sets the arithmetic precision (bf16 autocast); null for fp32.</summary>
+    public Func<IDisposable?>? PrecisionScope { get; init; }
+
+    /// <summary>accuracy, f1_micro (multi-label), pearson (regression), f1 (NER, QA), spearman (similarity).</summary>
+    public static string DefaultMetricForBest(TaskKind task) => task switch
+    {
+        TaskKind.MultiLabelClassification => MetricNames.F1Micro,
+        TaskKind.Regression => MetricNames.Pearson,
+        TaskKind.TokenClassification or TaskKind.QuestionAnswering => "f1",
+        TaskKind.Similarity => MetricNames.Spearman,
+        _ => MetricNames.Accuracy,
+    };
+
+    /// <summary>Optimizer steps per epoch: micro-batches per epoch over accumulation steps, rounded up.</summary>
+    public static long StepsPerEpoch(int examples, TrainingOptions options) =>
+        ((examples + options.BatchSize - 1) / options.BatchSize + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps;
+
+    public TrainerResult Train(string? resumeFrom = null, CancellationToken cancellation = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var sampler = _options.GroupByLength
+            ? (BatchSampler)new LengthGroupedBatchSampler(_train.Select(f => f.Length).ToArray(), _options.BatchSize, _options.Seed)
+            : new ShuffledBatchSampler(_train.Count, _options.BatchSize, _options.Seed);
+        long stepsPerEpoch = StepsPerEpoch(_train.Count, _options);
+        long totalSteps = _options.MaxSteps > 0 ? _options.MaxSteps : stepsPerEpoch * _options.Epochs;
+        int epochs = _options.MaxSteps > 0 ? (int)((totalSteps + stepsPerEpoch - 1) / stepsPerEpoch) : _options.Epochs;
+        long warmup = LearningRateSchedule.WarmupSteps(_options, totalSteps);
+
+        using var optimizer = new FusedAdamW(_model.named_parameters(), _options.LearningRate, _options.WeightDecay,
+            _options.AdamBeta1, _options.AdamBeta2, _options.AdamEpsilon);
+        var state = new TrainerState { MaxSteps = totalSteps, MetricForBest = MetricForBest };
+        var best = new BestModel();
+        IReadOnlyDictionary<string, double>? bestMetrics = null;
+        if (resumeFrom is not null)
+            state = Resume(resumeFrom, optimizer, best);
+        else
+            random.manual_seed(_options.Seed);
+
+        _model.train();
+        foreach (var c in _callbacks) c.OnTrainBegin(state, totalSteps);
+        var window = new LogWindow();
+        bool stop = state.GlobalStep >= totalSteps;
+        for (int epoch = state.Epoch; epoch < epochs && !stop; epoch++)
+        {
+            var batches = sampler.GetBatches(epoch);
+            int batchIndex = epoch == state.Epoch ? state.BatchInEpoch : 0;
+            state.Epoch = epoch;
+            while (batchIndex < batches.Count && !stop)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                int groupEnd = Math.Min(batchIndex + _options.GradientAccumulationSteps, batches.Count);
+                int examples = 0;
+                using (var scope = NewDisposeScope())
+                {
+                    optimizer.ZeroGrad();
+                    double denominator = 0;
+                    for (int b = batchIndex; b < groupEnd; b++)
+                    {
+                        var features = batches[b].Select(i => _train[i]).ToList();
+                        var input = Collator.Collate(features, _options.Task, _padId, _device);
+                        ClassifierOutput output;
+                        using (PrecisionScope?.Invoke())
+                            output = _model.call(input);
+                        var lossSum = output.LossSum ?? throw new FineTuneException("the model returned no loss: the training data has no labels");
+                        lossSum.backward();
+                        denominator += output.LossDenominator;
+                        window.Add(lossSum.detach());
+                        examples += features.Count;
+                    }
+                    window.AddDenominator(denominator);
+                    optimizer.EnsureGradViews();
+                    // Gradients of summed losses, divided once by the true total over all micro-batches.
+                    optimizer.ScaleGradients(1.0 / Math.Max(denominator, 1e-12));
+                    double gradNorm = optimizer.ClipGradNorm(_options.MaxGradNorm);
+                    double lr = _options.LearningRate * LearningRateSchedule.Multiplier(_options.Schedule, state.GlobalStep, warmup, totalSteps);
+                    optimizer.LearningRate = lr;
+                    optimizer.Step();
+                    window.AddStep(gradNorm, lr, examples);
+                }
+                batchIndex = groupEnd;
+                state.GlobalStep++;
+                state.BatchInEpoch = batchIndex;
+                state.ExamplesSeen += examples;
+                double epochProgress = epoch + (double)batchIndex / batches.Count;
+                foreach (var c in _callbacks)
+                    c.OnStep(state, new StepInfo(state.GlobalStep, totalSteps, epochProgress, optimizer.LearningRate, state.ExamplesSeen, clock.Elapsed));
+
+                bool endOfEpoch = batchIndex >= batches.Count;
+                bool lastStep = state.GlobalStep >= totalSteps;
+                if (endOfEpoch) { state.Epoch = epoch + 1; state.BatchInEpoch = 0; }
+                if (state.GlobalStep % _options.LoggingSteps == 0 || lastStep || endOfEpoch)
+                    Log(state, window, epochProgress);
+                if (Cadence.Due(_options.EvalStrategy, _options.EvalSteps, state.GlobalStep, endOfEpoch, lastStep) && CanEvaluate)
+                {
+                    var metrics = Evaluate(state, best, epochProgress);
+                    if (best.Step == state.GlobalStep) bestMetrics = metrics;
+                    if (_options.EarlyStoppingPatience > 0 && state.EvaluationsWithoutImprovement >= _options.EarlyStoppingPatience)
+                    {
+                        state.StoppedEarly = true;
+                        stop = true;
+                    }
+                }
+                if (_checkpointRoot is not null && (Cadence.Due(_options.SaveStrategy, _options.SaveSteps, state.GlobalStep, endOfEpoch, lastStep) || (stop && _options.SaveStrategy != IntervalKind.No)))
+                    SaveCheckpoint(state, optimizer, best);
+                if (lastStep) stop = true;
+            }
+        }
+
+        if (best.Weights is not null)
+            best.RestoreInto(_model);
+        else if (best.Folder is not null && state.BestStep != state.GlobalStep)
+            LoadWeights(best.Folder);
+        _model.eval();
+        foreach (var c in _callbacks) c.OnTrainEnd(state);
+        best.Dispose();
+        return new TrainerResult(state, bestMetrics, clock.Elapsed);
+    }
+
+    private bool CanEvaluate => _validation is not null && _evaluator is not null;
+
+    private void Log(TrainerState state, LogWindow window, double epoch)
+    {
+        if (window.Steps == 0) return;
+        var values = new Dictionary<string, double>
+        {
+            ["step"] = state.GlobalStep,
+            ["epoch"] = Math.Round(epoch, 4),
+            ["loss"] = window.MeanLoss(),
+            ["learning_rate"] = window.LastLearningRate,
+            ["grad_norm"] = window.MeanGradNorm,
+            ["examples_per_second"] = window.ExamplesPerSecond,
+        };
+        state.LogHistory.Add(values);
+        foreach (var c in _callbacks) c.OnLog(state, values);
+        window.Reset();
+    }
+
+    private IReadOnlyDictionary<string, double> Evaluate(TrainerState state, BestModel best, double epoch)
+    {
+        foreach (var c in _callbacks) c.OnEvaluateBegin(state, _validation!.Count);
+        var result = _evaluator!.Evaluate(_model, _validation!, _device);
+        if (!result.Metrics.TryGetValue(MetricForBest, out var value))
+            throw new FineTuneException($"--metric-for-best '{MetricForBest}' is not among the evaluation metrics: {string.Join(", ", result.Metrics.Keys)}");
+        bool improved = state.BestMetric is null || MetricNames.IsImprovement(MetricForBest, value, state.BestMetric.Value);
+        if (improved)
+        {
+            state.BestMetric = value;
+            state.BestStep = state.GlobalStep;
+            state.EvaluationsWithoutImprovement = 0;
+            best.Capture(_model, state.GlobalStep);
+        }
+        else
+        {
+            state.EvaluationsWithoutImprovement++;
+        }
+        var logged = new Dictionary<string, double> { ["step"] = state.GlobalStep, ["epoch"] = Math.Round(epoch, 4) };
+        foreach (var (k, v) in result.Metrics) logged["eval_" + k] = v;
+        state.LogHistory.Add(logged);
+        foreach (var c in _callbacks) c.OnEvaluate(state, result.Metrics, improved);
+        return result.Metrics;
+    }
+
+    // ---- checkpoints -------------------------------------------------------------------------------------------
+
+    private const string BestFolderName = "best-model";
+
+    private void SaveCheckpoint(TrainerState state, FusedAdamW optimizer, BestModel best)
+    {
+        var root = _checkpointRoot!;
+        Directory.CreateDirectory(root);
+        // The best weights go to disk before the checkpoint that may be resumed from, so a resume can restore them.
+        if (best.Weights is not null && best.PersistedStep != best.Step)
+        {
+            var bestFolder = Path.Combine(root, BestFolderName);
+            AtomicFolder.Write(bestFolder, tmp =>
+            {
+                SafeTensors.Save(Path.Combine(tmp, WeightFiles.SafeTensorsName), best.Weights!);
+                File.WriteAllText(Path.Combine(tmp, "step.txt"), best.Step.ToString());
+            });
+            best.PersistedStep = best.Step;
+            best.Folder = bestFolder;
+        }
+        state.RngState = Convert.ToBase64String(random.get_rng_state().data<byte>().ToArray());
+        var folder = Path.Combine(root, $"checkpoint-{state.GlobalStep:D6}");
+        AtomicFolder.Write(folder, tmp =>
+        {
+            ModelFolder.WriteModelFiles(_model, tmp);
+            SafeTensors.Save(Path.Combine(tmp, "optimizer.safetensors"), optimizer.StateDict());
+            File.WriteAllText(Path.Combine(tmp, "trainer_state.json"), state.ToJson());
+            File.WriteAllText(Path.Combine(tmp, "training_options.json"), TrainingOptionsJson.Serialize(_options));
+            _writeExtras?.Invoke(tmp);
+        });
+        foreach (var c in _callbacks) c.OnSave(state, folder);
+        RotateCheckpoints(root, state);
+    }
+
+    private void RotateCheckpoints(string root, TrainerState state)
+    {
+        if (_options.SaveTotalLimit <= 0) return;
+        var checkpoints = Directory.GetDirectories(root, "checkpoint-*").Order(StringComparer.Ordinal).ToList();
+        foreach (var old in checkpoints.Take(Math.Max(0, checkpoints.Count - _options.SaveTotalLimit)))
+            Directory.Delete(old, recursive: true);
+    }
+
+    private TrainerState Resume(string folder, FusedAdamW optimizer, BestModel best)
+    {
+        var state = TrainerState.Load(Path.Combine(folder, "trainer_state.json"));
+        LoadWeights(folder);
+        var optimizerPath = Path.Combine(folder, "optimizer.safetensors");
+        var optimizerState = SafeTensors.Load(optimizerPath);
+        try { optimizer.LoadStateDict(optimizerState, optimizerPath); }
+        finally { foreach (var t in optimizerState.Values) t.Dispose(); }
+        if (state.RngState is not null)
+        {
+            using var rng = tensor(Convert.FromBase64String(state.RngState));
+            random.set_rng_state(rng);
+        }
+        var bestFolder = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(folder))!, BestFolderName);
+        if (state.BestStep is { } bestStep && File.Exists(Path.Combine(bestFolder, "step.txt"))
+            && long.Parse(File.ReadAllText(Path.Combine(bestFolder, "step.txt"))) == bestStep)
+        {
+            best.Folder = bestFolder;
+            best.Step = bestStep;
+            best.PersistedStep = bestStep;
+        }
+        return state;
+    }
+
+    private void LoadWeights(string folder)
+    {
+        var weights = WeightFiles.Load(folder);
+        try
+        {
+            var state = _model.state_dict();
+            using var _ = no_grad();
+            foreach (var (key, value) in weights)
+            {
+                // Checkpoints are written by this trainer for this model: every key must match exactly.
+                var key2 = state.ContainsKey(key) ? key : _model.Config.BaseModelPrefix + "." + key;
+                if (!state.TryGetValue(key2, out var target) || !target.shape.SequenceEqual(value.shape))
+                    throw new ModelLoadException("does not fit the model being trained (a checkpoint of another model or task?)", folder, key);
+                target.copy_(value);
+            }
+            if (weights.Count != state.Count)
+                throw new ModelLoadException($"has {weights.Count} tensors but the model has {state.Count}", folder);
+        }
+        finally
+        {
+            foreach (var t in weights.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>The best weights so far, in memory (and on disk once a checkpoint was saved after them).</summary>
+    private sealed class BestModel : IDisposable
+    {
+        public Dictionary<string, Tensor>? Weights;
+        public long Step = -1;
+        public long PersistedStep = -1;
+        public string? Folder;
+
+        public void Capture(TaskModel model, long step)
+        {
+            DisposeWeights();
+            Weights = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().clone().DetachFromDisposeScope());
+            Step = step;
+        }
+
+        public void RestoreInto(TaskModel model)
+        {
+            using var _ = no_grad();
+            var state = model.state_dict();
+            foreach (var (k, v) in Weights!) state[k].copy_(v);
+        }
+
+        private void DisposeWeights()
+        {
+            if (Weights is null) return;
+            foreach (var t in Weights.Values) t.Dispose();
+            Weights = null;
+        }
+
+        public void Dispose() => DisposeWeights();
+    }
+
+    /// <summary>Loss, gradient norm and throughput since the last log line; losses stay tensors until read.</summary>
+    private sealed class LogWindow
+    {
+        private Tensor? _lossSum;
+        private double _denominator, _gradNormSum;
+        private long _examples;
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        public int Steps { get; private set; }
+        public double LastLearningRate { get; private set; }
+
+        public void Add(Tensor lossSum)
+        {
+            var detached = lossSum.to(ScalarType.Float64).DetachFromDisposeScope();
+            if (_lossSum is null) { _lossSum = detached; return; }
+            var sum = _lossSum.add(detached).DetachFromDisposeScope();
+            _lossSum.Dispose();
+            detached.Dispose();
+            _lossSum = sum;
+        }
+
+        public void AddDenominator(double d) => _denominator += d;
+
+        public void AddStep(double gradNorm, double lr, int examples)
+        {
+            _gradNormSum += gradNorm;
+            LastLearningRate = lr;
+            _examples += examples;
+            Steps++;
+        }
+
+        public double MeanLoss() => _lossSum is null ? double.NaN : _lossSum.item<double>() / Math.Max(_denominator, 1e-12);
+        public double MeanGradNorm => _gradNormSum / Math.Max(1, Steps);
+        public double ExamplesPerSecond => _examples / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
+
+        public void Reset()
+        {
+            _lossSum?.Dispose();
+            _lossSum = null;
+            _denominator = _gradNormSum = 0;
+            _examples = 0;
+            Steps = 0;
+            _clock.Restart();
+        }
+    }
+}
+
+/// <summary>When something happens: at each epoch's end, every N steps, or never; and always at the last step.</summary>
+public static class Cadence
+{
+    public static bool Due(IntervalKind kind, int everySteps, long step, bool endOfEpoch, bool lastStep) => kind switch
+    {
+        IntervalKind.Epoch => endOfEpoch || lastStep,
+        IntervalKind.Steps => step % everySteps == 0 || lastStep,
+        _ => false,
+    };
+}
