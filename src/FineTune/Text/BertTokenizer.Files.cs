@@ -104,6 +104,10 @@ public sealed partial class BertTokenizer
         if (!configured.Contains("pad_token") && root["padding"]?["pad_token"]?.GetValue<string>() is string pad)
             options = options with { PaddingToken = pad };
 
+        foreach (var (token, key) in new[] { (options.UnknownToken, "unk_token"), (options.ClassifierToken, "cls_token"), (options.SeparatorToken, "sep_token"), (options.PaddingToken, "pad_token") })
+            if (!vocab.ContainsKey(token))
+                throw new ModelLoadException($"the vocabulary has no '{token}' token ({key}); a BERT vocabulary needs [CLS], [SEP], [UNK] and [PAD]", path, key);
+
         var added = new List<AddedToken>();
         if (root["added_tokens"] is JsonArray addedTokens)
         {
