@@ -145,7 +145,7 @@ public sealed class Trainer
                 bool endOfEpoch = batchIndex >= batches.Count;
                 bool lastStep = state.GlobalStep >= totalSteps;
                 if (endOfEpoch) { state.Epoch = epoch + 1; state.BatchInEpoch = 0; }
-                if (state.GlobalStep % _options.LoggingSteps == 0 || lastStep || endOfEpoch)
+                if (state.GlobalStep % _options.LoggingSteps == 0 || state.GlobalStep == 1 || lastStep || endOfEpoch)
                     Log(state, window, epochProgress);
                 if (Cadence.Due(_options.EvalStrategy, _options.EvalSteps, state.GlobalStep, endOfEpoch, lastStep) && CanEvaluate)
                 {

@@ -1,0 +1,176 @@
+using System.CommandLine;
+using System.Globalization;
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Data;
+using FineTune.Training;
+
+namespace FineTune.Cli.Commands;
+
+/// <summary>`finetune train`: fine-tune a pretrained model on a labelled file and write a run folder.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var data = new DataOptions();
+        var model = new Option<string>("--model", "-m") { Description = "A catalog name (see `finetune models list`) or a Hugging Face model folder.", DefaultValueFactory = _ => "all-MiniLM-L6-v2" };
+        var train = new Option<string>("--data", "--train") { Description = "The training file (CSV, TSV, JSONL or Parquet).", Required = true };
+        var validation = new Option<string?>("--validation") { Description = "A validation file (default: none, or --validation-split of the training file)." };
+        var test = new Option<string?>("--test") { Description = "A test file evaluated once at the end (default: none, or --test-split)." };
+        var task = new Option<string>("--task") { Description = "classification, multi-label or regression.", DefaultValueFactory = _ => "classification" };
+        var output = new Option<string>("--output", "-o") { Description = "The run folder to write: model/, metrics.json, predictions-test.csv, log.jsonl, plots/, report.html, checkpoints/.", Required = true };
+        var validationSplit = new Option<double>("--validation-split") { Description = "Hold out this fraction of the training file for validation (stratified for classification)." };
+        var testSplit = new Option<double>("--test-split") { Description = "Hold out this fraction of the training file for testing." };
+        var maxTrain = new Option<int?>("--max-train-examples") { Description = "Train on the first N training rows only." };
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
+        var maxSteps = new Option<int>("--max-steps") { Description = "Stop after this many optimizer steps (overrides --epochs)." };
+        var batchSize = new Option<int>("--batch-size") { Description = "Examples per batch.", DefaultValueFactory = _ => 32 };
+        var evalBatchSize = new Option<int>("--eval-batch-size") { Description = "Examples per evaluation batch.", DefaultValueFactory = _ => 64 };
+        var lr = new Option<double>("--learning-rate", "--lr") { Description = "Peak learning rate of AdamW.", DefaultValueFactory = _ => 5e-5 };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm weights).", DefaultValueFactory = _ => 0.01 };
+        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule after warmup: linear, cosine or constant.", DefaultValueFactory = _ => "linear" };
+        var warmupRatio = new Option<double>("--warmup-ratio") { Description = "Fraction of the steps spent warming the learning rate up from 0." };
+        var warmupSteps = new Option<int>("--warmup-steps") { Description = "Warmup steps (overrides --warmup-ratio)." };
+        var maxGradNorm = new Option<double>("--max-grad-norm") { Description = "Clip the gradient norm to this (0: no clipping).", DefaultValueFactory = _ => 1.0 };
+        var accumulation = new Option<int>("--gradient-accumulation-steps") { Description = "Batches whose gradients add up to one optimizer step.", DefaultValueFactory = _ => 1 };
+        var maxLength = new Option<int>("--max-length") { Description = "Tokens per example; longer texts are truncated (and counted).", DefaultValueFactory = _ => 128 };
+        var noGroup = new Option<bool>("--no-group-by-length") { Description = "Shuffle plainly instead of batching texts of similar length (less padding)." };
+        var precision = new Option<string>("--precision") { Description = "fp32, or bf16 (mixed precision: bf16 matrix math, fp32 weights and optimizer).", DefaultValueFactory = _ => "fp32" };
+        var evalStrategy = new Option<string>("--eval-strategy") { Description = "When to evaluate on validation: epoch, steps or no.", DefaultValueFactory = _ => "epoch" };
+        var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps (with --eval-strategy steps).", DefaultValueFactory = _ => 500 };
+        var saveStrategy = new Option<string>("--save-strategy") { Description = "When to write a checkpoint: epoch, steps or no.", DefaultValueFactory = _ => "epoch" };
+        var saveSteps = new Option<int>("--save-steps") { Description = "Checkpoint every N steps (with --save-strategy steps).", DefaultValueFactory = _ => 500 };
+        var saveLimit = new Option<int>("--save-total-limit") { Description = "Keep at most this many checkpoints (0: all).", DefaultValueFactory = _ => 2 };
+        var patience = new Option<int>("--early-stopping-patience") { Description = "Stop after this many evaluations without improvement (0: off)." };
+        var metricForBest = new Option<string?>("--metric-for-best") { Description = "The validation metric that picks the best model (default: accuracy; f1_micro for multi-label; pearson for regression)." };
+        var loggingSteps = new Option<int>("--logging-steps") { Description = "Log loss and learning rate every N steps.", DefaultValueFactory = _ => 50 };
+        var classWeights = new Option<string>("--class-weights") { Description = "none, auto (inverse class frequency) or a comma-separated list in label order.", DefaultValueFactory = _ => "none" };
+        var labelSmoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing of the cross-entropy (0 to 1)." };
+        var regressionLoss = new Option<string>("--regression-loss") { Description = "mse, mae or huber.", DefaultValueFactory = _ => "mse" };
+        var threshold = new Option<double>("--threshold") { Description = "Multi-label: probability from which a label is predicted.", DefaultValueFactory = _ => 0.5 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the splits, shuffling, head initialisation and dropout.", DefaultValueFactory = _ => 42 };
+        var device = new Option<string>("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch (default: one per processor)." };
+        var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint folder (DIR/checkpoints/checkpoint-NNNNNN)." };
+        var allowPickle = new Option<bool>("--allow-pickle") { Description = "Allow loading pytorch_model.bin (a Python pickle can run code: only for trusted models)." };
+        var ignoreMismatched = new Option<bool>("--ignore-mismatched-sizes") { Description = "Re-initialise a head whose shape differs from the checkpoint's (another number of labels)." };
+
+        var command = new Command("train", """
+            Fine-tune a pretrained model on labelled text and evaluate it.
+            Example: finetune train --model all-MiniLM-L6-v2 --data reviews.csv --text-column review --label-column stars --validation-split 0.1 --test-split 0.1 --output runs/reviews
+            """);
+        foreach (var o in new Option[] { model, train, validation, test, task, output, validationSplit, testSplit, maxTrain })
+            command.Options.Add(o);
+        foreach (var o in data.All) command.Options.Add(o);
+        foreach (var o in new Option[] { epochs, maxSteps, batchSize, evalBatchSize, lr, weightDecay, schedule, warmupRatio, warmupSteps, maxGradNorm,
+                     accumulation, maxLength, noGroup, precision, evalStrategy, evalSteps, saveStrategy, saveSteps, saveLimit, patience, metricForBest,
+                     loggingSteps, classWeights, labelSmoothing, regressionLoss, threshold, seed, device, threads, resume, allowPickle, ignoreMismatched })
+            command.Options.Add(o);
+
+        command.SetAction(p =>
+        {
+            var taskKind = DataOptions.ParseTask(p.GetValue(task)!);
+            var (weighting, weights) = ParseClassWeights(p.GetValue(classWeights)!);
+            var request = new FineTuneRequest
+            {
+                Model = p.GetValue(model)!,
+                Data = new DatasetFiles(p.GetValue(train)!, p.GetValue(validation), p.GetValue(test)),
+                Dataset = new DatasetOptions
+                {
+                    Task = taskKind,
+                    Columns = data.Mapping(p),
+                    DataFile = data.FileOptions(p),
+                    LabelSeparator = p.GetValue(data.LabelSeparator)!,
+                    AllowEmptyText = p.GetValue(data.AllowEmptyText),
+                    SkipInvalidRows = p.GetValue(data.SkipInvalidRows),
+                    ValidationFraction = p.GetValue(validationSplit),
+                    TestFraction = p.GetValue(testSplit),
+                    Seed = p.GetValue(seed),
+                    MaxTrainExamples = p.GetValue(maxTrain),
+                },
+                Training = new TrainingOptions
+                {
+                    Task = taskKind,
+                    Epochs = p.GetValue(epochs),
+                    MaxSteps = p.GetValue(maxSteps),
+                    BatchSize = p.GetValue(batchSize),
+                    EvalBatchSize = p.GetValue(evalBatchSize),
+                    LearningRate = p.GetValue(lr),
+                    WeightDecay = p.GetValue(weightDecay),
+                    Schedule = ParseEnum<ScheduleKind>(p.GetValue(schedule)!, "--schedule"),
+                    WarmupRatio = p.GetValue(warmupRatio),
+                    WarmupSteps = p.GetValue(warmupSteps),
+                    MaxGradNorm = p.GetValue(maxGradNorm),
+                    GradientAccumulationSteps = p.GetValue(accumulation),
+                    MaxLength = p.GetValue(maxLength),
+                    GroupByLength = !p.GetValue(noGroup),
+                    Precision = ParseEnum<Precision>(p.GetValue(precision)!, "--precision"),
+                    EvalStrategy = ParseEnum<IntervalKind>(p.GetValue(evalStrategy)!, "--eval-strategy"),
+                    EvalSteps = p.GetValue(evalSteps),
+                    SaveStrategy = ParseEnum<IntervalKind>(p.GetValue(saveStrategy)!, "--save-strategy"),
+                    SaveSteps = p.GetValue(saveSteps),
+                    SaveTotalLimit = p.GetValue(saveLimit),
+                    EarlyStoppingPatience = p.GetValue(patience),
+                    MetricForBest = p.GetValue(metricForBest),
+                    LoggingSteps = p.GetValue(loggingSteps),
+                    ClassWeighting = weighting,
+                    ClassWeights = weights,
+                    LabelSmoothing = p.GetValue(labelSmoothing),
+                    RegressionLoss = ParseEnum<RegressionLossKind>(p.GetValue(regressionLoss)!, "--regression-loss"),
+                    Threshold = p.GetValue(threshold),
+                    Seed = p.GetValue(seed),
+                },
+                OutputDirectory = p.GetValue(output)!,
+                Device = p.GetValue(device)!,
+                Threads = p.GetValue(threads),
+                ResumeFrom = p.GetValue(resume),
+                Load = new ModelLoadOptions { AllowPickle = p.GetValue(allowPickle), IgnoreMismatchedSizes = p.GetValue(ignoreMismatched) },
+            };
+            return Run(request);
+        });
+        return command;
+    }
+
+    internal static int Run(FineTuneRequest request)
+    {
+        var reporter = new ConsoleReporter();
+        var result = reporter.Run(() => FineTuner.Train(request with { Callbacks = [reporter], Info = ConsoleReporter.Info }));
+        Console.WriteLine();
+        PrintMetrics("validation", result.Validation);
+        PrintMetrics("test", result.Test);
+        Console.WriteLine($"Model:   {result.ModelDirectory}");
+        Console.WriteLine($"Report:  {Path.Combine(result.OutputDirectory, "report.html")}");
+        Console.WriteLine($"Metrics: {Path.Combine(result.OutputDirectory, "metrics.json")}");
+        Console.WriteLine($"Time:    {result.Elapsed:hh\\:mm\\:ss}");
+        return 0;
+    }
+
+    internal static void PrintMetrics(string split, IReadOnlyDictionary<string, double>? metrics)
+    {
+        if (metrics is null) return;
+        Console.WriteLine($"{split} metrics:");
+        foreach (var (k, v) in metrics.OrderBy(k => k.Key, StringComparer.Ordinal))
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {k,-20} {v:0.0000}"));
+    }
+
+    internal static T ParseEnum<T>(string value, string option) where T : struct, Enum =>
+        Enum.TryParse<T>(value.Replace("-", ""), ignoreCase: true, out var result) && Enum.IsDefined(result)
+            ? result
+            : throw new FineTuneException($"{option}: expected one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}, got '{value}'");
+
+    private static (ClassWeighting, IReadOnlyList<float>?) ParseClassWeights(string value)
+    {
+        switch (value.ToLowerInvariant())
+        {
+            case "none": return (ClassWeighting.None, null);
+            case "auto" or "balanced": return (ClassWeighting.Auto, null);
+        }
+        var parts = value.Split(',', StringSplitOptions.TrimEntries);
+        var weights = new List<float>();
+        foreach (var part in parts)
+            weights.Add(float.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out var w)
+                ? w
+                : throw new FineTuneException($"--class-weights: expected none, auto or numbers like 1,2.5; '{part}' is not a number"));
+        return (ClassWeighting.Explicit, weights);
+    }
+}

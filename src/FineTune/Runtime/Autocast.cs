@@ -1,0 +1,81 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FineTune.Runtime;
+
+/// <summary>
+/// libtorch's automatic mixed precision (at::autocast), which TorchSharp 0.107 does not expose, reached through its
+/// exported C++ functions. Inside a scope, matrix multiplications, linear layers and attention run in the scope's
+/// dtype (bf16) while weights, LayerNorm, softmax and losses stay fp32, as torch.autocast does. The state is
+/// thread-local: open the scope on the thread that runs the forward pass and the loss.
+/// </summary>
+public static partial class Autocast
+{
+    private const string Lib = "libtorch_cpu";
+
+    [LibraryImport(Lib, EntryPoint = "_ZN2at8autocast20set_autocast_enabledEN3c1010DeviceTypeEb")]
+    private static partial void SetEnabled(sbyte deviceType, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [LibraryImport(Lib, EntryPoint = "_ZN2at8autocast19is_autocast_enabledEN3c1010DeviceTypeE")]
+    [return: MarshalAs(UnmanagedType.U1)]
+    private static partial bool IsEnabled(sbyte deviceType);
+
+    [LibraryImport(Lib, EntryPoint = "_ZN2at8autocast18set_autocast_dtypeEN3c1010DeviceTypeENS1_10ScalarTypeE")]
+    private static partial void SetDType(sbyte deviceType, sbyte scalarType);
+
+    [LibraryImport(Lib, EntryPoint = "_ZN2at8autocast18get_autocast_dtypeEN3c1010DeviceTypeE")]
+    private static partial sbyte GetDType(sbyte deviceType);
+
+    [LibraryImport(Lib, EntryPoint = "_ZN2at8autocast17increment_nestingEv")]
+    private static partial int IncrementNesting();
+
+    [LibraryImport(Lib, EntryPoint = "_ZN2at8autocast17decrement_nestingEv")]
+    private static partial int DecrementNesting();
+
+    [LibraryImport(Lib, EntryPoint = "_ZN2at8autocast11clear_cacheEv")]
+    private static partial void ClearCache();
+
+    /// <summary>Whether autocast is on for the device type on this thread.</summary>
+    public static bool IsEnabledFor(DeviceType device) => IsEnabled((sbyte)device);
+
+    /// <summary>Turns autocast on for <paramref name="device"/> with <paramref name="dtype"/> until the scope is disposed.</summary>
+    public static IDisposable Enter(DeviceType device, ScalarType dtype) => new Scope((sbyte)device, (sbyte)dtype);
+
+    private sealed class Scope : IDisposable
+    {
+        private readonly sbyte _device;
+        private readonly bool _previousEnabled;
+        private readonly sbyte _previousDType;
+        private bool _disposed;
+
+        public Scope(sbyte device, sbyte dtype)
+        {
+            _device = device;
+            _previousEnabled = IsEnabled(device);
+            _previousDType = GetDType(device);
+            SetDType(device, dtype);
+            SetEnabled(device, true);
+            IncrementNesting();
+        }
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            if (DecrementNesting() == 0) ClearCache();
+            SetEnabled(_device, _previousEnabled);
+            SetDType(_device, _previousDType);
+        }
+    }
+}
+
+/// <summary>The scope a forward pass runs in for a precision: none for fp32, bf16 autocast for bf16.</summary>
+public static class PrecisionScopes
+{
+    public static Func<IDisposable?>? For(FineTune.Training.Precision precision, Device device) => precision switch
+    {
+        FineTune.Training.Precision.Bf16 => () => Autocast.Enter(device.type, ScalarType.BFloat16),
+        _ => null,
+    };
+}

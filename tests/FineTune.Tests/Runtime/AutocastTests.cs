@@ -1,0 +1,42 @@
+using FineTune.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FineTune.Tests.Runtime;
+
+public class AutocastTests
+{
+    [Fact]
+    public void MatmulRunsInBf16InsideTheScopeAndFp32Outside()
+    {
+        using var scope = NewDisposeScope();
+        var a = randn(8, 16);
+        var w = nn.Linear(16, 4);
+        Assert.Equal(ScalarType.Float32, w.call(a).dtype);
+        using (Autocast.Enter(DeviceType.CPU, ScalarType.BFloat16))
+        {
+            Assert.True(Autocast.IsEnabledFor(DeviceType.CPU));
+            Assert.Equal(ScalarType.BFloat16, w.call(a).dtype);
+            Assert.Equal(ScalarType.BFloat16, a.matmul(a.t()).dtype);
+            // Reductions that autocast keeps in fp32 on the CPU.
+            Assert.Equal(ScalarType.Float32, nn.functional.layer_norm(a, [16]).dtype);
+        }
+        Assert.False(Autocast.IsEnabledFor(DeviceType.CPU));
+        Assert.Equal(ScalarType.Float32, w.call(a).dtype);
+    }
+
+    [Fact]
+    public void GradientsReachFp32Weights()
+    {
+        using var scope = NewDisposeScope();
+        var w = nn.Linear(16, 4);
+        var x = randn(8, 16);
+        using (Autocast.Enter(DeviceType.CPU, ScalarType.BFloat16))
+        {
+            var loss = w.call(x).to(ScalarType.Float32).square().mean();
+            loss.backward();
+        }
+        Assert.Equal(ScalarType.Float32, w.weight!.grad!.dtype);
+        Assert.True(w.weight!.grad!.abs().sum().item<float>() > 0);
+    }
+}
