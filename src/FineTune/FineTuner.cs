@@ -158,7 +158,18 @@ public static class FineTuner
         var result = trainer.Train(request.ResumeFrom);
 
         var modelDirectory = Path.Combine(output, "model");
-        ModelFolder.Save(model, modelDirectory, tokenizer.Save);
+        var metadata = new FineTuneMetadata
+        {
+            Task = TaskName(task),
+            MaxLength = maxLength,
+            Threshold = task == TaskKind.MultiLabelClassification ? training.Threshold : null,
+            BaseModel = request.Model,
+        };
+        ModelFolder.Save(model, modelDirectory, folder =>
+        {
+            tokenizer.Save(folder);
+            metadata.Save(folder);
+        });
 
         var splits = new Dictionary<string, SplitResult>();
         IReadOnlyDictionary<string, double>? validationMetrics = null, testMetrics = null;
