@@ -17,7 +17,7 @@ internal static class EvaluateCommand
         var output = new Option<string?>("--output", "-o") { Description = "A folder for metrics.json and predictions.csv (optional)." };
         var batchSize = new Option<int>("--batch-size") { Description = "Texts per batch.", DefaultValueFactory = _ => 64 };
         var maxLength = new Option<int?>("--max-length") { Description = "Tokens per text (default: the model's limit; use the training value to compare)." };
-        var threshold = new Option<double>("--threshold") { Description = "Multi-label: probability from which a label is predicted.", DefaultValueFactory = _ => 0.5 };
+        var threshold = new Option<double?>("--threshold") { Description = "Multi-label: probability from which a label is predicted (default: the one the model was trained with, else 0.5)." };
         var device = new Option<string>("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch." };
         var precision = new Option<string>("--precision") { Description = "fp32 or bf16.", DefaultValueFactory = _ => "fp32" };
@@ -32,7 +32,7 @@ internal static class EvaluateCommand
             using var classifier = TextClassifier.Load(p.GetValue(model)!, p.GetValue(device)!, TrainCommand.ParseEnum<Precision>(p.GetValue(precision)!, "--precision"));
             classifier.BatchSize = p.GetValue(batchSize);
             classifier.MaxLength = p.GetValue(maxLength) ?? classifier.MaxLength;
-            classifier.Threshold = p.GetValue(threshold);
+            classifier.Threshold = p.GetValue(threshold) ?? classifier.Threshold;
             var path = p.GetValue(file)!;
             var (result, examples, truncated) = classifier.Evaluate(path, data.Mapping(p), data.FileOptions(p), p.GetValue(data.LabelSeparator)!, p.GetValue(data.SkipInvalidRows));
             Console.WriteLine($"{examples.Count} examples from {path}{(truncated > 0 ? $" ({truncated} truncated to {classifier.MaxLength} tokens)" : "")}");
