@@ -6,5 +6,6 @@ var root = new RootCommand("finetune: fine-tune pretrained BERT-family models on
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
+root.Subcommands.Add(EmbedCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
 return CliRunner.Invoke(root, args);

@@ -17,7 +17,11 @@ internal static class TrainCommand
         var train = new Option<string>("--data", "--train") { Description = "The training file (CSV, TSV, JSONL or Parquet).", Required = true };
         var validation = new Option<string?>("--validation") { Description = "A validation file (default: none, or --validation-split of the training file)." };
         var test = new Option<string?>("--test") { Description = "A test file evaluated once at the end (default: none, or --test-split)." };
-        var task = new Option<string>("--task") { Description = "classification, multi-label or regression.", DefaultValueFactory = _ => "classification" };
+        var task = new Option<string>("--task")
+        {
+            Description = "classification, multi-label, regression, similarity (bi-encoder: cosine of mean-pooled embeddings), token-classification (NER) or question-answering.",
+            DefaultValueFactory = _ => "classification",
+        };
         var output = new Option<string>("--output", "-o") { Description = "The run folder to write: model/, metrics.json, predictions-test.csv, log.jsonl, plots/, report.html, checkpoints/.", Required = true };
         var validationSplit = new Option<double>("--validation-split") { Description = "Hold out this fraction of the training file for validation (stratified for classification)." };
         var testSplit = new Option<double>("--test-split") { Description = "Hold out this fraction of the training file for testing." };
@@ -47,6 +51,7 @@ internal static class TrainCommand
         var classWeights = new Option<string>("--class-weights") { Description = "none, auto (inverse class frequency) or a comma-separated list in label order.", DefaultValueFactory = _ => "none" };
         var labelSmoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing of the cross-entropy (0 to 1)." };
         var regressionLoss = new Option<string>("--regression-loss") { Description = "mse, mae or huber.", DefaultValueFactory = _ => "mse" };
+        var scoreScale = new Option<double>("--score-scale") { Description = "Similarity: scores are divided by this to compare with the cosine (5 for a 0–5 scale).", DefaultValueFactory = _ => 1.0 };
         var threshold = new Option<double>("--threshold") { Description = "Multi-label: probability from which a label is predicted.", DefaultValueFactory = _ => 0.5 };
         var seed = new Option<int>("--seed") { Description = "Seed of the splits, shuffling, head initialisation and dropout.", DefaultValueFactory = _ => 42 };
         var device = new Option<string>("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" };
@@ -64,7 +69,7 @@ internal static class TrainCommand
         foreach (var o in data.All) command.Options.Add(o);
         foreach (var o in new Option[] { epochs, maxSteps, batchSize, evalBatchSize, lr, weightDecay, schedule, warmupRatio, warmupSteps, maxGradNorm,
                      accumulation, maxLength, noGroup, precision, evalStrategy, evalSteps, saveStrategy, saveSteps, saveLimit, patience, metricForBest,
-                     loggingSteps, classWeights, labelSmoothing, regressionLoss, threshold, seed, device, threads, resume, allowPickle, ignoreMismatched })
+                     loggingSteps, classWeights, labelSmoothing, regressionLoss, threshold, scoreScale, seed, device, threads, resume, allowPickle, ignoreMismatched })
             command.Options.Add(o);
 
         command.SetAction(p =>
@@ -125,6 +130,7 @@ internal static class TrainCommand
                 Threads = p.GetValue(threads),
                 ResumeFrom = p.GetValue(resume),
                 Load = new ModelLoadOptions { AllowPickle = p.GetValue(allowPickle), IgnoreMismatchedSizes = p.GetValue(ignoreMismatched) },
+                Similarity = new SimilarityOptions { ScoreScale = p.GetValue(scoreScale) },
             };
             return Run(request);
         });
