@@ -140,7 +140,7 @@ internal static class TrainCommand
     internal static int Run(FineTuneRequest request)
     {
         var reporter = new ConsoleReporter();
-        var result = reporter.Run(() => FineTuner.Train(request with { Callbacks = [reporter], Info = ConsoleReporter.Info }));
+        var result = reporter.Run(() => FineTuner.Train(request with { Callbacks = [reporter], Info = reporter.Info }));
         Console.WriteLine();
         PrintMetrics("validation", result.Validation);
         PrintMetrics("test", result.Test);
