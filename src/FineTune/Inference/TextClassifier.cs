@@ -59,6 +59,10 @@ public sealed class TextClassifier : IDisposable
         var folder = ModelCatalog.Resolve(modelFolder);
         var config = BertConfig.Load(Path.Combine(folder, "config.json"));
         var task = TaskOf(config, Path.Combine(folder, "config.json"));
+        if (task == TaskKind.Similarity)
+            throw new ModelLoadException(
+                $"is an encoder without a task head ({config.Architectures?.FirstOrDefault() ?? "no architectures"}): fine-tune it with `finetune train`, or use `finetune embed` for sentence embeddings",
+                Path.Combine(folder, "config.json"), "architectures");
         if (task is not (TaskKind.SingleLabelClassification or TaskKind.MultiLabelClassification or TaskKind.Regression))
             throw new ModelLoadException($"is a {FineTuner.TaskName(task)} model; this API predicts sequence classification and regression", Path.Combine(folder, "config.json"), "architectures");
         var (model, report) = ModelFolder.LoadTaskModel(folder, task, null, options);
