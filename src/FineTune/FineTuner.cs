@@ -36,6 +36,9 @@ public sealed record FineTuneRequest
     /// <summary>Receives one-line messages about the run's set-up (data summary, truncation, load report).</summary>
     public Action<string>? Info { get; init; }
 
+    /// <summary>Stops training between two steps, writing a checkpoint to resume from (<see cref="TrainingInterruptedException"/>).</summary>
+    public CancellationToken Cancellation { get; init; }
+
     /// <summary>Token classification (NER): how tags are read and aligned to sub-words.</summary>
     public TokenClassificationOptions TokenClassification { get; init; } = new();
 
@@ -171,7 +174,7 @@ public static class FineTuner
         var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(output, "tensorboard")) };
         callbacks.AddRange(request.Callbacks);
         var trainer = new Trainer(model, training, trainFeatures, validationFeatures, evaluator, device, tokenizer.PaddingTokenId, callbacks,
-            checkpointRoot: training.SaveStrategy == IntervalKind.No ? null : Path.Combine(output, "checkpoints"),
+            checkpointRoot: Path.Combine(output, "checkpoints"), // also where an interrupted run leaves its checkpoint
             writeExtras: tokenizer.Save)
         {
             PrecisionScope = precision,
@@ -182,7 +185,7 @@ public static class FineTuner
             info(string.Create(CultureInfo.InvariantCulture,
                 $"Before fine-tuning (zero-shot cosine): pearson {zeroShot[MetricNames.Pearson]:0.0000}, spearman {zeroShot[MetricNames.Spearman]:0.0000} on validation."));
         }
-        var result = trainer.Train(request.ResumeFrom);
+        var result = trainer.Train(request.ResumeFrom, request.Cancellation);
 
         var modelDirectory = Path.Combine(output, "model");
         var metadata = new FineTuneMetadata

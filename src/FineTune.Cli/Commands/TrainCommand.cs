@@ -140,7 +140,25 @@ internal static class TrainCommand
     internal static int Run(FineTuneRequest request)
     {
         var reporter = new ConsoleReporter();
-        var result = reporter.Run(() => FineTuner.Train(request with { Callbacks = [reporter], Info = reporter.Info }));
+        // Ctrl+C stops after the current step and writes a checkpoint; a second Ctrl+C ends the process at once.
+        using var interrupt = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (interrupt.IsCancellationRequested) return;
+            e.Cancel = true;
+            Console.Error.WriteLine("Stopping after this step (Ctrl+C again to quit at once) ...");
+            interrupt.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        FineTuneResult result;
+        try
+        {
+            result = reporter.Run(() => FineTuner.Train(request with { Callbacks = [reporter], Info = reporter.Info, Cancellation = interrupt.Token }));
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
         Console.WriteLine();
         PrintMetrics("validation", result.Validation);
         PrintMetrics("test", result.Test);
