@@ -5,4 +5,5 @@ using FineTune.Cli.Commands;
 var root = new RootCommand("finetune: fine-tune pretrained BERT-family models on your labelled text, offline, and use the result.");
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
+root.Subcommands.Add(ReportCommand.Create());
 return CliRunner.Invoke(root, args);
