@@ -64,7 +64,7 @@ internal static partial class RunPlots
         return specs;
     }
 
-    /// <summary>Draws a plot as PNG and SVG (the SVG's clip-path ids (hexadecimal, from a process-wide counter) renumbered from 1, so equal input gives equal files).</summary>
+    /// <summary>Draws a plot as PNG and SVG. The SVG clip-path ids come from a process-wide counter; they are renumbered from 1, so equal input gives equal files.</summary>
     public static RenderedPlot Render(PlotSpec spec)
     {
         using var plot = spec.Build();
