@@ -255,7 +255,8 @@ public static class FineTuner
             Splits = splits,
         };
         RunFiles.WriteRecord(output, record);
-        RunReport.Write(output, record);
+        foreach (var warning in RunReport.Write(output, record).Warnings)
+            info("Report: " + warning);
         return new FineTuneResult(output, modelDirectory, validationMetrics, testMetrics, summary, loadReport, result.State, clock.Elapsed);
     }
 
@@ -341,7 +342,19 @@ public static class FineTuner
             ConfusionMatrix = matrix,
             PerClass = perClass,
             TopErrors = TopErrors(result.Predictions!, examples, labels, task, 20, scoreScale),
+            PredictedVsActual = task is TaskKind.Regression or TaskKind.Similarity ? RegressionValuesOf(result.Predictions!, examples, scoreScale) : null,
         };
+    }
+
+    /// <summary>Each example's actual and predicted value, in example order; an evenly spaced sample of a large split.</summary>
+    private static RegressionValues RegressionValuesOf(IReadOnlyList<SequencePrediction> predictions, IReadOnlyList<TextExample> examples, double scoreScale)
+    {
+        var ordered = predictions.Where(p => examples[p.ExampleIndex].Label is RegressionTarget).OrderBy(p => p.ExampleIndex).ToList();
+        int count = Math.Min(ordered.Count, RegressionValues.MaxCount);
+        var chosen = Enumerable.Range(0, count).Select(i => ordered[(int)((long)i * ordered.Count / count)]).ToList();
+        return new RegressionValues(
+            chosen.Select(p => (float)(((RegressionTarget)examples[p.ExampleIndex].Label!).Value / scoreScale)).ToArray(),
+            chosen.Select(p => p.Outputs[0]).ToArray());
     }
 
     private static List<PredictionError> TopErrors(IReadOnlyList<SequencePrediction> predictions, IReadOnlyList<TextExample> examples,
