@@ -47,7 +47,7 @@ internal static class TrainCommand
         var saveLimit = new Option<int>("--save-total-limit") { Description = "Keep at most this many checkpoints (0: all).", DefaultValueFactory = _ => 2 };
         var patience = new Option<int>("--early-stopping-patience") { Description = "Stop after this many evaluations without improvement (0: off)." };
         var metricForBest = new Option<string?>("--metric-for-best") { Description = "The validation metric that picks the best model (default: accuracy; f1_micro for multi-label; pearson for regression)." };
-        var loggingSteps = new Option<int>("--logging-steps") { Description = "Log loss and learning rate every N steps.", DefaultValueFactory = _ => 50 };
+        var loggingSteps = new Option<int>("--logging-steps") { Description = "Log loss and learning rate every N steps (default: about 30 points per run, at most every 50 steps)." };
         var classWeights = new Option<string>("--class-weights") { Description = "none, auto (inverse class frequency) or a comma-separated list in label order.", DefaultValueFactory = _ => "none" };
         var labelSmoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing of the cross-entropy (0 to 1)." };
         var regressionLoss = new Option<string>("--regression-loss") { Description = "mse, mae or huber.", DefaultValueFactory = _ => "mse" };

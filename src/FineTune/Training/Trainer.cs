@@ -82,6 +82,7 @@ public sealed class Trainer
         long totalSteps = _options.MaxSteps > 0 ? _options.MaxSteps : stepsPerEpoch * _options.Epochs;
         int epochs = _options.MaxSteps > 0 ? (int)((totalSteps + stepsPerEpoch - 1) / stepsPerEpoch) : _options.Epochs;
         long warmup = LearningRateSchedule.WarmupSteps(_options, totalSteps);
+        long loggingSteps = _options.LoggingSteps > 0 ? _options.LoggingSteps : Math.Clamp(totalSteps / 30, 1, 50);
 
         using var optimizer = new FusedAdamW(_model.named_parameters(), _options.LearningRate, _options.WeightDecay,
             _options.AdamBeta1, _options.AdamBeta2, _options.AdamEpsilon);
@@ -149,7 +150,7 @@ public sealed class Trainer
                 bool endOfEpoch = batchIndex >= batches.Count;
                 bool lastStep = state.GlobalStep >= totalSteps;
                 if (endOfEpoch) { state.Epoch = epoch + 1; state.BatchInEpoch = 0; }
-                if (state.GlobalStep % _options.LoggingSteps == 0 || state.GlobalStep == 1 || lastStep || endOfEpoch)
+                if (state.GlobalStep % loggingSteps == 0 || state.GlobalStep == 1 || lastStep || endOfEpoch)
                     Log(state, window, epochProgress);
                 foreach (var c in _callbacks)
                     c.OnStep(state, new StepInfo(state.GlobalStep, totalSteps, epochProgress, optimizer.LearningRate, state.ExamplesSeen, clock.Elapsed));
