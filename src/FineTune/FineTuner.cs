@@ -7,7 +7,7 @@ using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Modeling;
-using FineTune.Runtime;
+using FineTune.Tasks;
 using FineTune.Text;
 using FineTune.Training;
 using TorchSharp;
@@ -57,6 +57,8 @@ public sealed record TokenClassificationOptions
 /// <summary>Options of extractive question answering.</summary>
 public sealed record QuestionAnsweringOptions
 {
+    /// <summary>Tokens per window (question, context and special tokens); QA uses this instead of the training options' max length.</summary>
+    public int MaxLength { get; init; } = 384;
     /// <summary>Tokens shared by consecutive windows of a long context.</summary>
     public int DocStride { get; init; } = 128;
     /// <summary>Start and end candidates considered per window when decoding.</summary>
@@ -81,7 +83,7 @@ public sealed record FineTuneResult(
 /// a new head, trains with validation, restores the best model, evaluates it on validation and test, and writes the
 /// run folder (the model in Hugging Face's layout, metrics, predictions, logs, plots and a report).
 /// </summary>
-public static class FineTuner
+public static partial class FineTuner
 {
     /// <summary>
     /// The simple overload: single-label classification of <paramref name="textColumn"/> by <paramref name="labelColumn"/>,
@@ -104,28 +106,19 @@ public static class FineTuner
 
     public static FineTuneResult Train(FineTuneRequest request)
     {
-        var clock = Stopwatch.StartNew();
-        var started = DateTimeOffset.UtcNow;
         var task = request.Dataset.Task;
-        if (task is not (TaskKind.SingleLabelClassification or TaskKind.MultiLabelClassification or TaskKind.Regression))
-            throw new FineTuneException($"--task {task}: use the token-classification, question-answering or similarity entry points for that task");
-        var training = request.Training with { Task = task };
-        training.Validate();
-        TorchRuntime.SetThreads(request.Threads);
-        var device = TorchRuntime.ParseDevice(request.Device);
-        var info = request.Info ?? (_ => { });
-
-        var modelFolder = ModelCatalog.Resolve(request.Model);
-        var tokenizer = BertTokenizer.FromFolder(modelFolder);
-        var config = BertConfig.Load(Path.Combine(modelFolder, "config.json"));
-        int maxLength = MaxLength(training.MaxLength, tokenizer, config, info);
+        switch (task)
+        {
+            case TaskKind.TokenClassification: return TokenClassificationTuner.Train(request);
+            case TaskKind.QuestionAnswering: return QuestionAnsweringTuner.Train(request);
+            case TaskKind.Similarity: throw new FineTuneException($"--task {task}: use the similarity entry point for that task");
+        }
+        var run = Begin(request, request.Training.MaxLength);
+        var (training, device, modelFolder, tokenizer, maxLength, info) = (run.Training, run.Device, run.ModelFolder, run.Tokenizer, run.MaxLength, run.Info);
 
         var dataset = DatasetLoader.Load(request.Data, request.Dataset);
-        if (dataset.Validation.Count == 0 && training.EvalStrategy != IntervalKind.No)
-        {
-            info("No validation data (give --validation FILE or --validation-split): training without evaluation.");
-            training = training with { EvalStrategy = IntervalKind.No, EarlyStoppingPatience = 0 };
-        }
+        run = WithoutValidationIfEmpty(run, dataset.Validation.Count);
+        training = run.Training;
         var (trainFeatures, trainTruncated) = FeatureBuilder.ForSequences(dataset.Train, tokenizer, maxLength);
         var (validationFeatures, validationTruncated) = FeatureBuilder.ForSequences(dataset.Validation, tokenizer, maxLength);
         var (testFeatures, testTruncated) = FeatureBuilder.ForSequences(dataset.Test, tokenizer, maxLength);
@@ -142,23 +135,10 @@ public static class FineTuner
         model.Loss = LossFor(training, dataset, labels);
         model.to(device);
 
-        var output = Path.GetFullPath(request.OutputDirectory);
-        Directory.CreateDirectory(output);
-        var precision = PrecisionScopes.For(training.Precision, device);
-        var evaluator = new SequenceEvaluator(task, labels, training.EvalBatchSize, tokenizer.PaddingTokenId, training.Threshold, precision);
-        using var jsonl = new JsonLinesLogCallback(Path.Combine(output, "log.jsonl"), append: request.ResumeFrom is not null);
-        var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(output, "tensorboard")) };
-        callbacks.AddRange(request.Callbacks);
-        var trainer = new Trainer(model, training, trainFeatures, validationFeatures, evaluator, device, tokenizer.PaddingTokenId, callbacks,
-            checkpointRoot: training.SaveStrategy == IntervalKind.No ? null : Path.Combine(output, "checkpoints"),
-            writeExtras: tokenizer.Save)
-        {
-            PrecisionScope = precision,
-        };
-        var result = trainer.Train(request.ResumeFrom);
-
-        var modelDirectory = Path.Combine(output, "model");
-        ModelFolder.Save(model, modelDirectory, tokenizer.Save);
+        var output = run.Output;
+        var evaluator = new SequenceEvaluator(task, labels, training.EvalBatchSize, tokenizer.PaddingTokenId, training.Threshold, run.PrecisionScope);
+        var (result, metricForBest) = Fit(run, model, trainFeatures, validationFeatures, evaluator);
+        var modelDirectory = run.ModelDirectory;
 
         var splits = new Dictionary<string, SplitResult>();
         IReadOnlyDictionary<string, double>? validationMetrics = null, testMetrics = null;
@@ -183,8 +163,8 @@ public static class FineTuner
             Model = request.Model,
             ModelFolder = modelFolder,
             OutputModel = modelDirectory,
-            Started = started,
-            ElapsedSeconds = clock.Elapsed.TotalSeconds,
+            Started = run.Started,
+            ElapsedSeconds = run.Clock.Elapsed.TotalSeconds,
             TrainingSeconds = result.Elapsed.TotalSeconds,
             Data = new RunData
             {
@@ -205,7 +185,7 @@ public static class FineTuner
             Settings = Settings(training, request, maxLength),
             LoadReport = loadReport.Describe(),
             Labels = labels?.Labels,
-            MetricForBest = trainer.MetricForBest,
+            MetricForBest = metricForBest,
             BestStep = result.State.BestStep,
             GlobalStep = result.State.GlobalStep,
             StoppedEarly = result.State.StoppedEarly,
@@ -214,7 +194,7 @@ public static class FineTuner
         };
         RunFiles.WriteRecord(output, record);
         RunReport.Write(output, record);
-        return new FineTuneResult(output, modelDirectory, validationMetrics, testMetrics, summary, loadReport, result.State, clock.Elapsed);
+        return new FineTuneResult(output, modelDirectory, validationMetrics, testMetrics, summary, loadReport, result.State, run.Clock.Elapsed);
     }
 
     internal static string TaskName(TaskKind task) => task switch
@@ -267,7 +247,7 @@ public static class FineTuner
         return counts.Select(c => c == 0 ? 1f : (float)train.Count / (classes * c)).ToArray();
     }
 
-    private static IReadOnlyDictionary<string, object?> Settings(TrainingOptions t, FineTuneRequest r, int maxLength) => new Dictionary<string, object?>
+    internal static IReadOnlyDictionary<string, object?> Settings(TrainingOptions t, FineTuneRequest r, int maxLength) => new Dictionary<string, object?>
     {
         ["epochs"] = t.Epochs, ["max_steps"] = t.MaxSteps, ["batch_size"] = t.BatchSize, ["learning_rate"] = t.LearningRate,
         ["weight_decay"] = t.WeightDecay, ["schedule"] = t.Schedule.ToString().ToLowerInvariant(), ["warmup_ratio"] = t.WarmupRatio,
@@ -332,7 +312,7 @@ public static class FineTuner
         return errors.OrderByDescending(x => x.Confidence).Take(count).ToList();
     }
 
-    private static void WriteMetricsJson(string path, IReadOnlyDictionary<string, double>? validation, IReadOnlyDictionary<string, double>? test, TrainerState state)
+    internal static void WriteMetricsJson(string path, IReadOnlyDictionary<string, double>? validation, IReadOnlyDictionary<string, double>? test, TrainerState state)
     {
         var obj = new Dictionary<string, object?>
         {
