@@ -12,7 +12,7 @@ namespace FineTune;
 
 /// <summary>
 /// What every run starts from, whatever its task: the checked training options, the device, the pretrained model's
-/// folder, tokenizer and config, the effective max length and the run folder (created).
+/// folder, tokenizer and config, the effective max length and the run folder (created once training starts).
 /// </summary>
 internal sealed record RunContext(
     FineTuneRequest Request,
@@ -34,7 +34,7 @@ internal sealed record RunContext(
 // The steps every task's run shares: set up, train with logs and checkpoints, save the best model, write metrics.
 public static partial class FineTuner
 {
-    /// <summary>Checks the options, sets threads and device, resolves the model and its tokenizer, creates the run folder.</summary>
+    /// <summary>Checks the options, sets threads and device, resolves the model and its tokenizer.</summary>
     /// <param name="requestedMaxLength">The max length the task asks for (capped by what the model takes).</param>
     internal static RunContext Begin(FineTuneRequest request, int requestedMaxLength)
     {
@@ -51,7 +51,6 @@ public static partial class FineTuner
         var config = BertConfig.Load(Path.Combine(modelFolder, "config.json"));
         int maxLength = MaxLength(training.MaxLength, tokenizer, config, info);
         var output = Path.GetFullPath(request.OutputDirectory);
-        Directory.CreateDirectory(output);
         return new RunContext(request, training with { MaxLength = maxLength }, device, modelFolder, tokenizer, config, maxLength, output, info,
             PrecisionScopes.For(training.Precision, device), started, clock);
     }
@@ -64,6 +63,7 @@ public static partial class FineTuner
         IReadOnlyList<Feature> validation, ITaskEvaluator evaluator)
     {
         var training = run.Training;
+        Directory.CreateDirectory(run.Output);
         using var jsonl = new JsonLinesLogCallback(Path.Combine(run.Output, "log.jsonl"), append: run.Request.ResumeFrom is not null);
         var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(run.Output, "tensorboard")) };
         callbacks.AddRange(run.Request.Callbacks);

@@ -114,7 +114,7 @@ public static class QuestionAnsweringTuner
             if (examples.Count == 0 && name != "train") continue;
             var (built, multiWindow) = QuestionAnsweringFeatures.Build(examples, tokenizer, maxLength, qa.DocStride);
             features[name] = built;
-            summaries.Add(new SplitSummary(name, examples.Count, new Dictionary<string, int>(), null) { Truncated = 0 });
+            summaries.Add(new SplitSummary(name, examples.Count, new Dictionary<string, int>(), null));
             info(string.Create(CultureInfo.InvariantCulture,
                 $"{name}: {examples.Count} questions on {QuestionAnsweringData.Titles(examples)} titles -> {built.Count} windows of up to {maxLength} tokens; {multiWindow} questions span more than one window (--doc-stride {qa.DocStride})."));
         }

@@ -102,6 +102,7 @@ public class NerRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
         File.WriteAllText(train, "EU NNP I-NP I-ORG\nrejects VBZ I-VP O\nGerman JJ I-MISC\n\nPeter NNP I-NP I-PER\n");
         var e = Assert.Throws<DataException>(() => FineTuner.Train(Request(train, null, null, dir.File("run"))));
         Assert.Equal($"{train}:3: the line has 3 columns, but the file's first word line has 4", e.Message);
+        Assert.False(Directory.Exists(dir.File("run")), "a run that stops on its data leaves no run folder");
     }
 
     [Fact]
