@@ -8,6 +8,7 @@ using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Modeling;
 using FineTune.Runtime;
+using FineTune.Tasks;
 using FineTune.Text;
 using FineTune.Training;
 using TorchSharp;
@@ -70,6 +71,8 @@ public sealed record TokenClassificationOptions
 /// <summary>Options of extractive question answering.</summary>
 public sealed record QuestionAnsweringOptions
 {
+    /// <summary>Tokens per window (question, context and special tokens); QA uses this instead of the training options' max length.</summary>
+    public int MaxLength { get; init; } = 384;
     /// <summary>Tokens shared by consecutive windows of a long context.</summary>
     public int DocStride { get; init; } = 128;
     /// <summary>Start and end candidates considered per window when decoding.</summary>
@@ -94,7 +97,7 @@ public sealed record FineTuneResult(
 /// a new head, trains with validation, restores the best model, evaluates it on validation and test, and writes the
 /// run folder (the model in Hugging Face's layout, metrics, predictions, logs, plots and a report).
 /// </summary>
-public static class FineTuner
+public static partial class FineTuner
 {
     /// <summary>
     /// The simple overload: single-label classification of <paramref name="textColumn"/> by <paramref name="labelColumn"/>,
@@ -117,34 +120,24 @@ public static class FineTuner
 
     public static FineTuneResult Train(FineTuneRequest request)
     {
-        var clock = Stopwatch.StartNew();
-        var started = DateTimeOffset.UtcNow;
         var task = request.Dataset.Task;
-        if (task is not (TaskKind.SingleLabelClassification or TaskKind.MultiLabelClassification or TaskKind.Regression or TaskKind.Similarity))
-            throw new FineTuneException($"--task {task}: use the token-classification or question-answering entry points for that task");
+        switch (task)
+        {
+            case TaskKind.TokenClassification: return TokenClassificationTuner.Train(request);
+            case TaskKind.QuestionAnswering: return QuestionAnsweringTuner.Train(request);
+        }
         bool similarity = task == TaskKind.Similarity;
         if (similarity && request.Dataset.Columns.TextPair is null)
             throw new FineTuneException("--task similarity needs two texts per row: give --text-pair-column");
         if (!(request.Similarity.ScoreScale > 0))
             throw new FineTuneException($"--score-scale: must be positive, got {request.Similarity.ScoreScale}");
-        var training = request.Training with { Task = task };
-        training.Validate();
-        TorchRuntime.SetThreads(request.Threads);
-        var device = TorchRuntime.ParseDevice(request.Device);
-        var info = request.Info ?? (_ => { });
-
-        var modelFolder = ModelCatalog.Resolve(request.Model);
-        var tokenizer = BertTokenizer.FromFolder(modelFolder);
-        var config = BertConfig.Load(Path.Combine(modelFolder, "config.json"));
-        int maxLength = MaxLength(training.MaxLength, tokenizer, config, info);
+        var run = Begin(request, request.Training.MaxLength);
+        var (device, modelFolder, tokenizer, maxLength, info) = (run.Device, run.ModelFolder, run.Tokenizer, run.MaxLength, run.Info);
 
         // Similarity scores are read like regression targets, then divided by the score scale.
         var dataset = DatasetLoader.Load(request.Data, similarity ? request.Dataset with { Task = TaskKind.Regression } : request.Dataset);
-        if (dataset.Validation.Count == 0 && training.EvalStrategy != IntervalKind.No)
-        {
-            info("No validation data (give --validation FILE or --validation-split): training without evaluation.");
-            training = training with { EvalStrategy = IntervalKind.No, EarlyStoppingPatience = 0 };
-        }
+        run = WithoutValidationIfEmpty(run, dataset.Validation.Count);
+        var training = run.Training;
         (List<Feature>, int) Encode(IReadOnlyList<TextExample> examples) => similarity
             ? FeatureBuilder.ForSeparatePairs(examples, tokenizer, maxLength, request.Similarity.ScoreScale)
             : FeatureBuilder.ForSequences(examples, tokenizer, maxLength);
@@ -166,41 +159,16 @@ public static class FineTuner
         model.Loss = LossFor(training, dataset, labels);
         model.to(device);
 
-        var output = Path.GetFullPath(request.OutputDirectory);
-        Directory.CreateDirectory(output);
-        var precision = PrecisionScopes.For(training.Precision, device);
-        var evaluator = new SequenceEvaluator(task, labels, training.EvalBatchSize, tokenizer.PaddingTokenId, training.Threshold, precision);
-        using var jsonl = new JsonLinesLogCallback(Path.Combine(output, "log.jsonl"), append: request.ResumeFrom is not null);
-        var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(output, "tensorboard")) };
-        callbacks.AddRange(request.Callbacks);
-        var trainer = new Trainer(model, training, trainFeatures, validationFeatures, evaluator, device, tokenizer.PaddingTokenId, callbacks,
-            checkpointRoot: Path.Combine(output, "checkpoints"), // also where an interrupted run leaves its checkpoint
-            writeExtras: tokenizer.Save)
-        {
-            PrecisionScope = precision,
-        };
+        var output = run.Output;
+        var evaluator = new SequenceEvaluator(task, labels, training.EvalBatchSize, tokenizer.PaddingTokenId, training.Threshold, run.PrecisionScope);
         if (similarity && validationFeatures.Count > 0 && request.ResumeFrom is null)
         {
             var zeroShot = evaluator.Evaluate(model, validationFeatures, device).Metrics;
             info(string.Create(CultureInfo.InvariantCulture,
                 $"Before fine-tuning (zero-shot cosine): pearson {zeroShot[MetricNames.Pearson]:0.0000}, spearman {zeroShot[MetricNames.Spearman]:0.0000} on validation."));
         }
-        var result = trainer.Train(request.ResumeFrom, request.Cancellation);
-
-        var modelDirectory = Path.Combine(output, "model");
-        var metadata = new FineTuneMetadata
-        {
-            Task = TaskName(task),
-            MaxLength = maxLength,
-            Threshold = task == TaskKind.MultiLabelClassification ? training.Threshold : null,
-            ScoreScale = similarity ? request.Similarity.ScoreScale : null,
-            BaseModel = request.Model,
-        };
-        ModelFolder.Save(model, modelDirectory, folder =>
-        {
-            tokenizer.Save(folder);
-            metadata.Save(folder);
-        });
+        var (result, metricForBest) = Fit(run, model, trainFeatures, validationFeatures, evaluator);
+        var modelDirectory = run.ModelDirectory;
 
         var splits = new Dictionary<string, SplitResult>();
         IReadOnlyDictionary<string, double>? validationMetrics = null, testMetrics = null;
@@ -225,8 +193,8 @@ public static class FineTuner
             Model = request.Model,
             ModelFolder = modelFolder,
             OutputModel = modelDirectory,
-            Started = started,
-            ElapsedSeconds = clock.Elapsed.TotalSeconds,
+            Started = run.Started,
+            ElapsedSeconds = run.Clock.Elapsed.TotalSeconds,
             TrainingSeconds = result.Elapsed.TotalSeconds,
             Data = new RunData
             {
@@ -247,7 +215,7 @@ public static class FineTuner
             Settings = Settings(training, request, maxLength),
             LoadReport = loadReport.Describe(),
             Labels = labels?.Labels,
-            MetricForBest = trainer.MetricForBest,
+            MetricForBest = metricForBest,
             BestStep = result.State.BestStep,
             GlobalStep = result.State.GlobalStep,
             StoppedEarly = result.State.StoppedEarly,
@@ -257,7 +225,7 @@ public static class FineTuner
         RunFiles.WriteRecord(output, record);
         foreach (var warning in RunReport.Write(output, record).Warnings)
             info("Report: " + warning);
-        return new FineTuneResult(output, modelDirectory, validationMetrics, testMetrics, summary, loadReport, result.State, clock.Elapsed);
+        return new FineTuneResult(output, modelDirectory, validationMetrics, testMetrics, summary, loadReport, result.State, run.Clock.Elapsed);
     }
 
     internal static string TaskName(TaskKind task) => task switch
@@ -310,7 +278,7 @@ public static class FineTuner
         return counts.Select(c => c == 0 ? 1f : (float)train.Count / (classes * c)).ToArray();
     }
 
-    private static IReadOnlyDictionary<string, object?> Settings(TrainingOptions t, FineTuneRequest r, int maxLength) => new Dictionary<string, object?>
+    internal static IReadOnlyDictionary<string, object?> Settings(TrainingOptions t, FineTuneRequest r, int maxLength) => new Dictionary<string, object?>
     {
         ["epochs"] = t.Epochs, ["max_steps"] = t.MaxSteps, ["batch_size"] = t.BatchSize, ["learning_rate"] = t.LearningRate,
         ["weight_decay"] = t.WeightDecay, ["schedule"] = t.Schedule.ToString().ToLowerInvariant(), ["warmup_ratio"] = t.WarmupRatio,
@@ -388,7 +356,7 @@ public static class FineTuner
         return errors.OrderByDescending(x => x.Confidence).Take(count).ToList();
     }
 
-    private static void WriteMetricsJson(string path, IReadOnlyDictionary<string, double>? validation, IReadOnlyDictionary<string, double>? test, TrainerState state)
+    internal static void WriteMetricsJson(string path, IReadOnlyDictionary<string, double>? validation, IReadOnlyDictionary<string, double>? test, TrainerState state)
     {
         var obj = new Dictionary<string, object?>
         {

@@ -15,29 +15,56 @@ internal static class PredictCommand
     public static Command Create()
     {
         var data = new DataOptions();
+        var tokenTasks = new TokenTaskOptions();
         var model = new Option<string>("--model", "-m") { Description = "The fine-tuned model folder (RUN/model).", Required = true };
-        var input = new Option<string>("--input", "-i") { Description = "Texts to predict: CSV, TSV, JSONL, Parquet, or .txt with one text per line.", Required = true };
+        var input = new Option<string>("--input", "-i") { Description = "Texts to predict: CSV, TSV, JSONL, Parquet, or .txt with one text per line; QA: also SQuAD JSON.", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Where to write the predictions: .csv or .jsonl.", Required = true };
-        var batchSize = new Option<int>("--batch-size") { Description = "Texts per batch.", DefaultValueFactory = _ => 64 };
-        var maxLength = new Option<int?>("--max-length") { Description = "Tokens per text (default: the model's limit)." };
+        var questionColumn = new Option<string>("--question-column") { Description = "QA: the column with the question.", DefaultValueFactory = _ => "question" };
+        var contextColumn = new Option<string>("--context-column") { Description = "QA: the column with the context the answer is taken from.", DefaultValueFactory = _ => "context" };
+        var batchSize = new Option<int>("--batch-size") { Description = "Model inputs per forward pass.", DefaultValueFactory = _ => 64 };
+        var maxLength = new Option<int?>("--max-length") { Description = "Tokens per model input (default: the length the model was trained with; NER cuts longer texts at word boundaries; QA: 384 per window)." };
         var threshold = new Option<double?>("--threshold") { Description = "Multi-label: probability from which a label is predicted (default: the one the model was trained with, else 0.5)." };
         var device = new Option<string>("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch." };
-        var precision = new Option<string>("--precision") { Description = "fp32 or bf16.", DefaultValueFactory = _ => "fp32" };
+        var precision = new Option<string>("--precision") { Description = "fp32 or bf16 (faster on CPUs with AMX).", DefaultValueFactory = _ => "fp32" };
         var command = new Command("predict", """
-            Predict labels and probabilities (classification) or values (regression) for every text of a file.
-            Example: finetune predict --model runs/spam/model --input new-messages.csv --text-column text --output predictions.csv
-            """) { model, input, output, batchSize, maxLength, threshold, device, threads, precision };
+            Predict with a fine-tuned model, for every row of a file.
+            Classification and regression: labels and probabilities, or values.
+              finetune predict --model runs/spam/model --input new-messages.csv --text-column text --output predictions.csv
+            NER: each text's entities (type, text, start and end character offsets, score).
+              finetune predict --model runs/conll/model --input texts.txt --output entities.jsonl
+            QA: question and context columns in; answer text, offsets and score out.
+              finetune predict --model runs/squad/model --input questions.jsonl --output answers.jsonl
+            """) { model, input, output, questionColumn, contextColumn, batchSize, maxLength, threshold, device, threads, precision };
         foreach (var o in new Option[] { data.Format, data.Columns, data.Quoting, data.TextColumn, data.TextPairColumn }) command.Options.Add(o);
+        foreach (var o in tokenTasks.Answering) command.Options.Add(o);
         command.SetAction(p =>
         {
+            var folder = p.GetValue(model)!;
+            var task = Directory.Exists(folder) && File.Exists(Path.Combine(folder, "config.json")) ? ModelTask.Detect(folder) : null;
+            var runPrecision = TrainCommand.ParseEnum<Precision>(p.GetValue(precision)!, "--precision");
+            if (PredictTokenTasks.Handles(task))
+            {
+                var io = new TokenTaskPredictInput(p.GetValue(input)!, p.GetValue(output)!, data.FileOptions(p), p.GetValue(data.TextColumn)!,
+                    p.GetValue(questionColumn)!, p.GetValue(contextColumn)!);
+                if (task == Configuration.TaskKind.TokenClassification)
+                    return PredictTokenTasks.PredictEntities(folder, io, new EntityPredictorOptions
+                    {
+                        Device = p.GetValue(device)!, Threads = p.GetValue(threads), BatchSize = p.GetValue(batchSize), Precision = runPrecision, MaxLength = p.GetValue(maxLength),
+                    });
+                var qa = tokenTasks.QuestionAnswering(p, p.GetValue(maxLength));
+                return PredictTokenTasks.PredictAnswers(folder, io, new AnswerPredictorOptions
+                {
+                    Device = p.GetValue(device)!, Threads = p.GetValue(threads), BatchSize = p.GetValue(batchSize), Precision = runPrecision,
+                    MaxLength = qa.MaxLength, DocStride = qa.DocStride, NBest = qa.NBest, MaxAnswerLength = qa.MaxAnswerLength,
+                });
+            }
             Runtime.TorchRuntime.SetThreads(p.GetValue(threads));
-            using var classifier = TextClassifier.Load(p.GetValue(model)!, p.GetValue(device)!, TrainCommand.ParseEnum<Precision>(p.GetValue(precision)!, "--precision"));
+            using var classifier = TextClassifier.Load(folder, p.GetValue(device)!, runPrecision);
             classifier.BatchSize = p.GetValue(batchSize);
             classifier.MaxLength = p.GetValue(maxLength) ?? classifier.MaxLength;
             classifier.Threshold = p.GetValue(threshold) ?? classifier.Threshold;
-            var inputPath = p.GetValue(input)!;
-            var rows = ReadInputs(inputPath, data, p);
+            var rows = ReadInputs(p.GetValue(input)!, data, p);
             var predictions = classifier.Predict(rows.Select(r => (r.Text, r.Pair)).ToList());
             var outputPath = p.GetValue(output)!;
             Write(outputPath, rows, predictions, classifier);

@@ -13,18 +13,19 @@ internal static class TrainCommand
     public static Command Create()
     {
         var data = new DataOptions();
+        var tokenTasks = new TokenTaskOptions();
         var model = new Option<string>("--model", "-m") { Description = "A catalog name (see `finetune models list`) or a Hugging Face model folder.", DefaultValueFactory = _ => "all-MiniLM-L6-v2" };
-        var train = new Option<string>("--data", "--train") { Description = "The training file (CSV, TSV, JSONL or Parquet).", Required = true };
+        var train = new Option<string>("--data", "--train") { Description = "The training file (CSV, TSV, JSONL or Parquet; NER: CoNLL columns or JSONL; QA: SQuAD JSON or JSONL).", Required = true };
         var validation = new Option<string?>("--validation") { Description = "A validation file (default: none, or --validation-split of the training file)." };
         var test = new Option<string?>("--test") { Description = "A test file evaluated once at the end (default: none, or --test-split)." };
         var task = new Option<string>("--task")
         {
-            Description = "classification, multi-label, regression, similarity (bi-encoder: cosine of mean-pooled embeddings), token-classification (NER) or question-answering.",
+            Description = "classification, multi-label, regression, similarity (bi-encoder: cosine of mean-pooled embeddings), token-classification (ner) or question-answering (qa).",
             DefaultValueFactory = _ => "classification",
         };
         var output = new Option<string>("--output", "-o") { Description = "The run folder to write: model/, metrics.json, predictions-test.csv, log.jsonl, plots/, report.html, checkpoints/.", Required = true };
-        var validationSplit = new Option<double>("--validation-split") { Description = "Hold out this fraction of the training file for validation (stratified for classification)." };
-        var testSplit = new Option<double>("--test-split") { Description = "Hold out this fraction of the training file for testing." };
+        var validationSplit = new Option<double>("--validation-split") { Description = "Hold out this fraction of the training file for validation (stratified for classification; QA: of the article titles)." };
+        var testSplit = new Option<double>("--test-split") { Description = "Hold out this fraction of the training file for testing (QA: the last titles in file order, so no article is in two splits)." };
         var maxTrain = new Option<int?>("--max-train-examples") { Description = "Train on the first N training rows only." };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
         var maxSteps = new Option<int>("--max-steps") { Description = "Stop after this many optimizer steps (overrides --epochs)." };
@@ -37,7 +38,7 @@ internal static class TrainCommand
         var warmupSteps = new Option<int>("--warmup-steps") { Description = "Warmup steps (overrides --warmup-ratio)." };
         var maxGradNorm = new Option<double>("--max-grad-norm") { Description = "Clip the gradient norm to this (0: no clipping).", DefaultValueFactory = _ => 1.0 };
         var accumulation = new Option<int>("--gradient-accumulation-steps") { Description = "Batches whose gradients add up to one optimizer step.", DefaultValueFactory = _ => 1 };
-        var maxLength = new Option<int>("--max-length") { Description = "Tokens per example; longer texts are truncated (and counted).", DefaultValueFactory = _ => 128 };
+        var maxLength = new Option<int?>("--max-length") { Description = "Tokens per example; longer texts are truncated (and counted). Default 128; QA: tokens per window, default 384." };
         var noGroup = new Option<bool>("--no-group-by-length") { Description = "Shuffle plainly instead of batching texts of similar length (less padding)." };
         var precision = new Option<string>("--precision") { Description = "fp32, or bf16 (mixed precision: bf16 matrix math, fp32 weights and optimizer).", DefaultValueFactory = _ => "fp32" };
         var evalStrategy = new Option<string>("--eval-strategy") { Description = "When to evaluate on validation: epoch, steps or no.", DefaultValueFactory = _ => "epoch" };
@@ -46,7 +47,7 @@ internal static class TrainCommand
         var saveSteps = new Option<int>("--save-steps") { Description = "Checkpoint every N steps (with --save-strategy steps).", DefaultValueFactory = _ => 500 };
         var saveLimit = new Option<int>("--save-total-limit") { Description = "Keep at most this many checkpoints (0: all).", DefaultValueFactory = _ => 2 };
         var patience = new Option<int>("--early-stopping-patience") { Description = "Stop after this many evaluations without improvement (0: off)." };
-        var metricForBest = new Option<string?>("--metric-for-best") { Description = "The validation metric that picks the best model (default: accuracy; f1_micro for multi-label; pearson for regression)." };
+        var metricForBest = new Option<string?>("--metric-for-best") { Description = "The validation metric that picks the best model (default: accuracy; f1_micro for multi-label; pearson for regression; spearman for similarity; f1 for NER and QA)." };
         var loggingSteps = new Option<int>("--logging-steps") { Description = "Log loss and learning rate every N steps (default: about 30 points per run, at most every 50 steps)." };
         var classWeights = new Option<string>("--class-weights") { Description = "none, auto (inverse class frequency) or a comma-separated list in label order.", DefaultValueFactory = _ => "none" };
         var labelSmoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing of the cross-entropy (0 to 1)." };
@@ -63,10 +64,13 @@ internal static class TrainCommand
         var command = new Command("train", """
             Fine-tune a pretrained model on labelled text and evaluate it.
             Example: finetune train --model all-MiniLM-L6-v2 --data reviews.csv --text-column review --label-column stars --validation-split 0.1 --test-split 0.1 --output runs/reviews
+            NER:     finetune train --task ner --data eng.train --validation eng.testa --test eng.testb --output runs/conll
+            QA:      finetune train --task qa --data squad.json --test-split 0.2 --output runs/squad
             """);
         foreach (var o in new Option[] { model, train, validation, test, task, output, validationSplit, testSplit, maxTrain })
             command.Options.Add(o);
         foreach (var o in data.All) command.Options.Add(o);
+        foreach (var o in tokenTasks.Training) command.Options.Add(o);
         foreach (var o in new Option[] { epochs, maxSteps, batchSize, evalBatchSize, lr, weightDecay, schedule, warmupRatio, warmupSteps, maxGradNorm,
                      accumulation, maxLength, noGroup, precision, evalStrategy, evalSteps, saveStrategy, saveSteps, saveLimit, patience, metricForBest,
                      loggingSteps, classWeights, labelSmoothing, regressionLoss, threshold, scoreScale, seed, device, threads, resume, allowPickle, ignoreMismatched })
@@ -107,7 +111,7 @@ internal static class TrainCommand
                     WarmupSteps = p.GetValue(warmupSteps),
                     MaxGradNorm = p.GetValue(maxGradNorm),
                     GradientAccumulationSteps = p.GetValue(accumulation),
-                    MaxLength = p.GetValue(maxLength),
+                    MaxLength = p.GetValue(maxLength) ?? new TrainingOptions().MaxLength,
                     GroupByLength = !p.GetValue(noGroup),
                     Precision = ParseEnum<Precision>(p.GetValue(precision)!, "--precision"),
                     EvalStrategy = ParseEnum<IntervalKind>(p.GetValue(evalStrategy)!, "--eval-strategy"),
@@ -131,6 +135,8 @@ internal static class TrainCommand
                 ResumeFrom = p.GetValue(resume),
                 Load = new ModelLoadOptions { AllowPickle = p.GetValue(allowPickle), IgnoreMismatchedSizes = p.GetValue(ignoreMismatched) },
                 Similarity = new SimilarityOptions { ScoreScale = p.GetValue(scoreScale) },
+                TokenClassification = tokenTasks.TokenClassification(p),
+                QuestionAnswering = tokenTasks.QuestionAnswering(p, p.GetValue(maxLength)),
             };
             return Run(request);
         });

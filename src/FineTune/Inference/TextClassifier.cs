@@ -57,25 +57,15 @@ public sealed class TextClassifier : IDisposable
     public static TextClassifier Load(string modelFolder, string device = "cpu", Precision precision = Precision.Fp32, ModelLoadOptions? options = null)
     {
         var folder = ModelCatalog.Resolve(modelFolder);
-        var config = BertConfig.Load(Path.Combine(folder, "config.json"));
-        var task = TaskOf(config, Path.Combine(folder, "config.json"));
-        if (task == TaskKind.Similarity)
-            throw new ModelLoadException(
-                $"is an encoder without a task head ({config.Architectures?.FirstOrDefault() ?? "no architectures"}): fine-tune it with `finetune train`, or use `finetune embed` for sentence embeddings",
-                Path.Combine(folder, "config.json"), "architectures");
+        var configPath = Path.Combine(folder, "config.json");
+        var config = BertConfig.Load(configPath);
+        var task = ModelTask.Detect(folder) ?? throw new ModelLoadException(
+            $"is an encoder without a task head ({config.Architectures?.FirstOrDefault() ?? "no architectures"}): fine-tune it with `finetune train`, or use `finetune embed` for sentence embeddings",
+            configPath, "architectures");
         if (task is not (TaskKind.SingleLabelClassification or TaskKind.MultiLabelClassification or TaskKind.Regression))
-            throw new ModelLoadException($"is a {FineTuner.TaskName(task)} model; this API predicts sequence classification and regression", Path.Combine(folder, "config.json"), "architectures");
-        var (model, report) = ModelFolder.LoadTaskModel(folder, task, null, options);
-        if (report.NewlyInitialized.Count > 0)
-        {
-            model.Dispose();
-            throw new ModelLoadException(
-                $"has no trained head ({string.Join(", ", report.NewlyInitialized)} missing): it is a pretrained encoder, not a fine-tuned model. Fine-tune it with `finetune train` first",
-                folder);
-        }
+            throw new ModelLoadException($"is a {FineTuner.TaskName(task)} model; this API predicts sequence classification and regression", configPath, "architectures");
         var dev = TorchRuntime.ParseDevice(device);
-        model.to(dev);
-        model.eval();
+        var model = ModelTask.LoadForPrediction(folder, task, dev, options);
         var tokenizer = BertTokenizer.FromFolder(folder);
         var labels = config.Id2Label is null || task == TaskKind.Regression ? null : LabelMap.FromId2Label(config.Id2Label);
         var metadata = FineTuneMetadata.Load(folder);
@@ -85,24 +75,6 @@ public sealed class TextClassifier : IDisposable
             MaxLength = metadata?.MaxLength is > 0 and var trained ? trained : Math.Min(tokenizer.ModelMaxLength ?? 512, config.MaxPositionEmbeddings),
             Threshold = metadata?.Threshold ?? 0.5,
         };
-    }
-
-    /// <summary>The task of a saved model: from "architectures" and "problem_type" as Hugging Face reads them.</summary>
-    public static TaskKind TaskOf(BertConfig config, string source)
-    {
-        var architecture = config.Architectures?.FirstOrDefault() ?? "";
-        if (architecture.EndsWith("ForTokenClassification", StringComparison.Ordinal)) return TaskKind.TokenClassification;
-        if (architecture.EndsWith("ForQuestionAnswering", StringComparison.Ordinal)) return TaskKind.QuestionAnswering;
-        if (architecture.EndsWith("ForSequenceClassification", StringComparison.Ordinal))
-            return config.ProblemType switch
-            {
-                "multi_label_classification" => TaskKind.MultiLabelClassification,
-                "regression" => TaskKind.Regression,
-                "single_label_classification" => TaskKind.SingleLabelClassification,
-                _ => config.NumLabels == 1 ? TaskKind.Regression : TaskKind.SingleLabelClassification,
-            };
-        if (architecture.EndsWith("Model", StringComparison.Ordinal) || architecture.Length == 0) return TaskKind.Similarity;
-        throw new ModelLoadException($"unknown architecture '{architecture}'", source, "architectures");
     }
 
     public TextPrediction Predict(string text, string? pair = null) => Predict([(text, pair)])[0];

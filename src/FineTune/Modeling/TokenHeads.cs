@@ -88,11 +88,14 @@ public sealed class ForQuestionAnswering : TaskModel
         if (dropout is not null) hidden = dropout.call(hidden);
         var logits = qa_outputs.call(hidden);                                                // [B, T, H] -> [B, T, 2]
         if (input.Labels is null) return new ClassifierOutput(logits);
-        // Positions outside the sequence are clamped to T, which the loss ignores (as Hugging Face does).
+        // Positions outside the sequence are clamped to T, which the loss ignores (as Hugging Face does). Padding is
+        // left out of the softmax, so that with dynamic padding a window's loss does not depend on its batch.
         long t = logits.shape[1];
         var positions = input.Labels.clamp(0, t);                                            // [B, 2]
-        var start = functional.cross_entropy(logits[.., .., 0], positions[.., 0], ignore_index: t, reduction: Reduction.Sum);
-        var end = functional.cross_entropy(logits[.., .., 1], positions[.., 1], ignore_index: t, reduction: Reduction.Sum);
+        var padding = input.AttentionMask.eq(0).unsqueeze(-1);                               // [B, T] -> [B, T, 1]
+        var scored = logits.to(ScalarType.Float32).masked_fill(padding, -1e4f);              // [B, T, 2]
+        var start = functional.cross_entropy(scored[.., .., 0], positions[.., 0], ignore_index: t, reduction: Reduction.Sum);
+        var end = functional.cross_entropy(scored[.., .., 1], positions[.., 1], ignore_index: t, reduction: Reduction.Sum);
         var sum = (start + end) / 2;
         double count = positions.shape[0];
         return new ClassifierOutput(logits, sum / count, sum, count);

@@ -17,8 +17,14 @@ public sealed record Feature(int[] InputIds, int[] TypeIds, int ExampleIndex)
     /// <summary>Token classification: one label id per token, -100 where the loss ignores it.</summary>
     public int[]? TokenLabels { get; init; }
 
+    /// <summary>Token classification: the index of the word each token belongs to (null for [CLS], [SEP]).</summary>
+    public int?[]? WordIds { get; init; }
+
     /// <summary>QA: the answer's start and end token (0, 0 = [CLS] when the window does not hold the answer).</summary>
     public (int Start, int End)? AnswerSpan { get; init; }
+
+    /// <summary>QA: per token, its character range [start, end) in the context; null for the question and special tokens.</summary>
+    public (int Start, int End)?[]? ContextOffsets { get; init; }
 
     /// <summary>Similarity: the second text, encoded on its own.</summary>
     public Feature? Second { get; init; }

@@ -1,5 +1,4 @@
 using FineTune.Cli;
-using FineTune.Tests.EndToEnd;
 
 namespace FineTune.Tests.Cli;
 
@@ -79,7 +78,7 @@ public class CliTests
         var train = Path.Combine(TestSupport.RepoRoot, "samples", "sms_spam", "train.csv");
         var test = Path.Combine(TestSupport.RepoRoot, "samples", "sms_spam", "test.csv");
         var run = dir.File("run");
-        var (code, output, error) = Run("train", "--model", TinyModelFolder.Folder, "--data", train, "--test", test, "--validation-split", "0.1",
+        var (code, output, error) = Run("train", "--model", TinyModelFolder.Shared, "--data", train, "--test", test, "--validation-split", "0.1",
             "--max-train-examples", "200", "--epochs", "1", "--max-length", "32", "--output", run, "--save-strategy", "no");
         Assert.True(code == 0, error);
         Assert.Contains("test metrics:", output);
@@ -105,7 +104,7 @@ public class CliTests
     {
         using var dir = new TestSupport.TempDir();
         File.WriteAllText(dir.File("in.txt"), "hello\n");
-        var (code, _, error) = Run("predict", "--model", TinyModelFolder.Folder, "--input", dir.File("in.txt"), "--output", dir.File("out.csv"));
+        var (code, _, error) = Run("predict", "--model", TinyModelFolder.Shared, "--input", dir.File("in.txt"), "--output", dir.File("out.csv"));
         Assert.Equal(2, code);
         Assert.Contains("encoder without a task head", error);
         Assert.Contains("finetune embed", error);
@@ -116,7 +115,7 @@ public class CliTests
     {
         using var dir = new TestSupport.TempDir();
         File.WriteAllLines(dir.File("in.txt"), ["a first sentence", "and a second one", "third"]);
-        var (code, output, error) = Run("embed", "--model", TinyModelFolder.Folder, "--input", dir.File("in.txt"), "--output", dir.File("v.npy"), "--normalize");
+        var (code, output, error) = Run("embed", "--model", TinyModelFolder.Shared, "--input", dir.File("in.txt"), "--output", dir.File("v.npy"), "--normalize");
         Assert.True(code == 0, error);
         Assert.Contains("3 embeddings of dimension 32", output);
         var bytes = File.ReadAllBytes(dir.File("v.npy"));

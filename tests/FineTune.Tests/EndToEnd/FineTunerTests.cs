@@ -32,7 +32,7 @@ public class FineTunerTests
     {
         using var dir = new TestSupport.TempDir();
         var messages = new List<string>();
-        var result = FineTuner.Train(SmsRequest(dir.File("run"), TinyModelFolder.Folder) with { Info = messages.Add });
+        var result = FineTuner.Train(SmsRequest(dir.File("run"), TinyModelFolder.Shared) with { Info = messages.Add });
 
         foreach (var f in new[] { "model/config.json", "model/model.safetensors", "model/vocab.txt", "model/tokenizer_config.json", "model/finetune.json",
                      "metrics.json", "predictions-test.csv", "log.jsonl", "run.json" })
@@ -71,7 +71,7 @@ public class FineTunerTests
         using var dir = new TestSupport.TempDir();
         var test = dir.File("test.csv");
         File.WriteAllText(test, "label,text\nham,hello there\nmaybe,what is this\n");
-        var request = SmsRequest(dir.File("run"), TinyModelFolder.Folder) with { Data = new DatasetFiles(SmsTrain, null, test) };
+        var request = SmsRequest(dir.File("run"), TinyModelFolder.Shared) with { Data = new DatasetFiles(SmsTrain, null, test) };
         var e = Assert.Throws<DataException>(() => FineTuner.Train(request));
         Assert.Contains($"{test}:3: column 'label': unknown label 'maybe'", e.Message);
         Assert.False(Directory.Exists(dir.File("run")), "nothing is written when the data is bad");
@@ -83,7 +83,7 @@ public class FineTunerTests
         using var dir = new TestSupport.TempDir();
         var request = new FineTuneRequest
         {
-            Model = TinyModelFolder.Folder,
+            Model = TinyModelFolder.Shared,
             Data = new DatasetFiles(Path.Combine(TestSupport.SharedData, "stsb", "train.tsv"), Path.Combine(TestSupport.SharedData, "stsb", "dev.tsv")),
             Dataset = new DatasetOptions
             {
@@ -109,7 +109,7 @@ public class FineTunerTests
         using var dir = new TestSupport.TempDir();
         var request = new FineTuneRequest
         {
-            Model = TinyModelFolder.Folder,
+            Model = TinyModelFolder.Shared,
             Data = new DatasetFiles(Path.Combine(TestSupport.SharedData, "goemotions", "train.tsv"), null),
             Dataset = new DatasetOptions
             {
@@ -133,7 +133,7 @@ public class FineTunerTests
     public void ResumeContinuesFromACheckpoint()
     {
         using var dir = new TestSupport.TempDir();
-        var request = SmsRequest(dir.File("run"), TinyModelFolder.Folder) with
+        var request = SmsRequest(dir.File("run"), TinyModelFolder.Shared) with
         {
             Training = new TrainingOptions { Epochs = 2, BatchSize = 16, MaxLength = 32, SaveStrategy = IntervalKind.Epoch, SaveTotalLimit = 0 },
             Data = new DatasetFiles(SmsTrain),

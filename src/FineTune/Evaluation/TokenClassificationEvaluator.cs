@@ -1,0 +1,100 @@
+using FineTune.Configuration;
+using FineTune.Data;
+using FineTune.Modeling;
+using FineTune.Training;
+using static TorchSharp.torch;
+
+namespace FineTune.Evaluation;
+
+/// <summary>
+/// The predicted tags of one sentence, per word (the prediction of the word's first sub-token) with the probability
+/// of that tag. Words cut off by truncation, or that have no token at all, are predicted <c>O</c> with score 0.
+/// </summary>
+public sealed record WordTagPrediction(int ExampleIndex, IReadOnlyList<string> Tags, IReadOnlyList<float> Scores);
+
+/// <summary>The metrics of a token-classification set, the entity counts behind them and, when asked, each sentence's tags.</summary>
+public sealed record TokenClassificationEvaluation(
+    IReadOnlyDictionary<string, double> Metrics,
+    EntityMetrics Entities,
+    IReadOnlyList<WordTagPrediction>? Predictions);
+
+/// <summary>
+/// Evaluation for token classification (NER): every sentence's words get the tag of their first sub-token, and
+/// entity precision, recall and F1 (micro and per type, seqeval's definition) and token accuracy are accumulated over
+/// the whole set against the gold tags of <paramref name="examples"/> (all words, also those truncation cut off).
+/// The loss is the mean over labelled tokens.
+/// </summary>
+/// <param name="examples">The sentences the features were built from (<see cref="Feature.ExampleIndex"/> points into them).</param>
+public sealed class TokenClassificationEvaluator(IReadOnlyList<TokenExample> examples, TokenLabelMap labels, int batchSize, int padId,
+    Func<IDisposable?>? precisionScope = null) : ITaskEvaluator
+{
+    public EvaluationResult Evaluate(TaskModel model, IReadOnlyList<Feature> features, Device device, bool keepPredictions = false) =>
+        new(Run(model, features, device, keepPredictions: false).Metrics, null, null);
+
+    /// <summary>Evaluates and, with <paramref name="keepPredictions"/>, keeps every sentence's predicted tags.</summary>
+    public TokenClassificationEvaluation Run(TaskModel model, IReadOnlyList<Feature> features, Device device, bool keepPredictions)
+    {
+        var entities = new EntityMetrics();
+        var predictions = keepPredictions ? new WordTagPrediction[features.Count] : null;
+        double lossSum = 0, lossDenominator = 0;
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var _ = inference_mode();
+            var order = Enumerable.Range(0, features.Count).OrderByDescending(i => features[i].Length).ToArray();
+            for (int start = 0; start < order.Length; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                var indices = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
+                var batch = indices.Select(i => features[i]).ToList();
+                var input = Collator.Collate(batch, TaskKind.TokenClassification, padId, device);
+                ClassifierOutput output;
+                using (precisionScope?.Invoke())
+                    output = model.call(input);
+                if (output.LossSum is not null)
+                {
+                    lossSum += output.LossSum.to(ScalarType.Float64).item<double>();
+                    lossDenominator += output.LossDenominator;
+                }
+                var (best, ids) = output.Logits.to(ScalarType.Float32).softmax(-1).max(-1);      // [B, T, C] -> [B, T]
+                var scores = best.cpu().data<float>().ToArray();
+                var labelIds = ids.to(ScalarType.Int32).cpu().data<int>().ToArray();
+                int width = (int)ids.shape[1];
+                for (int r = 0; r < batch.Count; r++)
+                {
+                    var feature = batch[r];
+                    var example = examples[feature.ExampleIndex];
+                    var prediction = WordTags(feature, labelIds.AsSpan(r * width, feature.Length), scores.AsSpan(r * width, feature.Length), example.Words.Count);
+                    entities.Add(example.Tags, prediction.Tags);
+                    if (predictions is not null) predictions[indices[r]] = prediction with { ExampleIndex = feature.ExampleIndex };
+                }
+            }
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+        var metrics = new Dictionary<string, double>(entities.ToDictionary());
+        if (lossDenominator > 0) metrics[MetricNames.Loss] = lossSum / lossDenominator;
+        return new TokenClassificationEvaluation(metrics, entities, predictions);
+    }
+
+    /// <summary>Per word: the tag and probability of its first sub-token; words without a token get O and 0.</summary>
+    private WordTagPrediction WordTags(Feature feature, ReadOnlySpan<int> tokenLabels, ReadOnlySpan<float> tokenScores, int wordCount)
+    {
+        var wordIds = feature.WordIds ?? throw new ArgumentException("token-classification features need their word ids", nameof(feature));
+        var tags = new string[wordCount];
+        var scores = new float[wordCount];
+        var seen = new bool[wordCount];
+        Array.Fill(tags, TagSchemes.Outside);
+        for (int t = 0; t < wordIds.Length; t++)
+        {
+            if (wordIds[t] is not { } w || seen[w]) continue;
+            seen[w] = true;
+            tags[w] = labels[tokenLabels[t]];
+            scores[w] = tokenScores[t];
+        }
+        return new WordTagPrediction(feature.ExampleIndex, tags, scores);
+    }
+}

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Evaluation;
+using FineTune.Modeling;
+using FineTune.Runtime;
+using FineTune.Text;
+using FineTune.Training;
+using static TorchSharp.torch;
+
+namespace FineTune;
+
+/// <summary>
+/// What every run starts from, whatever its task: the checked training options, the device, the pretrained model's
+/// folder, tokenizer and config, the effective max length and the run folder (created once training starts).
+/// </summary>
+internal sealed record RunContext(
+    FineTuneRequest Request,
+    TrainingOptions Training,
+    Device Device,
+    string ModelFolder,
+    BertTokenizer Tokenizer,
+    BertConfig Config,
+    int MaxLength,
+    string Output,
+    Action<string> Info,
+    Func<IDisposable?>? PrecisionScope,
+    DateTimeOffset Started,
+    Stopwatch Clock)
+{
+    public string ModelDirectory => Path.Combine(Output, "model");
+}
+
+// The steps every task's run shares: set up, train with logs and checkpoints, save the best model, write metrics.
+public static partial class FineTuner
+{
+    /// <summary>Checks the options, sets threads and device, resolves the model and its tokenizer.</summary>
+    /// <param name="requestedMaxLength">The max length the task asks for (capped by what the model takes).</param>
+    internal static RunContext Begin(FineTuneRequest request, int requestedMaxLength)
+    {
+        var clock = Stopwatch.StartNew();
+        var started = DateTimeOffset.UtcNow;
+        var training = request.Training with { Task = request.Dataset.Task, MaxLength = requestedMaxLength };
+        training.Validate();
+        TorchRuntime.SetThreads(request.Threads);
+        var device = TorchRuntime.ParseDevice(request.Device);
+        var info = request.Info ?? (_ => { });
+
+        var modelFolder = ModelCatalog.Resolve(request.Model);
+        var tokenizer = BertTokenizer.FromFolder(modelFolder);
+        var config = BertConfig.Load(Path.Combine(modelFolder, "config.json"));
+        int maxLength = MaxLength(training.MaxLength, tokenizer, config, info);
+        var output = Path.GetFullPath(request.OutputDirectory);
+        return new RunContext(request, training with { MaxLength = maxLength }, device, modelFolder, tokenizer, config, maxLength, output, info,
+            PrecisionScopes.For(training.Precision, device), started, clock);
+    }
+
+    /// <summary>
+    /// Trains <paramref name="model"/> (already on the run's device) with log.jsonl, TensorBoard, checkpoints and the
+    /// request's callbacks, restores the best model and saves it to DIR/model with the tokenizer.
+    /// </summary>
+    internal static (TrainerResult Result, string MetricForBest) Fit(RunContext run, TaskModel model, IReadOnlyList<Feature> train,
+        IReadOnlyList<Feature> validation, ITaskEvaluator evaluator)
+    {
+        var training = run.Training;
+        Directory.CreateDirectory(run.Output);
+        using var jsonl = new JsonLinesLogCallback(Path.Combine(run.Output, "log.jsonl"), append: run.Request.ResumeFrom is not null);
+        var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(run.Output, "tensorboard")) };
+        callbacks.AddRange(run.Request.Callbacks);
+        var trainer = new Trainer(model, training, train, validation, evaluator, run.Device, run.Tokenizer.PaddingTokenId, callbacks,
+            checkpointRoot: Path.Combine(run.Output, "checkpoints"), // also where an interrupted run leaves its checkpoint
+            writeExtras: run.Tokenizer.Save)
+        {
+            PrecisionScope = run.PrecisionScope,
+        };
+        var result = trainer.Train(run.Request.ResumeFrom, run.Request.Cancellation);
+        var metadata = new FineTuneMetadata
+        {
+            Task = TaskName(training.Task),
+            MaxLength = run.MaxLength,
+            Threshold = training.Task == TaskKind.MultiLabelClassification ? training.Threshold : null,
+            ScoreScale = training.Task == TaskKind.Similarity ? run.Request.Similarity.ScoreScale : null,
+            BaseModel = run.Request.Model,
+        };
+        ModelFolder.Save(model, run.ModelDirectory, folder =>
+        {
+            run.Tokenizer.Save(folder);
+            metadata.Save(folder);
+        });
+        return (result, trainer.MetricForBest);
+    }
+
+    /// <summary>Turns evaluation off (with a message) when there is no validation data.</summary>
+    internal static RunContext WithoutValidationIfEmpty(RunContext run, int validationCount)
+    {
+        if (validationCount > 0 || run.Training.EvalStrategy == IntervalKind.No) return run;
+        run.Info("No validation data (give --validation FILE or --validation-split): training without evaluation.");
+        return run with { Training = run.Training with { EvalStrategy = IntervalKind.No, EarlyStoppingPatience = 0 } };
+    }
+}

@@ -1,0 +1,138 @@
+using FineTune.Configuration;
+using FineTune.Data;
+using FineTune.Evaluation;
+using FineTune.Modeling;
+using FineTune.Runtime;
+using FineTune.Text;
+using FineTune.Training;
+using static TorchSharp.torch;
+
+namespace FineTune.Inference;
+
+/// <summary>
+/// The answer to a question: the text cut from the context, where it is ([<see cref="Start"/>, <see cref="End"/>),
+/// UTF-16 indices, so <c>context[Start..End] == Text</c>), and its score (the probability of its start times that of its
+/// end among the window's context tokens, as Hugging Face's pipeline scores it). Empty text, -1 offsets and score 0
+/// when no span qualifies.
+/// </summary>
+public sealed record Answer(string Text, int Start, int End, double Score)
+{
+    public bool IsEmpty => Start < 0;
+}
+
+/// <summary>Options of <see cref="AnswerPredictor"/>; the window settings default to those of training.</summary>
+public sealed record AnswerPredictorOptions : PredictorOptions
+{
+    /// <summary>Tokens per window (question, context and special tokens).</summary>
+    public int MaxLength { get; init; } = 384;
+    /// <summary>Context tokens shared by consecutive windows of a long context.</summary>
+    public int DocStride { get; init; } = 128;
+    /// <summary>Start and end candidates considered per window.</summary>
+    public int NBest { get; init; } = 20;
+    /// <summary>The longest answer, in tokens.</summary>
+    public int MaxAnswerLength { get; init; } = 30;
+}
+
+/// <summary>
+/// Answers questions from a context with a fine-tuned extractive-QA model (a run's model/ folder): the context is cut
+/// into windows as in training, and the best span over all windows is decoded as in evaluation.
+/// </summary>
+public sealed class AnswerPredictor : IDisposable
+{
+    private readonly TaskModel _model;
+    private readonly BertTokenizer _tokenizer;
+    private readonly Device _device;
+    private readonly AnswerPredictorOptions _options;
+    private readonly AnswerDecoder _decoder;
+    private readonly int _maxLength;
+    private readonly Func<IDisposable?>? _precision;
+
+    private AnswerPredictor(TaskModel model, BertTokenizer tokenizer, Device device, AnswerPredictorOptions options, int maxLength)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        _device = device;
+        _options = options;
+        _maxLength = maxLength;
+        _decoder = new AnswerDecoder(options.NBest, options.MaxAnswerLength);
+        _precision = PrecisionScopes.For(options.Precision, device);
+    }
+
+    /// <summary>Loads a question-answering model folder (config.json, weights, tokenizer files).</summary>
+    public static AnswerPredictor Load(string modelFolder, AnswerPredictorOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(modelFolder);
+        options ??= new AnswerPredictorOptions();
+        if (options.NBest < 1) throw new FineTuneException($"--n-best: must be at least 1, got {options.NBest}");
+        if (options.MaxAnswerLength < 1) throw new FineTuneException($"--max-answer-length: must be at least 1 token, got {options.MaxAnswerLength}");
+        if (options.DocStride < 0 || options.DocStride >= options.MaxLength)
+            throw new FineTuneException($"--doc-stride {options.DocStride}: must be at least 0 and less than --max-length {options.MaxLength}");
+        var device = options.Setup();
+        var tokenizer = BertTokenizer.FromFolder(modelFolder);
+        var model = ModelTask.LoadForPrediction(modelFolder, TaskKind.QuestionAnswering, device, options.Load);
+        int maxLength = FineTuner.MaxLength(options.MaxLength, tokenizer, model.Config, _ => { });
+        return new AnswerPredictor(model, tokenizer, device, options, maxLength);
+    }
+
+    /// <summary>The answer to one question about one context.</summary>
+    public Answer Predict(string question, string context) => Predict([(question, context)])[0];
+
+    /// <summary>The answers to several questions (windows batched across them), in input order.</summary>
+    public IReadOnlyList<Answer> Predict(IReadOnlyList<(string Question, string Context)> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        return Predict(inputs.Select((x, i) => new QaExample((i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "",
+            x.Question ?? throw new ArgumentException($"question {i} is null", nameof(inputs)),
+            x.Context ?? throw new ArgumentException($"context {i} is null", nameof(inputs)), [], "input", i + 1)).ToList());
+    }
+
+    /// <summary>
+    /// The answers to questions read from a file (their reference answers, if any, are ignored); a question too long
+    /// to leave room for its context is an error naming the question's file and line.
+    /// </summary>
+    public IReadOnlyList<Answer> Predict(IReadOnlyList<QaExample> questions)
+    {
+        ArgumentNullException.ThrowIfNull(questions);
+        var features = new List<Feature>();
+        var windowsOf = new List<int>[questions.Count];
+        for (int i = 0; i < questions.Count; i++)
+        {
+            windowsOf[i] = [];
+            foreach (var window in QuestionAnsweringFeatures.Windows(questions[i], i, _tokenizer, _maxLength, _options.DocStride))
+            {
+                windowsOf[i].Add(features.Count);
+                features.Add(window with { AnswerSpan = null });
+            }
+        }
+        var outputs = new QaWindowOutput[features.Count];
+        BatchedForward.Run(_model, features, _options.BatchSize, _tokenizer.PaddingTokenId, _device, _precision, (indices, logits) =>
+        {
+            var values = logits.data<float>().ToArray();                                       // [B, T, 2]
+            int width = (int)logits.shape[1];
+            for (int r = 0; r < indices.Length; r++)
+            {
+                var feature = features[indices[r]];
+                var starts = new float[feature.Length];
+                var ends = new float[feature.Length];
+                for (int t = 0; t < feature.Length; t++)
+                {
+                    starts[t] = values[(r * width + t) * 2];
+                    ends[t] = values[(r * width + t) * 2 + 1];
+                }
+                outputs[indices[r]] = new QaWindowOutput(starts, ends, feature.ContextOffsets!);
+            }
+        });
+        var answers = new Answer[questions.Count];
+        for (int i = 0; i < questions.Count; i++)
+        {
+            var windows = windowsOf[i].Select(w => outputs[w]).ToArray();
+            var best = _decoder.Decode(questions[i].Context, windows);
+            answers[i] = best.IsEmpty
+                ? new Answer("", -1, -1, 0)
+                : new Answer(best.Text, best.StartChar, best.EndChar, AnswerScores.Probability(windows, best));
+        }
+        return answers;
+    }
+
+    public void Dispose() => _model.Dispose();
+}

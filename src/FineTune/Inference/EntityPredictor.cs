@@ -1,0 +1,184 @@
+using FineTune.Configuration;
+using FineTune.Data;
+using FineTune.Evaluation;
+using FineTune.Modeling;
+using FineTune.Runtime;
+using FineTune.Text;
+using FineTune.Training;
+using static TorchSharp.torch;
+
+namespace FineTune.Inference;
+
+/// <summary>
+/// An entity found in a text: its type, the text itself, where it is in the original string (UTF-16 indices,
+/// [<see cref="Start"/>, <see cref="End"/>), so <c>text[Start..End] == Text</c>), and the model's confidence (the mean
+/// probability of the tags of its words).
+/// </summary>
+public sealed record Entity(string Type, string Text, int Start, int End, double Score);
+
+/// <summary>Options of <see cref="EntityPredictor"/>.</summary>
+public sealed record EntityPredictorOptions : PredictorOptions
+{
+    /// <summary>Tokens per model input; a longer text is cut into consecutive pieces at word boundaries. Null: what the model takes (at most 512).</summary>
+    public int? MaxLength { get; init; }
+}
+
+/// <summary>
+/// Finds entities in raw text with a fine-tuned token-classification model (a run's model/ folder).
+/// </summary>
+/// <remarks>
+/// The text is tokenized as the model's tokenizer does (lower-casing, accent stripping, splitting off punctuation),
+/// keeping each token's range in the original string. Each word (a whitespace- or punctuation-delimited piece, with
+/// all its sub-tokens) takes the tag and probability of its first sub-token, as in training; entities are read from
+/// the words' tags as seqeval reads them, and span from the first character of their first word to the last
+/// character of their last, so whatever lies between (several spaces, a line break) is kept as it was.
+/// </remarks>
+public sealed class EntityPredictor : IDisposable
+{
+    private readonly TaskModel _model;
+    private readonly BertTokenizer _tokenizer;
+    private readonly TokenLabelMap _labels;
+    private readonly Device _device;
+    private readonly EntityPredictorOptions _options;
+    private readonly int _maxLength;
+    private readonly Func<IDisposable?>? _precision;
+
+    private EntityPredictor(TaskModel model, BertTokenizer tokenizer, TokenLabelMap labels, Device device, EntityPredictorOptions options, int maxLength)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        _labels = labels;
+        _device = device;
+        _options = options;
+        _maxLength = maxLength;
+        _precision = PrecisionScopes.For(options.Precision, device);
+    }
+
+    /// <summary>Loads a token-classification model folder (config.json with the tags as id2label, weights, tokenizer files).</summary>
+    public static EntityPredictor Load(string modelFolder, EntityPredictorOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(modelFolder);
+        options ??= new EntityPredictorOptions();
+        var device = options.Setup();
+        var tokenizer = BertTokenizer.FromFolder(modelFolder);
+        var model = ModelTask.LoadForPrediction(modelFolder, TaskKind.TokenClassification, device, options.Load);
+        try
+        {
+            var tags = model.Config.LabelsInOrder() ?? throw new ModelLoadException("has no id2label: a token-classification model needs its tags", Path.Combine(modelFolder, "config.json"), "id2label");
+            TokenLabelMap labels;
+            try { labels = new TokenLabelMap(tags); }
+            catch (FineTuneException e) { throw new ModelLoadException($"id2label are not entity tags: {e.Message}", Path.Combine(modelFolder, "config.json"), "id2label"); }
+            int limit = Math.Min(512, model.Config.MaxPositionEmbeddings - (model.Config.OffsetsPositionsByPadding ? model.Config.PadTokenId + 1 : 0));
+            if (tokenizer.ModelMaxLength is int m) limit = Math.Min(limit, m);
+            int maxLength = options.MaxLength is int asked ? Math.Min(asked, limit) : limit;
+            if (maxLength < 3) throw new FineTuneException($"--max-length: must be at least 3, got {maxLength}");
+            return new EntityPredictor(model, tokenizer, labels, device, options, maxLength);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The tags the model predicts, in id order.</summary>
+    public IReadOnlyList<string> Labels => _labels.Labels;
+
+    /// <summary>The entity types the model knows.</summary>
+    public IReadOnlyList<string> EntityTypes => _labels.EntityTypes;
+
+    /// <summary>The entities of one text, in text order.</summary>
+    public IReadOnlyList<Entity> Predict(string text) => Predict([text])[0];
+
+    /// <summary>The entities of each text (batched across texts), in input order.</summary>
+    public IReadOnlyList<IReadOnlyList<Entity>> Predict(IReadOnlyList<string> texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var noSpecials = new EncodeOptions { AddSpecialTokens = false };
+        var encodings = new Text.Encoding[texts.Count];
+        var pieces = new List<(int Text, int From, int Count)>();
+        var features = new List<Feature>();
+        for (int i = 0; i < texts.Count; i++)
+        {
+            encodings[i] = _tokenizer.Encode(texts[i] ?? throw new ArgumentException($"text {i} is null", nameof(texts)), null, noSpecials);
+            foreach (var (from, count) in Pieces(encodings[i].WordIds, _maxLength - 2))
+            {
+                var ids = new int[count + 2];
+                ids[0] = _tokenizer.ClassifierTokenId;
+                Array.Copy(encodings[i].Ids, from, ids, 1, count);
+                ids[^1] = _tokenizer.SeparatorTokenId;
+                pieces.Add((i, from, count));
+                features.Add(new Feature(ids, new int[ids.Length], features.Count));
+            }
+        }
+        // Per token of each text: the predicted label id and its probability.
+        var tokenLabels = encodings.Select(e => new int[e.Length]).ToArray();
+        var tokenScores = encodings.Select(e => new float[e.Length]).ToArray();
+        BatchedForward.Run(_model, features, _options.BatchSize, _tokenizer.PaddingTokenId, _device, _precision, (indices, logits) =>
+        {
+            var (best, ids) = logits.softmax(-1).max(-1);                                     // [B, T, C] -> [B, T]
+            var scores = best.data<float>().ToArray();
+            var labelIds = ids.to(ScalarType.Int32).data<int>().ToArray();
+            int width = (int)ids.shape[1];
+            for (int r = 0; r < indices.Length; r++)
+            {
+                var (text, from, count) = pieces[indices[r]];
+                Array.Copy(labelIds, r * width + 1, tokenLabels[text], from, count);
+                Array.Copy(scores, r * width + 1, tokenScores[text], from, count);
+            }
+        });
+        var result = new IReadOnlyList<Entity>[texts.Count];
+        for (int i = 0; i < texts.Count; i++)
+            result[i] = Entities(texts[i], encodings[i], tokenLabels[i], tokenScores[i]);
+        return result;
+    }
+
+    /// <summary>
+    /// Consecutive pieces of at most <paramref name="budget"/> tokens that end at word boundaries (a single word longer
+    /// than the budget is cut).
+    /// </summary>
+    internal static IEnumerable<(int From, int Count)> Pieces(IReadOnlyList<int?> wordIds, int budget)
+    {
+        int n = wordIds.Count, from = 0;
+        while (from < n)
+        {
+            int end = Math.Min(from + budget, n);
+            if (end < n)
+            {
+                int cut = end;
+                while (cut > from && wordIds[cut] is { } w && w == wordIds[cut - 1]) cut--;
+                if (cut > from) end = cut;
+            }
+            yield return (from, end - from);
+            from = end;
+        }
+    }
+
+    private List<Entity> Entities(string text, Text.Encoding encoding, int[] tokenLabels, float[] tokenScores)
+    {
+        // Words: runs of tokens with the same word id; each takes its first token's tag.
+        var wordFirst = new List<int>();
+        var wordLast = new List<int>();
+        for (int t = 0; t < encoding.Length; t++)
+        {
+            if (t > 0 && encoding.WordIds[t] is { } w && w == encoding.WordIds[t - 1]) wordLast[^1] = t;
+            else
+            {
+                wordFirst.Add(t);
+                wordLast.Add(t);
+            }
+        }
+        var tags = wordFirst.Select(t => _labels[tokenLabels[t]]).ToArray();
+        var entities = new List<Entity>();
+        foreach (var span in EntityChunker.Extract(tags))
+        {
+            int start = encoding.Offsets[wordFirst[span.Start]].Start;
+            int end = encoding.Offsets[wordLast[span.End - 1]].End;
+            double score = Enumerable.Range(span.Start, span.Length).Average(w => tokenScores[wordFirst[w]]);
+            entities.Add(new Entity(span.Type, text[start..end], start, end, score));
+        }
+        return entities;
+    }
+
+    public void Dispose() => _model.Dispose();
+}
