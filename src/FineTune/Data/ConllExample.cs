@@ -19,6 +19,9 @@ public sealed record TokenExample(IReadOnlyList<string> Words, IReadOnlyList<str
 /// </summary>
 public sealed record TokenDataset(IReadOnlyList<TokenExample> Examples, TagScheme SourceScheme, TagScheme Scheme, bool SchemeDetected)
 {
+    /// <summary>The sentences skipped as invalid (<see cref="ConllReadOptions.SkipInvalidRows"/>): how many, and the first reasons.</summary>
+    public SkippedRows Skipped { get; init; } = new("", 0, []);
+
     public int Count => Examples.Count;
     public long WordCount => Examples.Sum(e => (long)e.Words.Count);
 

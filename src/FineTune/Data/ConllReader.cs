@@ -16,6 +16,22 @@ public sealed record ConllReadOptions
 
     /// <summary>The scheme the examples are converted to. Training works in IOB2 (or BIOES when asked).</summary>
     public TagScheme TargetScheme { get; init; } = TagScheme.IOB2;
+
+    /// <summary>
+    /// The tags the converted examples may use (a model's labels, or those of the training file); a sentence with
+    /// another tag is invalid. Null: no check.
+    /// </summary>
+    public TokenLabelMap? Labels { get; init; }
+
+    /// <summary>
+    /// <see cref="ConllReader.Load"/> only: skip the sentences that hold an invalid line (another number of columns, a tag
+    /// that fits no scheme or not the file's, a tag outside <see cref="Labels"/>; JSONL: the invalid line) instead of
+    /// stopping at the first; <see cref="TokenDataset.Skipped"/> counts them and keeps the first reasons.
+    /// </summary>
+    public bool SkipInvalidRows { get; init; }
+
+    /// <summary>How many reasons <see cref="TokenDataset.Skipped"/> keeps.</summary>
+    public int ReportedInvalidRows { get; init; } = 5;
 }
 
 /// <summary>
@@ -37,27 +53,57 @@ public static class ConllReader
 
     /// <summary>
     /// Reads a file (JSONL when it ends in <c>.jsonl</c>/<c>.ndjson</c>/<c>.json</c>, a column file otherwise), determines its
-    /// tag scheme (given or detected) and converts the tags to <see cref="ConllReadOptions.TargetScheme"/>.
+    /// tag scheme (given or detected) and converts the tags to <see cref="ConllReadOptions.TargetScheme"/>; with
+    /// <see cref="ConllReadOptions.Labels"/>, checks that every converted tag is one of them. An invalid sentence stops
+    /// the read naming the file and line, or is skipped and counted (<see cref="ConllReadOptions.SkipInvalidRows"/>).
+    /// A file whose tags mix schemes (detection) stops the read either way.
     /// </summary>
     public static TokenDataset Load(string path, ConllReadOptions? options = null)
     {
+        ArgumentNullException.ThrowIfNull(path);
         options ??= new ConllReadOptions();
-        var examples = Read(path, options);
+        var log = new InvalidRowLog(path, options.SkipInvalidRows, options.ReportedInvalidRows);
+        var examples = Read(path, options, log);
         var detected = options.SourceScheme is null;
         var source = options.SourceScheme ?? TagSchemes.Detect(examples);
+        if (log.Skips) examples = examples.Where(e => Passes(e, log, () => TagSchemes.Validate([e], source))).ToList();
         var converted = TagSchemes.Convert(examples, source, options.TargetScheme);
-        return new TokenDataset(converted, source, options.TargetScheme, detected);
+        if (options.Labels is { } labels)
+            converted = converted.Where(e => Passes(e, log, () => { if (labels.Check(e) is { } error) throw error; })).ToList();
+        return new TokenDataset(converted, source, options.TargetScheme, detected) { Skipped = log.Report() };
     }
 
-    /// <summary>Reads the sentences of a file with their tags as written (see <see cref="Load"/> for the format choice).</summary>
+    private static bool Passes(TokenExample example, InvalidRowLog log, Action check)
+    {
+        try
+        {
+            check();
+            return true;
+        }
+        catch (DataException e)
+        {
+            log.Invalid(e, e.Row ?? example.SourceLine);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Reads the sentences of a file with their tags as written (see <see cref="Load"/> for the format choice); the
+    /// first invalid line stops the read.
+    /// </summary>
     public static IReadOnlyList<TokenExample> Read(string path, ConllReadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        options ??= new ConllReadOptions();
+        return Read(path, options ?? new ConllReadOptions(), new InvalidRowLog(path, skip: false, 0));
+    }
+
+    private static IReadOnlyList<TokenExample> Read(string path, ConllReadOptions options, InvalidRowLog log)
+    {
+        using var reader = Open(path);
         var extension = Path.GetExtension(path).ToLowerInvariant();
         return extension is ".jsonl" or ".ndjson" or ".json"
-            ? ReadJsonl(path)
-            : ReadColumns(path, options.WordColumn, options.TagColumn);
+            ? ReadJsonl(reader, path, log)
+            : ReadColumns(reader, path, options.WordColumn, options.TagColumn, log);
     }
 
     /// <summary>Reads a CoNLL column file.</summary>
@@ -68,7 +114,14 @@ public static class ConllReader
     }
 
     /// <summary>Reads CoNLL columns from a reader; <paramref name="sourceName"/> names it in errors and in the examples.</summary>
-    public static IReadOnlyList<TokenExample> ReadColumns(TextReader reader, string sourceName, int wordColumn = 0, int? tagColumn = null)
+    public static IReadOnlyList<TokenExample> ReadColumns(TextReader reader, string sourceName, int wordColumn = 0, int? tagColumn = null) =>
+        ReadColumns(reader, sourceName, wordColumn, tagColumn, new InvalidRowLog(sourceName, skip: false, 0));
+
+    /// <summary>
+    /// Reads CoNLL columns; a line with another number of columns than the file's first word line, or with a tag that
+    /// fits no scheme, goes to <paramref name="log"/> (which throws unless skipping), and its whole sentence is dropped.
+    /// </summary>
+    private static IReadOnlyList<TokenExample> ReadColumns(TextReader reader, string sourceName, int wordColumn, int? tagColumn, InvalidRowLog log)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(sourceName);
@@ -80,6 +133,7 @@ public static class ConllReader
         var tags = new List<string>();
         long firstLine = 0, lineNumber = 0;
         int? columnCount = null;
+        bool invalid = false;
         string? line;
         while ((line = reader.ReadLine()) is not null)
         {
@@ -90,6 +144,7 @@ public static class ConllReader
                 Flush();
                 continue;
             }
+            if (invalid) continue;
             if (columnCount is null)
             {
                 columnCount = fields.Length;
@@ -101,12 +156,16 @@ public static class ConllReader
             }
             else if (fields.Length != columnCount)
             {
-                throw new DataException($"the line has {fields.Length} columns, but the file's first word line has {columnCount}", sourceName, lineNumber);
+                Invalid(new DataException($"the line has {fields.Length} columns, but the file's first word line has {columnCount}", sourceName, lineNumber));
+                continue;
             }
             var tagIndex = tagColumn ?? fields.Length - 1;
             var tag = fields[tagIndex];
             if (!TagSchemes.TryParseTag(tag, out _))
-                throw new DataException(TagSchemes.InvalidTagMessage(tag), sourceName, lineNumber, (tagIndex + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            {
+                Invalid(new DataException(TagSchemes.InvalidTagMessage(tag), sourceName, lineNumber, (tagIndex + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                continue;
+            }
             if (words.Count == 0) firstLine = lineNumber;
             words.Add(fields[wordColumn]);
             tags.Add(tag);
@@ -114,12 +173,19 @@ public static class ConllReader
         Flush();
         return examples;
 
+        void Invalid(DataException error)
+        {
+            log.Invalid(error, lineNumber);
+            invalid = true;
+        }
+
         void Flush()
         {
-            if (words.Count == 0) return;
-            examples.Add(new TokenExample(words.ToArray(), tags.ToArray(), sourceName, firstLine) { OneWordPerLine = true });
+            if (words.Count > 0 && !invalid)
+                examples.Add(new TokenExample(words.ToArray(), tags.ToArray(), sourceName, firstLine) { OneWordPerLine = true });
             words.Clear();
             tags.Clear();
+            invalid = false;
         }
     }
 
@@ -131,7 +197,10 @@ public static class ConllReader
     }
 
     /// <summary>Reads JSONL from a reader; <paramref name="sourceName"/> names it in errors and in the examples.</summary>
-    public static IReadOnlyList<TokenExample> ReadJsonl(TextReader reader, string sourceName)
+    public static IReadOnlyList<TokenExample> ReadJsonl(TextReader reader, string sourceName) =>
+        ReadJsonl(reader, sourceName, new InvalidRowLog(sourceName, skip: false, 0));
+
+    private static IReadOnlyList<TokenExample> ReadJsonl(TextReader reader, string sourceName, InvalidRowLog log)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(sourceName);
@@ -142,31 +211,43 @@ public static class ConllReader
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonDocument document;
             try
             {
-                document = JsonDocument.Parse(line);
+                examples.Add(ParseJsonLine(line, sourceName, lineNumber));
             }
-            catch (JsonException e)
+            catch (DataException e)
             {
-                throw new DataException($"the line is not valid JSON: {e.Message}", sourceName, lineNumber, inner: e);
-            }
-            using (document)
-            {
-                var root = document.RootElement;
-                if (root.ValueKind != JsonValueKind.Object)
-                    throw new DataException("the line must be a JSON object with \"tokens\" and \"tags\"", sourceName, lineNumber);
-                var words = StringArray(root, "tokens", sourceName, lineNumber);
-                var tags = StringArray(root, "tags", sourceName, lineNumber);
-                if (words.Length != tags.Length)
-                    throw new DataException($"the line has {words.Length} tokens but {tags.Length} tags", sourceName, lineNumber);
-                for (var i = 0; i < tags.Length; i++)
-                    if (!TagSchemes.TryParseTag(tags[i], out _))
-                        throw new DataException($"tag {i + 1}: {TagSchemes.InvalidTagMessage(tags[i])}", sourceName, lineNumber, "tags");
-                examples.Add(new TokenExample(words, tags, sourceName, lineNumber));
+                log.Invalid(e, lineNumber);
             }
         }
         return examples;
+    }
+
+    private static TokenExample ParseJsonLine(string line, string sourceName, long lineNumber)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(line);
+        }
+        catch (JsonException e)
+        {
+            throw new DataException($"the line is not valid JSON: {e.Message}", sourceName, lineNumber, inner: e);
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new DataException("the line must be a JSON object with \"tokens\" and \"tags\"", sourceName, lineNumber);
+            var words = StringArray(root, "tokens", sourceName, lineNumber);
+            var tags = StringArray(root, "tags", sourceName, lineNumber);
+            if (words.Length != tags.Length)
+                throw new DataException($"the line has {words.Length} tokens but {tags.Length} tags", sourceName, lineNumber);
+            for (var i = 0; i < tags.Length; i++)
+                if (!TagSchemes.TryParseTag(tags[i], out _))
+                    throw new DataException($"tag {i + 1}: {TagSchemes.InvalidTagMessage(tags[i])}", sourceName, lineNumber, "tags");
+            return new TokenExample(words, tags, sourceName, lineNumber);
+        }
     }
 
     private static string[] StringArray(JsonElement root, string key, string sourceName, long lineNumber)

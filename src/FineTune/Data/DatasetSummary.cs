@@ -80,9 +80,15 @@ public sealed record DatasetSummary(TaskKind Task, LabelMap? Labels, IReadOnlyLi
                 sb.Append(inv, $", {t} truncated");
             sb.AppendLine();
         }
+        var rows = Task switch
+        {
+            TaskKind.TokenClassification => "sentences",
+            TaskKind.QuestionAnswering => "questions",
+            _ => "rows",
+        };
         foreach (var skipped in Skipped.Where(s => s.Count > 0))
         {
-            sb.AppendLine(inv, $"{skipped.File}: {skipped.Count} invalid rows skipped, for example:");
+            sb.AppendLine(inv, $"{skipped.File}: {skipped.Count} invalid {rows} skipped, for example:");
             foreach (var reason in skipped.FirstReasons) sb.Append("  ").AppendLine(reason);
         }
         return sb.ToString();

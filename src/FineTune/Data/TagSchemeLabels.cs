@@ -81,20 +81,43 @@ public sealed class TokenLabelMap
     /// </summary>
     public int ContinuationId(int id) => _continuation[id];
 
+    /// <summary>
+    /// The scheme the tags are written in: <see cref="TagScheme.BIOES"/> when some tag is <c>E-</c> or <c>S-</c>,
+    /// <see cref="TagScheme.IO"/> when every entity tag is <c>I-</c>, else <see cref="TagScheme.IOB2"/> (as models
+    /// trained here and most published ones are).
+    /// </summary>
+    public TagScheme Scheme
+    {
+        get
+        {
+            var prefixes = _labels.Select(l => TagSchemes.ParseTag(l).Prefix).Where(p => p != 'O').ToHashSet();
+            if (prefixes.Contains('E') || prefixes.Contains('S')) return TagScheme.BIOES;
+            return prefixes.Count == 1 && prefixes.Contains('I') ? TagScheme.IO : TagScheme.IOB2;
+        }
+    }
+
     /// <summary>The ids of an example's tags. A tag the list doesn't have is a <see cref="DataException"/> naming the file and line.</summary>
     public int[] ToIds(TokenExample example)
     {
         ArgumentNullException.ThrowIfNull(example);
         var ids = new int[example.Tags.Count];
         for (var i = 0; i < ids.Length; i++)
-        {
-            if (!_ids.TryGetValue(example.Tags[i], out ids[i]))
-                throw new DataException(
-                    $"word {i + 1} ('{example.Words[i]}') has tag '{example.Tags[i]}', which the model's labels don't include ({string.Join(", ", _labels)})",
-                    example.SourceFile, example.LineOf(i));
-        }
+            if (!_ids.TryGetValue(example.Tags[i], out ids[i])) throw UnknownTag(example, i);
         return ids;
     }
+
+    /// <summary>The error for the example's first tag the list doesn't have (naming the file and line), or null when it has them all.</summary>
+    public DataException? Check(TokenExample example)
+    {
+        ArgumentNullException.ThrowIfNull(example);
+        for (var i = 0; i < example.Tags.Count; i++)
+            if (!_ids.ContainsKey(example.Tags[i])) return UnknownTag(example, i);
+        return null;
+    }
+
+    private DataException UnknownTag(TokenExample example, int word) => new(
+        $"word {word + 1} ('{example.Words[word]}') has tag '{example.Tags[word]}', which the model's labels don't include ({string.Join(", ", _labels)})",
+        example.SourceFile, example.LineOf(word));
 
     /// <summary>
     /// Label ids per sub-token of an example (see <see cref="SubwordAlignment.AlignLabels"/>), from the word index of each

@@ -8,7 +8,10 @@ using TorchSharp;
 
 namespace FineTune.Tasks;
 
-/// <summary>The sentences of a token-classification run, in IOB2, with the tag list and how the files were read.</summary>
+/// <summary>
+/// The sentences of a token-classification run, in IOB2, with the tag list, how the files were read and the invalid
+/// sentences skipped per file (with --skip-invalid-rows).
+/// </summary>
 public sealed record TokenClassificationData(
     IReadOnlyList<TokenExample> Train,
     IReadOnlyList<TokenExample> Validation,
@@ -17,27 +20,43 @@ public sealed record TokenClassificationData(
     TagScheme SourceScheme,
     bool SchemeDetected)
 {
+    /// <summary>Per file read: the sentences skipped as invalid and the first reasons (empty counts when strict).</summary>
+    public IReadOnlyList<SkippedRows> Skipped { get; init; } = [];
+
     /// <summary>
     /// Reads the files of a run: CoNLL columns or JSONL (see <see cref="ConllReader"/>). The tag scheme is the given one
     /// or the one detected in the training file, and is used for every file; tags are converted to IOB2. The tag list
-    /// comes from the training sentences; a validation or test tag outside it is an error naming the file and line.
-    /// Without a validation or test file, a seeded random fraction of the training sentences is held out.
+    /// comes from every sentence of the training file (so neither a split nor --max-train-examples changes it); a
+    /// validation or test tag outside it is an error naming the file and line. Without a validation or test file, a
+    /// seeded random fraction of the training sentences is held out. <paramref name="skipInvalidRows"/> skips the
+    /// sentences with an invalid line (another number of columns, a tag that fits no scheme, the file's or the tag
+    /// list) instead of stopping, and counts them in <see cref="Skipped"/>.
     /// </summary>
     public static TokenClassificationData Load(DatasetFiles files, TokenClassificationOptions options, TagScheme? scheme,
-        double validationFraction = 0, double testFraction = 0, int seed = 42, int? maxTrainExamples = null)
+        double validationFraction = 0, double testFraction = 0, int seed = 42, int? maxTrainExamples = null, bool skipInvalidRows = false)
     {
         ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(options);
         if (files.Validation is not null && validationFraction > 0)
             throw new FineTuneException("a validation file and --validation-split were both given; use one");
         if (files.Test is not null && testFraction > 0)
             throw new FineTuneException("a test file and --test-split were both given; use one");
-        var read = new ConllReadOptions { TagColumn = options.TagColumn, SourceScheme = scheme, TargetScheme = TagScheme.IOB2 };
+        var read = new ConllReadOptions { TagColumn = options.TagColumn, SourceScheme = scheme, TargetScheme = TagScheme.IOB2, SkipInvalidRows = skipInvalidRows };
         var trainSet = ConllReader.Load(files.Train, read);
-        if (trainSet.Count == 0) throw new DataException("the training file has no sentences", files.Train);
-        read = read with { SourceScheme = trainSet.SourceScheme };
+        if (trainSet.Count == 0)
+            throw new DataException(trainSet.Skipped.Count > 0 ? $"the training file has no valid sentences ({trainSet.Skipped.Count} skipped)" : "the training file has no sentences", files.Train);
+        var labels = TokenLabelMap.FromExamples(trainSet.Examples, TagScheme.IOB2);
+        read = read with { SourceScheme = trainSet.SourceScheme, Labels = labels };
+        var skipped = new List<SkippedRows> { trainSet.Skipped };
+        IReadOnlyList<TokenExample> ReadFile(string path)
+        {
+            var set = ConllReader.Load(path, read);
+            skipped.Add(set.Skipped);
+            return set.Examples;
+        }
         IReadOnlyList<TokenExample> train = trainSet.Examples;
-        IReadOnlyList<TokenExample> validation = files.Validation is null ? [] : ConllReader.Load(files.Validation, read).Examples;
-        IReadOnlyList<TokenExample> test = files.Test is null ? [] : ConllReader.Load(files.Test, read).Examples;
+        IReadOnlyList<TokenExample> validation = files.Validation is null ? [] : ReadFile(files.Validation);
+        IReadOnlyList<TokenExample> test = files.Test is null ? [] : ReadFile(files.Test);
         if (validationFraction > 0 || testFraction > 0)
         {
             var (kept, heldValidation, heldTest) = Split(train, validationFraction, testFraction, seed);
@@ -45,10 +64,8 @@ public sealed record TokenClassificationData(
             if (validationFraction > 0) validation = heldValidation;
             if (testFraction > 0) test = heldTest;
         }
-        // The tag list comes from every training sentence, so it does not change with --max-train-examples.
-        var labels = TokenLabelMap.FromExamples(train, TagScheme.IOB2);
         if (maxTrainExamples is { } max && max < train.Count) train = train.Take(max).ToArray();
-        return new TokenClassificationData(train, validation, test, labels, trainSet.SourceScheme, trainSet.SchemeDetected);
+        return new TokenClassificationData(train, validation, test, labels, trainSet.SourceScheme, trainSet.SchemeDetected) { Skipped = skipped };
     }
 
     /// <summary>Holds out ceil(fraction × N) sentences each for validation and test, chosen by a seeded permutation; file order kept.</summary>
@@ -112,7 +129,8 @@ public static class TokenClassificationTuner
         var run = FineTuner.Begin(request, request.Training.MaxLength);
         var (tokenizer, maxLength, info) = (run.Tokenizer, run.MaxLength, run.Info);
         var dataset = request.Dataset;
-        var data = TokenClassificationData.Load(request.Data, options, scheme, dataset.ValidationFraction, dataset.TestFraction, dataset.Seed, dataset.MaxTrainExamples);
+        var data = TokenClassificationData.Load(request.Data, options, scheme, dataset.ValidationFraction, dataset.TestFraction, dataset.Seed,
+            dataset.MaxTrainExamples, dataset.SkipInvalidRows);
         run = FineTuner.WithoutValidationIfEmpty(run, data.Validation.Count);
         var training = run.Training;
         var labels = data.Labels;
@@ -131,7 +149,7 @@ public static class TokenClassificationTuner
             if (truncated > 0)
                 info($"{truncated} of {examples.Count} {name} sentences are longer than {maxLength} tokens and were truncated (--max-length); their last words are predicted O.");
         }
-        var summary = new DatasetSummary(TaskKind.TokenClassification, null, summaries, []);
+        var summary = new DatasetSummary(TaskKind.TokenClassification, null, summaries, data.Skipped);
         info(summary.Describe());
 
         var (model, loadReport) = ModelFolder.LoadTaskModel(run.ModelFolder, TaskKind.TokenClassification, labels.Labels, request.Load);
@@ -182,6 +200,8 @@ public static class TokenClassificationTuner
                     ? new Dictionary<string, string?> { ["tokens"] = "tokens", ["tags"] = "tags" }
                     : new Dictionary<string, string?> { ["word"] = "0", ["tag"] = options.TagColumn?.ToString(CultureInfo.InvariantCulture) ?? "last" },
                 Splits = summary.Splits.Select(s => new SplitCounts(s.Name, s.Count, s.Truncated ?? 0, s.LabelCounts)).ToList(),
+                SkippedRows = summary.SkippedCount,
+                SkippedReasons = summary.Skipped.SelectMany(s => s.FirstReasons).ToList(),
                 MaxLength = maxLength,
             },
             Settings = settings,
