@@ -58,6 +58,25 @@ public sealed class TinyModelFolder : IDisposable
         return folder;
     }
 
+    /// <summary>
+    /// An extractive-QA model folder (BertForQuestionAnswering) with a seeded random head, for tests that need a QA
+    /// model without training one; with <paramref name="trainedMaxLength"/>, its finetune.json says it was trained
+    /// with windows of that many tokens.
+    /// </summary>
+    public string AnswerModel(int? trainedMaxLength = null)
+    {
+        var folder = _dir.File($"qa-{trainedMaxLength}");
+        if (Directory.Exists(folder)) return folder;
+        random.manual_seed(5);
+        using var model = TaskModels.Create(Config, TaskKind.QuestionAnswering);
+        ModelFolder.Save(model, folder, f =>
+        {
+            Tokenizer.Save(f);
+            if (trainedMaxLength is int length) new FineTuneMetadata { Task = "question-answering", MaxLength = length }.Save(f);
+        });
+        return folder;
+    }
+
     public void Dispose() => _dir.Dispose();
 }
 

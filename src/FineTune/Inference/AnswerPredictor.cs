@@ -1,3 +1,4 @@
+using FineTune.Checkpoints;
 using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
@@ -23,8 +24,14 @@ public sealed record Answer(string Text, int Start, int End, double Score)
 /// <summary>Options of <see cref="AnswerPredictor"/>; the window settings default to those of training.</summary>
 public sealed record AnswerPredictorOptions : PredictorOptions
 {
-    /// <summary>Tokens per window (question, context and special tokens).</summary>
-    public int MaxLength { get; init; } = 384;
+    /// <summary>The default window when the model folder does not say what it was trained with.</summary>
+    public const int DefaultMaxLength = 384;
+
+    /// <summary>
+    /// Tokens per window (question, context and special tokens). Null: the length the model was trained with (its
+    /// finetune.json), else <see cref="DefaultMaxLength"/>.
+    /// </summary>
+    public int? MaxLength { get; init; }
     /// <summary>Context tokens shared by consecutive windows of a long context.</summary>
     public int DocStride { get; init; } = 128;
     /// <summary>Start and end candidates considered per window.</summary>
@@ -65,13 +72,46 @@ public sealed class AnswerPredictor : IDisposable
         options ??= new AnswerPredictorOptions();
         if (options.NBest < 1) throw new FineTuneException($"--n-best: must be at least 1, got {options.NBest}");
         if (options.MaxAnswerLength < 1) throw new FineTuneException($"--max-answer-length: must be at least 1 token, got {options.MaxAnswerLength}");
-        if (options.DocStride < 0 || options.DocStride >= options.MaxLength)
-            throw new FineTuneException($"--doc-stride {options.DocStride}: must be at least 0 and less than --max-length {options.MaxLength}");
+        int requested = options.MaxLength ?? (FineTuneMetadata.Load(modelFolder)?.MaxLength is int trained and > 0 ? trained : AnswerPredictorOptions.DefaultMaxLength);
+        if (options.DocStride < 0 || options.DocStride >= requested)
+            throw new FineTuneException($"--doc-stride {options.DocStride}: must be at least 0 and less than --max-length {requested}");
         var device = options.Setup();
         var tokenizer = BertTokenizer.FromFolder(modelFolder);
         var model = ModelTask.LoadForPrediction(modelFolder, TaskKind.QuestionAnswering, device, options.Load);
-        int maxLength = FineTuner.MaxLength(options.MaxLength, tokenizer, model.Config, _ => { });
+        int maxLength = FineTuner.MaxLength(requested, tokenizer, model.Config, _ => { });
+        if (options.DocStride >= maxLength)
+        {
+            model.Dispose();
+            throw new FineTuneException($"--doc-stride {options.DocStride}: must be less than the {maxLength} tokens the model takes per window");
+        }
         return new AnswerPredictor(model, tokenizer, device, options, maxLength);
+    }
+
+    /// <summary>Tokens per window.</summary>
+    public int MaxLength => _maxLength;
+
+    /// <summary>Context tokens shared by consecutive windows.</summary>
+    public int DocStride => _options.DocStride;
+
+    /// <summary>
+    /// Scores the model on SQuAD JSON or JSONL with reference answers (see <see cref="SquadReader"/>): each question's
+    /// context is cut into windows as in training, the answer is decoded over all of them, and SQuAD's exact match
+    /// and F1 (0–100) are taken against the reference answers. With the window settings of the run, a run's test file
+    /// scores as in the run. An answer that does not match its context at answer_start is an error naming the file
+    /// and line (JSONL) or question id, unless <paramref name="skipInvalidRows"/> skips and counts the question.
+    /// </summary>
+    public AnswerEvaluationResult Evaluate(string file, bool skipInvalidRows = false)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var read = SquadReader.Read(file, new SquadReadOptions { SkipMismatchedAnswers = skipInvalidRows });
+        var skipped = new SkippedRows(file, read.SkippedCount, read.Skipped.Take(5).ToList());
+        if (read.Examples.Count == 0)
+            throw new DataException(read.SkippedCount > 0 ? $"no valid questions to evaluate ({read.SkippedCount} skipped)" : "no questions to evaluate", file);
+        var (features, multiWindow) = QuestionAnsweringFeatures.Build(read.Examples, _tokenizer, _maxLength, _options.DocStride);
+        var evaluator = new QuestionAnsweringEvaluator(read.Examples, _decoder, _options.BatchSize, _tokenizer.PaddingTokenId, _precision);
+        var evaluation = evaluator.Run(_model, features, _device, keepPredictions: true);
+        return new AnswerEvaluationResult(evaluation.Metrics, evaluation.Squad, read.Examples, evaluation.Predictions!, _maxLength, _options.DocStride,
+            features.Count, multiWindow, skipped);
     }
 
     /// <summary>The answer to one question about one context.</summary>

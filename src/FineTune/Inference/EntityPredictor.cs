@@ -1,3 +1,4 @@
+using FineTune.Checkpoints;
 using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
@@ -19,7 +20,11 @@ public sealed record Entity(string Type, string Text, int Start, int End, double
 /// <summary>Options of <see cref="EntityPredictor"/>.</summary>
 public sealed record EntityPredictorOptions : PredictorOptions
 {
-    /// <summary>Tokens per model input; a longer text is cut into consecutive pieces at word boundaries. Null: what the model takes (at most 512).</summary>
+    /// <summary>
+    /// Tokens per model input. Prediction cuts a longer text into consecutive pieces at word boundaries (null: what the
+    /// model takes, at most 512); evaluation truncates a longer sentence (null: the length the model was trained with,
+    /// from its finetune.json, so that the scores match the run's).
+    /// </summary>
     public int? MaxLength { get; init; }
 }
 
@@ -41,9 +46,11 @@ public sealed class EntityPredictor : IDisposable
     private readonly Device _device;
     private readonly EntityPredictorOptions _options;
     private readonly int _maxLength;
+    private readonly int _evaluationMaxLength;
     private readonly Func<IDisposable?>? _precision;
 
-    private EntityPredictor(TaskModel model, BertTokenizer tokenizer, TokenLabelMap labels, Device device, EntityPredictorOptions options, int maxLength)
+    private EntityPredictor(TaskModel model, BertTokenizer tokenizer, TokenLabelMap labels, Device device, EntityPredictorOptions options,
+        int maxLength, int evaluationMaxLength)
     {
         _model = model;
         _tokenizer = tokenizer;
@@ -51,6 +58,7 @@ public sealed class EntityPredictor : IDisposable
         _device = device;
         _options = options;
         _maxLength = maxLength;
+        _evaluationMaxLength = evaluationMaxLength;
         _precision = PrecisionScopes.For(options.Precision, device);
     }
 
@@ -72,7 +80,10 @@ public sealed class EntityPredictor : IDisposable
             if (tokenizer.ModelMaxLength is int m) limit = Math.Min(limit, m);
             int maxLength = options.MaxLength is int asked ? Math.Min(asked, limit) : limit;
             if (maxLength < 3) throw new FineTuneException($"--max-length: must be at least 3, got {maxLength}");
-            return new EntityPredictor(model, tokenizer, labels, device, options, maxLength);
+            int evaluationMaxLength = options.MaxLength is null && FineTuneMetadata.Load(modelFolder)?.MaxLength is int trained and >= 3
+                ? Math.Min(trained, limit)
+                : maxLength;
+            return new EntityPredictor(model, tokenizer, labels, device, options, maxLength, evaluationMaxLength);
         }
         catch
         {
@@ -86,6 +97,37 @@ public sealed class EntityPredictor : IDisposable
 
     /// <summary>The entity types the model knows.</summary>
     public IReadOnlyList<string> EntityTypes => _labels.EntityTypes;
+
+    /// <summary>
+    /// Scores the model on a labelled file, CoNLL columns or JSONL as training reads them (see <see cref="ConllReader"/>):
+    /// entity precision, recall and F1 (micro and per type, seqeval's definition) and token accuracy, with the gold tags
+    /// converted from the file's scheme (given or detected) to the model's. Sentences are truncated to
+    /// <see cref="EntityPredictorOptions.MaxLength"/> (by default the length the model was trained with), so a run's
+    /// test file scores as in the run. A tag the model doesn't know, or an invalid line, is an error naming the file
+    /// and line, unless <see cref="EntityEvaluationOptions.SkipInvalidRows"/> skips and counts it.
+    /// </summary>
+    public EntityEvaluationResult Evaluate(string file, EntityEvaluationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        options ??= new EntityEvaluationOptions();
+        if (options.TagColumn < 0) throw new FineTuneException($"--tag-column: must be 0 or more (0-based), got {options.TagColumn}");
+        var data = ConllReader.Load(file, new ConllReadOptions
+        {
+            TagColumn = options.TagColumn,
+            SourceScheme = options.Scheme,
+            TargetScheme = _labels.Scheme,
+            Labels = _labels,
+            SkipInvalidRows = options.SkipInvalidRows,
+            ReportedInvalidRows = options.ReportedInvalidRows,
+        });
+        if (data.Count == 0)
+            throw new DataException(data.Skipped.Count > 0 ? $"no valid sentences to evaluate ({data.Skipped.Count} skipped)" : "no sentences to evaluate", file);
+        var (features, truncated) = TokenClassificationFeatures.Build(data.Examples, _tokenizer, _labels, _evaluationMaxLength);
+        var evaluator = new TokenClassificationEvaluator(data.Examples, _labels, _options.BatchSize, _tokenizer.PaddingTokenId, _precision);
+        var evaluation = evaluator.Run(_model, features, _device, keepPredictions: true);
+        return new EntityEvaluationResult(evaluation.Metrics, evaluation.Entities, data.Examples, evaluation.Predictions!, data.SourceScheme,
+            data.SchemeDetected, data.Scheme, _evaluationMaxLength, truncated, data.Skipped);
+    }
 
     /// <summary>The entities of one text, in text order.</summary>
     public IReadOnlyList<Entity> Predict(string text) => Predict([text])[0];
