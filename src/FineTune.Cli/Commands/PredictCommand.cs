@@ -22,7 +22,7 @@ internal static class PredictCommand
         var questionColumn = new Option<string>("--question-column") { Description = "QA: the column with the question.", DefaultValueFactory = _ => "question" };
         var contextColumn = new Option<string>("--context-column") { Description = "QA: the column with the context the answer is taken from.", DefaultValueFactory = _ => "context" };
         var batchSize = new Option<int>("--batch-size") { Description = "Model inputs per forward pass.", DefaultValueFactory = _ => 64 };
-        var maxLength = new Option<int?>("--max-length") { Description = "Tokens per model input (default: the length the model was trained with; NER cuts longer texts at word boundaries; QA: 384 per window)." };
+        var maxLength = new Option<int?>("--max-length") { Description = "Tokens per model input (default: the length the model was trained with; NER cuts longer texts at word boundaries; QA: per window, 384 when the model does not say)." };
         var threshold = new Option<double?>("--threshold") { Description = "Multi-label: probability from which a label is predicted (default: the one the model was trained with, else 0.5)." };
         var device = new Option<string>("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch." };
@@ -56,7 +56,7 @@ internal static class PredictCommand
                 return PredictTokenTasks.PredictAnswers(folder, io, new AnswerPredictorOptions
                 {
                     Device = p.GetValue(device)!, Threads = p.GetValue(threads), BatchSize = p.GetValue(batchSize), Precision = runPrecision,
-                    MaxLength = qa.MaxLength, DocStride = qa.DocStride, NBest = qa.NBest, MaxAnswerLength = qa.MaxAnswerLength,
+                    MaxLength = p.GetValue(maxLength), DocStride = qa.DocStride, NBest = qa.NBest, MaxAnswerLength = qa.MaxAnswerLength,
                 });
             }
             Runtime.TorchRuntime.SetThreads(p.GetValue(threads));

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace FineTune.Cli.Commands;
 
-/// <summary>The options of token classification (NER) and extractive question answering; shared by train and predict.</summary>
+/// <summary>The options of token classification (NER) and extractive question answering; shared by train, evaluate and predict.</summary>
 internal sealed class TokenTaskOptions
 {
     public const int DefaultQaMaxLength = 384;
@@ -16,6 +16,21 @@ internal sealed class TokenTaskOptions
 
     public IEnumerable<Option> Training => [TagColumn, TagScheme, LabelAllTokens, DocStride, NBest, MaxAnswerLength];
     public IEnumerable<Option> Answering => [DocStride, NBest, MaxAnswerLength];
+    public IEnumerable<Option> Evaluation => [TagColumn, TagScheme, DocStride, NBest, MaxAnswerLength];
+
+    /// <summary>--tag-scheme parsed, or null to detect the scheme.</summary>
+    public Data.TagScheme? Scheme(ParseResult p)
+    {
+        if (p.GetValue(TagScheme) is not { } name) return null;
+        try
+        {
+            return Data.TagSchemes.Parse(name);
+        }
+        catch (FineTuneException e)
+        {
+            throw new FineTuneException("--tag-scheme: " + e.Message, e);
+        }
+    }
 
     public TokenClassificationOptions TokenClassification(ParseResult p)
     {

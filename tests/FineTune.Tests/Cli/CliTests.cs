@@ -9,7 +9,7 @@ public class ConsoleCollection;
 [Collection("Console")]
 public class CliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         var (oldOut, oldErr) = (Console.Out, Console.Error);
         using var stdout = new StringWriter();
