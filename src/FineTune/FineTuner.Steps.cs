@@ -80,6 +80,7 @@ public static partial class FineTuner
             MaxLength = run.MaxLength,
             Threshold = training.Task == TaskKind.MultiLabelClassification ? training.Threshold : null,
             ScoreScale = training.Task == TaskKind.Similarity ? run.Request.Similarity.ScoreScale : null,
+            DocStride = training.Task == TaskKind.QuestionAnswering ? run.Request.QuestionAnswering.DocStride : null,
             BaseModel = run.Request.Model,
         };
         ModelFolder.Save(model, run.ModelDirectory, folder =>

@@ -56,7 +56,7 @@ internal static class EvaluateCommand
                 return EvaluateTokenTasks.EvaluateAnswers(folder, path, p.GetValue(output), new AnswerPredictorOptions
                 {
                     Device = p.GetValue(device)!, Threads = p.GetValue(threads), BatchSize = p.GetValue(batchSize), Precision = runPrecision,
-                    MaxLength = p.GetValue(maxLength), DocStride = qa.DocStride, NBest = qa.NBest, MaxAnswerLength = qa.MaxAnswerLength,
+                    MaxLength = p.GetValue(maxLength), DocStride = p.GetValue(tokenTasks.DocStride), NBest = qa.NBest, MaxAnswerLength = qa.MaxAnswerLength,
                 }, p.GetValue(data.SkipInvalidRows));
             }
             Runtime.TorchRuntime.SetThreads(p.GetValue(threads));
@@ -64,8 +64,13 @@ internal static class EvaluateCommand
             classifier.BatchSize = p.GetValue(batchSize);
             classifier.MaxLength = p.GetValue(maxLength) ?? classifier.MaxLength;
             classifier.Threshold = p.GetValue(threshold) ?? classifier.Threshold;
-            var (result, examples, truncated) = classifier.Evaluate(path, data.Mapping(p), data.FileOptions(p), p.GetValue(data.LabelSeparator)!, p.GetValue(data.SkipInvalidRows));
+            var (result, examples, truncated, skipped) = classifier.Evaluate(path, data.Mapping(p), data.FileOptions(p), p.GetValue(data.LabelSeparator)!, p.GetValue(data.SkipInvalidRows));
             Console.WriteLine($"{examples.Count} examples from {path}{(truncated > 0 ? $" ({truncated} truncated to {classifier.MaxLength} tokens)" : "")}");
+            if (skipped.Count > 0)
+            {
+                Console.WriteLine($"{skipped.Count} invalid rows skipped; the first:");
+                foreach (var reason in skipped.FirstReasons) Console.WriteLine("  " + reason);
+            }
             TrainCommand.PrintMetrics("test", result.Metrics);
             if (result.Accumulator is ClassificationMetrics cm)
             {

@@ -56,7 +56,7 @@ internal static class PredictCommand
                 return PredictTokenTasks.PredictAnswers(folder, io, new AnswerPredictorOptions
                 {
                     Device = p.GetValue(device)!, Threads = p.GetValue(threads), BatchSize = p.GetValue(batchSize), Precision = runPrecision,
-                    MaxLength = p.GetValue(maxLength), DocStride = qa.DocStride, NBest = qa.NBest, MaxAnswerLength = qa.MaxAnswerLength,
+                    MaxLength = p.GetValue(maxLength), DocStride = p.GetValue(tokenTasks.DocStride), NBest = qa.NBest, MaxAnswerLength = qa.MaxAnswerLength,
                 });
             }
             Runtime.TorchRuntime.SetThreads(p.GetValue(threads));

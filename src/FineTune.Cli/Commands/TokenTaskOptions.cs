@@ -10,7 +10,7 @@ internal sealed class TokenTaskOptions
     public Option<int?> TagColumn { get; } = new("--tag-column") { Description = "NER, CoNLL files: the 0-based column of the tag (default: the last; the word is column 0)." };
     public Option<string?> TagScheme { get; } = new("--tag-scheme") { Description = "NER: the tag scheme of the files, iob1, iob2 (bio) or bioes (default: detected from the training file; evaluate: from the file evaluated)." };
     public Option<bool> LabelAllTokens { get; } = new("--label-all-tokens") { Description = "NER: train on every sub-token of a word, not only the first." };
-    public Option<int> DocStride { get; } = new("--doc-stride") { Description = "QA: context tokens shared by consecutive windows of a long context.", DefaultValueFactory = _ => 128 };
+    public Option<int?> DocStride { get; } = new("--doc-stride") { Description = "QA: context tokens shared by consecutive windows of a long context (default 128; evaluate and predict: what the model was trained with)." };
     public Option<int> NBest { get; } = new("--n-best") { Description = "QA: start and end candidates considered per window when decoding the answer.", DefaultValueFactory = _ => 20 };
     public Option<int> MaxAnswerLength { get; } = new("--max-answer-length") { Description = "QA: the longest answer, in tokens.", DefaultValueFactory = _ => 30 };
 
@@ -48,7 +48,7 @@ internal sealed class TokenTaskOptions
     public QuestionAnsweringOptions QuestionAnswering(ParseResult p, int? maxLength) => new()
     {
         MaxLength = maxLength ?? DefaultQaMaxLength,
-        DocStride = p.GetValue(DocStride),
+        DocStride = p.GetValue(DocStride) ?? 128,
         NBest = p.GetValue(NBest),
         MaxAnswerLength = p.GetValue(MaxAnswerLength),
     };

@@ -15,6 +15,8 @@ public sealed record FineTuneMetadata
     [JsonPropertyName("max_length")] public int MaxLength { get; init; }
     [JsonPropertyName("threshold")] public double? Threshold { get; init; }
     [JsonPropertyName("score_scale")] public double? ScoreScale { get; init; }
+    /// <summary>QA: context tokens shared by consecutive windows in training.</summary>
+    [JsonPropertyName("doc_stride")] public int? DocStride { get; init; }
     [JsonPropertyName("base_model")] public string? BaseModel { get; init; }
 
     public void Save(string folder) =>

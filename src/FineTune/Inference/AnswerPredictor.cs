@@ -32,8 +32,14 @@ public sealed record AnswerPredictorOptions : PredictorOptions
     /// finetune.json), else <see cref="DefaultMaxLength"/>.
     /// </summary>
     public int? MaxLength { get; init; }
-    /// <summary>Context tokens shared by consecutive windows of a long context.</summary>
-    public int DocStride { get; init; } = 128;
+    /// <summary>The default stride when the model folder does not say what it was trained with.</summary>
+    public const int DefaultDocStride = 128;
+
+    /// <summary>
+    /// Context tokens shared by consecutive windows of a long context. Null: the stride the model was trained with
+    /// (its finetune.json), else <see cref="DefaultDocStride"/>.
+    /// </summary>
+    public int? DocStride { get; init; }
     /// <summary>Start and end candidates considered per window.</summary>
     public int NBest { get; init; } = 20;
     /// <summary>The longest answer, in tokens.</summary>
@@ -72,14 +78,16 @@ public sealed class AnswerPredictor : IDisposable
         options ??= new AnswerPredictorOptions();
         if (options.NBest < 1) throw new FineTuneException($"--n-best: must be at least 1, got {options.NBest}");
         if (options.MaxAnswerLength < 1) throw new FineTuneException($"--max-answer-length: must be at least 1 token, got {options.MaxAnswerLength}");
-        int requested = options.MaxLength ?? (FineTuneMetadata.Load(modelFolder)?.MaxLength is int trained and > 0 ? trained : AnswerPredictorOptions.DefaultMaxLength);
-        if (options.DocStride < 0 || options.DocStride >= requested)
+        var metadata = FineTuneMetadata.Load(modelFolder);
+        int requested = options.MaxLength ?? (metadata?.MaxLength is int trained and > 0 ? trained : AnswerPredictorOptions.DefaultMaxLength);
+        options = options with { DocStride = options.DocStride ?? metadata?.DocStride ?? AnswerPredictorOptions.DefaultDocStride };
+        if (options.DocStride is not int stride || stride < 0 || stride >= requested)
             throw new FineTuneException($"--doc-stride {options.DocStride}: must be at least 0 and less than --max-length {requested}");
         var device = options.Setup();
         var tokenizer = BertTokenizer.FromFolder(modelFolder);
         var model = ModelTask.LoadForPrediction(modelFolder, TaskKind.QuestionAnswering, device, options.Load);
         int maxLength = FineTuner.MaxLength(requested, tokenizer, model.Config, _ => { });
-        if (options.DocStride >= maxLength)
+        if (options.DocStride!.Value >= maxLength)
         {
             model.Dispose();
             throw new FineTuneException($"--doc-stride {options.DocStride}: must be less than the {maxLength} tokens the model takes per window");
@@ -91,7 +99,7 @@ public sealed class AnswerPredictor : IDisposable
     public int MaxLength => _maxLength;
 
     /// <summary>Context tokens shared by consecutive windows.</summary>
-    public int DocStride => _options.DocStride;
+    public int DocStride => _options.DocStride!.Value;
 
     /// <summary>
     /// Scores the model on SQuAD JSON or JSONL with reference answers (see <see cref="SquadReader"/>): each question's
@@ -107,10 +115,10 @@ public sealed class AnswerPredictor : IDisposable
         var skipped = new SkippedRows(file, read.SkippedCount, read.Skipped.Take(5).ToList());
         if (read.Examples.Count == 0)
             throw new DataException(read.SkippedCount > 0 ? $"no valid questions to evaluate ({read.SkippedCount} skipped)" : "no questions to evaluate", file);
-        var (features, multiWindow) = QuestionAnsweringFeatures.Build(read.Examples, _tokenizer, _maxLength, _options.DocStride);
+        var (features, multiWindow) = QuestionAnsweringFeatures.Build(read.Examples, _tokenizer, _maxLength, DocStride);
         var evaluator = new QuestionAnsweringEvaluator(read.Examples, _decoder, _options.BatchSize, _tokenizer.PaddingTokenId, _precision);
         var evaluation = evaluator.Run(_model, features, _device, keepPredictions: true);
-        return new AnswerEvaluationResult(evaluation.Metrics, evaluation.Squad, read.Examples, evaluation.Predictions!, _maxLength, _options.DocStride,
+        return new AnswerEvaluationResult(evaluation.Metrics, evaluation.Squad, read.Examples, evaluation.Predictions!, _maxLength, DocStride,
             features.Count, multiWindow, skipped);
     }
 
@@ -138,7 +146,7 @@ public sealed class AnswerPredictor : IDisposable
         for (int i = 0; i < questions.Count; i++)
         {
             windowsOf[i] = [];
-            foreach (var window in QuestionAnsweringFeatures.Windows(questions[i], i, _tokenizer, _maxLength, _options.DocStride))
+            foreach (var window in QuestionAnsweringFeatures.Windows(questions[i], i, _tokenizer, _maxLength, DocStride))
             {
                 windowsOf[i].Add(features.Count);
                 features.Add(window with { AnswerSpan = null });

@@ -136,7 +136,7 @@ public sealed class TextClassifier : IDisposable
     /// Evaluates on a labelled file: the model's labels are the label map (a label it does not know is an error naming
     /// the row). Returns the metrics and each example's prediction.
     /// </summary>
-    public (EvaluationResult Result, IReadOnlyList<TextExample> Examples, int Truncated) Evaluate(string file, ColumnMapping columns,
+    public (EvaluationResult Result, IReadOnlyList<TextExample> Examples, int Truncated, SkippedRows Skipped) Evaluate(string file, ColumnMapping columns,
         DataFileOptions? fileOptions = null, string labelSeparator = ",", bool skipInvalidRows = false)
     {
         var options = new DatasetOptions
@@ -148,11 +148,11 @@ public sealed class TextClassifier : IDisposable
             Labels = Labels,
             SkipInvalidRows = skipInvalidRows,
         };
-        var examples = DatasetLoader.ReadExamples(file, options, Labels).Examples;
+        var (examples, skipped) = DatasetLoader.ReadExamples(file, options, Labels);
         if (examples.Count == 0) throw new DataException("no examples to evaluate", file);
         var (features, truncated) = FeatureBuilder.ForSequences(examples, Tokenizer, MaxLength);
         var evaluator = new SequenceEvaluator(Task, Labels, BatchSize, Tokenizer.PaddingTokenId, Threshold, _precision);
-        return (evaluator.Evaluate(_model, features, _device, keepPredictions: true), examples, truncated);
+        return (evaluator.Evaluate(_model, features, _device, keepPredictions: true), examples, truncated, skipped);
     }
 
     public void Dispose() => _model.Dispose();
