@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace FineTune.Tests.Training;
 
+[Collection(SeededTestsCollection.Name)]
 public class FusedAdamWTests
 {
     private static TaskModel TinyClassifier(int seed)
