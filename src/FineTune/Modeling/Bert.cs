@@ -19,7 +19,7 @@ public sealed class BertEmbeddings : Module<BertInput, Tensor>
     private readonly Embedding position_embeddings;
     private readonly Embedding? token_type_embeddings;
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
-    private readonly Dropout dropout;
+    private readonly FastDropout dropout;
     private readonly BertConfig _config;
 
     public BertEmbeddings(BertConfig config) : base(nameof(BertEmbeddings))
@@ -33,7 +33,7 @@ public sealed class BertEmbeddings : Module<BertInput, Tensor>
         if (config.TypeVocabSize > 0)
             token_type_embeddings = Embedding(config.TypeVocabSize, width);
         layerNorm = LayerNorm(width, eps: config.LayerNormEps);
-        dropout = Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 
@@ -90,12 +90,9 @@ public sealed class BertSelfAttention : Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
         long b = hidden.shape[0], t = hidden.shape[1];
-        Tensor Split(Tensor x) => x.view(b, t, _heads, _headSize).transpose(1, 2);   // [B, T, H] -> [B, N, T, D]
-        var q = Split(query.call(hidden));
-        var k = Split(key.call(hidden));
-        var v = Split(value.call(hidden));
-        var context = functional.scaled_dot_product_attention(q, k, v, attentionBias, training ? _dropout : 0.0); // [B, N, T, D]
-        return context.transpose(1, 2).reshape(b, t, _heads * _headSize);                               // [B, N, T, D] -> [B, T, H]
+        var (q, k, v) = Projections.QueryKeyValue(hidden, query, key, value, _heads, _headSize);           // 3 x [B, N, T, D]
+        var context = Attention.Compute(q, k, v, attentionBias, training ? _dropout : 0.0);                  // [B, N, T, D]
+        return context.transpose(1, 2).reshape(b, t, _heads * _headSize);                                   // [B, N, T, D] -> [B, T, H]
     }
 }
 
@@ -104,13 +101,13 @@ public sealed class BertSelfOutput : Module<Tensor, Tensor, Tensor>
 {
     private readonly Linear dense;
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
-    private readonly Dropout dropout;
+    private readonly FastDropout dropout;
 
     public BertSelfOutput(BertConfig config) : base(nameof(BertSelfOutput))
     {
         dense = Linear(config.HiddenSize, config.HiddenSize);
         layerNorm = LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
-        dropout = Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 
@@ -156,13 +153,13 @@ public sealed class BertOutput : Module<Tensor, Tensor, Tensor>
 {
     private readonly Linear dense;
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
-    private readonly Dropout dropout;
+    private readonly FastDropout dropout;
 
     public BertOutput(BertConfig config) : base(nameof(BertOutput))
     {
         dense = Linear(config.IntermediateSize, config.HiddenSize);
         layerNorm = LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
-        dropout = Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 

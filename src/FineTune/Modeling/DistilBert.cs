@@ -16,7 +16,7 @@ public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
     private readonly Embedding word_embeddings;
     private readonly Embedding position_embeddings;
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
-    private readonly Dropout dropout;
+    private readonly FastDropout dropout;
 
     public DistilBertEmbeddings(BertConfig config) : base(nameof(DistilBertEmbeddings))
     {
@@ -29,7 +29,7 @@ public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
                 position_embeddings.weight!.requires_grad = false;
             }
         layerNorm = LayerNorm(config.HiddenSize, eps: 1e-12);
-        dropout = Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 
@@ -78,10 +78,9 @@ public sealed class MultiHeadSelfAttention : Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
         long b = hidden.shape[0], t = hidden.shape[1];
-        Tensor Split(Tensor x) => x.view(b, t, _heads, _headSize).transpose(1, 2);   // [B, T, H] -> [B, N, T, D]
-        var context = functional.scaled_dot_product_attention(
-            Split(q_lin.call(hidden)), Split(k_lin.call(hidden)), Split(v_lin.call(hidden)), attentionBias, training ? _dropout : 0.0);
-        return out_lin.call(context.transpose(1, 2).reshape(b, t, _heads * _headSize)); // [B, N, T, D] -> [B, T, H]
+        var (q, k, v) = Projections.QueryKeyValue(hidden, q_lin, k_lin, v_lin, _heads, _headSize);          // 3 x [B, N, T, D]
+        var context = Attention.Compute(q, k, v, attentionBias, training ? _dropout : 0.0);                  // [B, N, T, D]
+        return out_lin.call(context.transpose(1, 2).reshape(b, t, _heads * _headSize));                     // [B, N, T, D] -> [B, T, H]
     }
 }
 
@@ -90,14 +89,14 @@ public sealed class FFN : Module<Tensor, Tensor>
 {
     private readonly Linear lin1;
     private readonly Linear lin2;
-    private readonly Dropout dropout;
+    private readonly FastDropout dropout;
     private readonly Func<Tensor, Tensor> _activation;
 
     public FFN(BertConfig config) : base(nameof(FFN))
     {
         lin1 = Linear(config.HiddenSize, config.IntermediateSize);
         lin2 = Linear(config.IntermediateSize, config.HiddenSize);
-        dropout = Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         _activation = Activations.Get(config.HiddenAct);
         RegisterComponents();
     }

@@ -7,9 +7,10 @@ namespace FineTune.Training;
 /// <summary>
 /// AdamW (decoupled weight decay, Loshchilov &amp; Hutter) over flat buffers. At construction every trainable
 /// parameter is moved into one contiguous buffer per group (decay / no decay) and left as a view of it; its
-/// gradient is likewise a view of one flat gradient buffer. An optimizer step is then a handful of element-wise
-/// kernels over each buffer instead of a managed loop of kernels per parameter, and clipping needs one norm.
-/// Results equal torch.optim.AdamW's (tested against TorchSharp's AdamW).
+/// gradient is likewise a view of one flat gradient buffer. An optimizer step is then one pass over each buffer
+/// (<see cref="FlatKernels"/>, for fp32 on the CPU; libtorch's element-wise kernels otherwise) instead of a managed
+/// loop of kernels per parameter, and clipping needs one norm. Results equal torch.optim.AdamW's (tested against
+/// TorchSharp's AdamW).
 /// </summary>
 public sealed class FusedAdamW : IDisposable
 {
@@ -108,20 +109,19 @@ public sealed class FusedAdamW : IDisposable
     public void ScaleGradients(double factor)
     {
         if (factor == 1.0) return;
-        foreach (var g in _groups) g.Grads.mul_(factor);
+        foreach (var g in _groups) Scale(g.Grads, factor);
     }
 
     /// <summary>The global L2 norm of all gradients; when above <paramref name="maxNorm"/> (and it is positive) they are scaled down to it.</summary>
     public double ClipGradNorm(double maxNorm)
     {
-        using var scope = NewDisposeScope();
-        var squares = _groups.Select(g => g.Grads.square().sum()).ToList();
-        var total = squares.Count == 1 ? squares[0] : stack(squares).sum();
-        double norm = Math.Sqrt(total.to(ScalarType.Float64).item<double>());
+        double sumOfSquares = 0;
+        foreach (var g in _groups) sumOfSquares += SumOfSquares(g.Grads);
+        double norm = Math.Sqrt(sumOfSquares);
         if (maxNorm > 0 && norm > maxNorm)
         {
             double coefficient = maxNorm / (norm + 1e-6);
-            foreach (var g in _groups) g.Grads.mul_(coefficient);
+            foreach (var g in _groups) Scale(g.Grads, coefficient);
         }
         return norm;
     }
@@ -134,15 +134,52 @@ public sealed class FusedAdamW : IDisposable
         double biasCorrection1 = 1 - Math.Pow(_beta1, StepCount);
         double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, StepCount));
         using var _ = no_grad();
-        using var scope = NewDisposeScope();
         foreach (var g in _groups)
         {
+            if (UsesFlatKernels(g.Values))
+            {
+                var args = new FlatKernels.AdamWArgs((float)_beta1, (float)(1 - _beta1), (float)_beta2, (float)(1 - _beta2),
+                    (float)(1 - lr * g.WeightDecay), (float)biasCorrection2Sqrt, (float)_eps, (float)(-lr / biasCorrection1));
+                unsafe
+                {
+                    FlatKernels.AdamW(Pointer(g.Values), Pointer(g.Grads), Pointer(g.ExpAvg), Pointer(g.ExpAvgSq), g.Values.NumberOfElements, args);
+                }
+                continue;
+            }
+            using var scope = NewDisposeScope();
             if (g.WeightDecay != 0) g.Values.mul_(1 - lr * g.WeightDecay);
             g.ExpAvg.mul_(_beta1).add_(g.Grads, 1 - _beta1);
             g.ExpAvgSq.mul_(_beta2).addcmul_(g.Grads, g.Grads, 1 - _beta2);
             var denominator = g.ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(_eps);
             g.Values.addcdiv_(g.ExpAvg, denominator, -lr / biasCorrection1);
         }
+    }
+
+    /// <summary>Whether a buffer can be updated by <see cref="FlatKernels"/>: fp32 in CPU memory (and the switch is on).</summary>
+    private static bool UsesFlatKernels(Tensor t) =>
+        FlatKernelsEnabled && t.dtype == ScalarType.Float32 && t.device_type == DeviceType.CPU && t.is_contiguous();
+
+    /// <summary>Off only to measure libtorch's element-wise kernels against <see cref="FlatKernels"/>.</summary>
+    internal static bool FlatKernelsEnabled { get; set; } = true;
+
+    private static unsafe float* Pointer(Tensor t) => (float*)Runtime.NativeTensor.DataPointer(t);
+
+    private static void Scale(Tensor t, double factor)
+    {
+        if (UsesFlatKernels(t))
+        {
+            unsafe { FlatKernels.Scale(Pointer(t), t.NumberOfElements, (float)factor); }
+            return;
+        }
+        t.mul_(factor);
+    }
+
+    private static double SumOfSquares(Tensor t)
+    {
+        if (UsesFlatKernels(t))
+            unsafe { return FlatKernels.SumOfSquares(Pointer(t), t.NumberOfElements); }
+        using var scope = NewDisposeScope();
+        return t.to(ScalarType.Float64).square().sum().item<double>();
     }
 
     /// <summary>The optimizer state for a checkpoint: per group its moments, and the step count.</summary>

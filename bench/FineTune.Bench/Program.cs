@@ -1,0 +1,21 @@
+using FineTune.Bench;
+
+// FineTune.Bench: benchmarks of fine-tuning and inference (not tests). Each scenario prints a readable table and,
+// as its last line, one JSON object; the same object goes to bench/results/. See docs/performance.md.
+var scenarios = new Dictionary<string, (Action<BenchArgs> Run, string Help)>
+{
+    ["train-step"] = (TrainStepScenario.Run, "--batch 32 --seq 128 --precision fp32|bf16 [--reps 7 --warmup 3 --threads N --optimizer fused|torchsharp " + KernelSwitches.Help + "]"),
+    ["kernels"] = (KernelsScenario.Run, "--batch 32 --seq 128 [--precision fp32,bf16 --only NAME --reps 7 --threads N]"),
+    ["optimizer"] = (OptimizerScenario.Run, "[--reps 15 --threads N]"),
+};
+
+if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))
+{
+    Console.Error.WriteLine("usage: FineTune.Bench <scenario> [options] [--results DIR]");
+    foreach (var (name, s) in scenarios) Console.Error.WriteLine($"  {name} {s.Help}");
+    return 2;
+}
+var options = new BenchArgs(args.Skip(1));
+Report.ResultsFolder = options.String("results");
+scenario.Run(options);
+return 0;
