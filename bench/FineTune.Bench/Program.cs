@@ -7,6 +7,7 @@ var scenarios = new Dictionary<string, (Action<BenchArgs> Run, string Help)>
     ["train-step"] = (TrainStepScenario.Run, "--batch 32 --seq 128 --precision fp32|bf16 [--reps 7 --warmup 3 --threads N --optimizer fused|torchsharp " + KernelSwitches.Help + "]"),
     ["kernels"] = (KernelsScenario.Run, "--batch 32 --seq 128 [--precision fp32,bf16 --only NAME --reps 7 --threads N]"),
     ["optimizer"] = (OptimizerScenario.Run, "[--reps 15 --threads N]"),
+    ["inference"] = (InferenceScenario.Run, "--batch 32 --seq 128 --vs-onnxruntime [--precision fp32,bf16 --reps 9 --threads N]"),
 };
 
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))
