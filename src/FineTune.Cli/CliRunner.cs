@@ -4,7 +4,7 @@ using FineTune.Runtime;
 namespace FineTune.Cli;
 
 /// <summary>Runs the parsed command and turns the library's errors into one clear line and an exit code.</summary>
-internal static class CliRunner
+public static class CliRunner
 {
     public const int UserError = 2;
 

@@ -44,10 +44,14 @@ internal sealed class ConsoleReporter : ITrainerCallback
         return result;
     }
 
-    public static void Info(string message)
+    /// <summary>A set-up message (data summary, truncation, load report), above the live display when there is one.</summary>
+    public void Info(string message)
     {
         foreach (var line in message.Split('\n'))
-            Console.WriteLine(line);
+        {
+            if (_context is not null) AnsiConsole.MarkupLine(Markup.Escape(line));
+            else Console.WriteLine(line);
+        }
     }
 
     public void OnTrainBegin(TrainerState state, long totalSteps)

@@ -36,11 +36,24 @@ public sealed record FineTuneRequest
     /// <summary>Receives one-line messages about the run's set-up (data summary, truncation, load report).</summary>
     public Action<string>? Info { get; init; }
 
+    /// <summary>Stops training between two steps, writing a checkpoint to resume from (<see cref="TrainingInterruptedException"/>).</summary>
+    public CancellationToken Cancellation { get; init; }
+
     /// <summary>Token classification (NER): how tags are read and aligned to sub-words.</summary>
     public TokenClassificationOptions TokenClassification { get; init; } = new();
 
     /// <summary>Extractive question answering: windows over long contexts and answer decoding.</summary>
     public QuestionAnsweringOptions QuestionAnswering { get; init; } = new();
+
+    /// <summary>Sentence similarity as a bi-encoder.</summary>
+    public SimilarityOptions Similarity { get; init; } = new();
+}
+
+/// <summary>Options of the similarity (bi-encoder) task.</summary>
+public sealed record SimilarityOptions
+{
+    /// <summary>The scores are divided by this to compare with the cosine (5 for STS-B's 0–5 scale).</summary>
+    public double ScoreScale { get; init; } = 1.0;
 }
 
 /// <summary>Options of token classification (NER).</summary>
@@ -107,8 +120,13 @@ public static class FineTuner
         var clock = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
         var task = request.Dataset.Task;
-        if (task is not (TaskKind.SingleLabelClassification or TaskKind.MultiLabelClassification or TaskKind.Regression))
-            throw new FineTuneException($"--task {task}: use the token-classification, question-answering or similarity entry points for that task");
+        if (task is not (TaskKind.SingleLabelClassification or TaskKind.MultiLabelClassification or TaskKind.Regression or TaskKind.Similarity))
+            throw new FineTuneException($"--task {task}: use the token-classification or question-answering entry points for that task");
+        bool similarity = task == TaskKind.Similarity;
+        if (similarity && request.Dataset.Columns.TextPair is null)
+            throw new FineTuneException("--task similarity needs two texts per row: give --text-pair-column");
+        if (!(request.Similarity.ScoreScale > 0))
+            throw new FineTuneException($"--score-scale: must be positive, got {request.Similarity.ScoreScale}");
         var training = request.Training with { Task = task };
         training.Validate();
         TorchRuntime.SetThreads(request.Threads);
@@ -120,22 +138,28 @@ public static class FineTuner
         var config = BertConfig.Load(Path.Combine(modelFolder, "config.json"));
         int maxLength = MaxLength(training.MaxLength, tokenizer, config, info);
 
-        var dataset = DatasetLoader.Load(request.Data, request.Dataset);
+        // Similarity scores are read like regression targets, then divided by the score scale.
+        var dataset = DatasetLoader.Load(request.Data, similarity ? request.Dataset with { Task = TaskKind.Regression } : request.Dataset);
         if (dataset.Validation.Count == 0 && training.EvalStrategy != IntervalKind.No)
         {
             info("No validation data (give --validation FILE or --validation-split): training without evaluation.");
             training = training with { EvalStrategy = IntervalKind.No, EarlyStoppingPatience = 0 };
         }
-        var (trainFeatures, trainTruncated) = FeatureBuilder.ForSequences(dataset.Train, tokenizer, maxLength);
-        var (validationFeatures, validationTruncated) = FeatureBuilder.ForSequences(dataset.Validation, tokenizer, maxLength);
-        var (testFeatures, testTruncated) = FeatureBuilder.ForSequences(dataset.Test, tokenizer, maxLength);
-        var summary = dataset.Summary.WithTruncated("train", trainTruncated).WithTruncated("validation", validationTruncated).WithTruncated("test", testTruncated);
+        (List<Feature>, int) Encode(IReadOnlyList<TextExample> examples) => similarity
+            ? FeatureBuilder.ForSeparatePairs(examples, tokenizer, maxLength, request.Similarity.ScoreScale)
+            : FeatureBuilder.ForSequences(examples, tokenizer, maxLength);
+        var (trainFeatures, trainTruncated) = Encode(dataset.Train);
+        var (validationFeatures, validationTruncated) = Encode(dataset.Validation);
+        var (testFeatures, testTruncated) = Encode(dataset.Test);
+        var summary = dataset.Summary;
+        foreach (var (split, count) in new[] { ("train", trainTruncated), ("validation", validationTruncated), ("test", testTruncated) })
+            if (summary[split] is not null) summary = summary.WithTruncated(split, count);
         info(summary.Describe());
         foreach (var (name, count, total) in new[] { ("train", trainTruncated, dataset.Train.Count), ("validation", validationTruncated, dataset.Validation.Count), ("test", testTruncated, dataset.Test.Count) })
             if (count > 0)
                 info($"{count} of {total} {name} examples are longer than {maxLength} tokens and were truncated (--max-length).");
 
-        var labels = dataset.Labels;
+        var labels = similarity ? null : dataset.Labels;
         var (model, loadReport) = ModelFolder.LoadTaskModel(modelFolder, task, labels?.Labels, request.Load);
         using var _ = model;
         info(loadReport.Describe());
@@ -150,15 +174,33 @@ public static class FineTuner
         var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(output, "tensorboard")) };
         callbacks.AddRange(request.Callbacks);
         var trainer = new Trainer(model, training, trainFeatures, validationFeatures, evaluator, device, tokenizer.PaddingTokenId, callbacks,
-            checkpointRoot: training.SaveStrategy == IntervalKind.No ? null : Path.Combine(output, "checkpoints"),
+            checkpointRoot: Path.Combine(output, "checkpoints"), // also where an interrupted run leaves its checkpoint
             writeExtras: tokenizer.Save)
         {
             PrecisionScope = precision,
         };
-        var result = trainer.Train(request.ResumeFrom);
+        if (similarity && validationFeatures.Count > 0 && request.ResumeFrom is null)
+        {
+            var zeroShot = evaluator.Evaluate(model, validationFeatures, device).Metrics;
+            info(string.Create(CultureInfo.InvariantCulture,
+                $"Before fine-tuning (zero-shot cosine): pearson {zeroShot[MetricNames.Pearson]:0.0000}, spearman {zeroShot[MetricNames.Spearman]:0.0000} on validation."));
+        }
+        var result = trainer.Train(request.ResumeFrom, request.Cancellation);
 
         var modelDirectory = Path.Combine(output, "model");
-        ModelFolder.Save(model, modelDirectory, tokenizer.Save);
+        var metadata = new FineTuneMetadata
+        {
+            Task = TaskName(task),
+            MaxLength = maxLength,
+            Threshold = task == TaskKind.MultiLabelClassification ? training.Threshold : null,
+            ScoreScale = similarity ? request.Similarity.ScoreScale : null,
+            BaseModel = request.Model,
+        };
+        ModelFolder.Save(model, modelDirectory, folder =>
+        {
+            tokenizer.Save(folder);
+            metadata.Save(folder);
+        });
 
         var splits = new Dictionary<string, SplitResult>();
         IReadOnlyDictionary<string, double>? validationMetrics = null, testMetrics = null;
@@ -166,13 +208,13 @@ public static class FineTuner
         {
             var v = evaluator.Evaluate(model, validationFeatures, device, keepPredictions: true);
             validationMetrics = v.Metrics;
-            splits["validation"] = SplitResultOf(v, dataset.Validation, labels, task);
+            splits["validation"] = SplitResultOf(v, dataset.Validation, labels, task, request.Similarity.ScoreScale);
         }
         if (testFeatures.Count > 0)
         {
             var t = evaluator.Evaluate(model, testFeatures, device, keepPredictions: true);
             testMetrics = t.Metrics;
-            splits["test"] = SplitResultOf(t, dataset.Test, labels, task);
+            splits["test"] = SplitResultOf(t, dataset.Test, labels, task, request.Similarity.ScoreScale);
             PredictionsCsv.Write(Path.Combine(output, "predictions-test.csv"), dataset.Test, t.Predictions!, labels, task);
         }
         WriteMetricsJson(Path.Combine(output, "metrics.json"), validationMetrics, testMetrics, result.State);
@@ -213,7 +255,8 @@ public static class FineTuner
             Splits = splits,
         };
         RunFiles.WriteRecord(output, record);
-        RunReport.Write(output, record);
+        foreach (var warning in RunReport.Write(output, record).Warnings)
+            info("Report: " + warning);
         return new FineTuneResult(output, modelDirectory, validationMetrics, testMetrics, summary, loadReport, result.State, clock.Elapsed);
     }
 
@@ -279,7 +322,7 @@ public static class FineTuner
         ["device"] = r.Device, ["threads"] = torch.get_num_threads(),
     };
 
-    private static SplitResult SplitResultOf(EvaluationResult result, IReadOnlyList<TextExample> examples, LabelMap? labels, TaskKind task)
+    private static SplitResult SplitResultOf(EvaluationResult result, IReadOnlyList<TextExample> examples, LabelMap? labels, TaskKind task, double scoreScale)
     {
         long[][]? matrix = null;
         IReadOnlyList<ClassReport>? perClass = null;
@@ -298,12 +341,24 @@ public static class FineTuner
             Metrics = result.Metrics,
             ConfusionMatrix = matrix,
             PerClass = perClass,
-            TopErrors = TopErrors(result.Predictions!, examples, labels, task, 20),
+            TopErrors = TopErrors(result.Predictions!, examples, labels, task, 20, scoreScale),
+            PredictedVsActual = task is TaskKind.Regression or TaskKind.Similarity ? RegressionValuesOf(result.Predictions!, examples, scoreScale) : null,
         };
     }
 
+    /// <summary>Each example's actual and predicted value, in example order; an evenly spaced sample of a large split.</summary>
+    private static RegressionValues RegressionValuesOf(IReadOnlyList<SequencePrediction> predictions, IReadOnlyList<TextExample> examples, double scoreScale)
+    {
+        var ordered = predictions.Where(p => examples[p.ExampleIndex].Label is RegressionTarget).OrderBy(p => p.ExampleIndex).ToList();
+        int count = Math.Min(ordered.Count, RegressionValues.MaxCount);
+        var chosen = Enumerable.Range(0, count).Select(i => ordered[(int)((long)i * ordered.Count / count)]).ToList();
+        return new RegressionValues(
+            chosen.Select(p => (float)(((RegressionTarget)examples[p.ExampleIndex].Label!).Value / scoreScale)).ToArray(),
+            chosen.Select(p => p.Outputs[0]).ToArray());
+    }
+
     private static List<PredictionError> TopErrors(IReadOnlyList<SequencePrediction> predictions, IReadOnlyList<TextExample> examples,
-        LabelMap? labels, TaskKind task, int count)
+        LabelMap? labels, TaskKind task, int count, double scoreScale)
     {
         var errors = new List<PredictionError>();
         foreach (var p in predictions)
@@ -323,9 +378,10 @@ public static class FineTuner
                             string.Join(",", p.PredictedLabels!.Select(i => labels![i])), confidence));
                     }
                     break;
-                case TaskKind.Regression when e.Label is RegressionTarget r:
-                    errors.Add(new PredictionError(e.SourceRow, e.Text, e.TextPair, r.Value.ToString("0.###", CultureInfo.InvariantCulture),
-                        p.Outputs[0].ToString("0.###", CultureInfo.InvariantCulture), Math.Abs(p.Outputs[0] - r.Value)));
+                case TaskKind.Regression or TaskKind.Similarity when e.Label is RegressionTarget r:
+                    double target = r.Value / scoreScale;
+                    errors.Add(new PredictionError(e.SourceRow, e.Text, e.TextPair, target.ToString("0.###", CultureInfo.InvariantCulture),
+                        p.Outputs[0].ToString("0.###", CultureInfo.InvariantCulture), Math.Abs(p.Outputs[0] - target)));
                     break;
             }
         }

@@ -17,7 +17,11 @@ internal static class TrainCommand
         var train = new Option<string>("--data", "--train") { Description = "The training file (CSV, TSV, JSONL or Parquet).", Required = true };
         var validation = new Option<string?>("--validation") { Description = "A validation file (default: none, or --validation-split of the training file)." };
         var test = new Option<string?>("--test") { Description = "A test file evaluated once at the end (default: none, or --test-split)." };
-        var task = new Option<string>("--task") { Description = "classification, multi-label or regression.", DefaultValueFactory = _ => "classification" };
+        var task = new Option<string>("--task")
+        {
+            Description = "classification, multi-label, regression, similarity (bi-encoder: cosine of mean-pooled embeddings), token-classification (NER) or question-answering.",
+            DefaultValueFactory = _ => "classification",
+        };
         var output = new Option<string>("--output", "-o") { Description = "The run folder to write: model/, metrics.json, predictions-test.csv, log.jsonl, plots/, report.html, checkpoints/.", Required = true };
         var validationSplit = new Option<double>("--validation-split") { Description = "Hold out this fraction of the training file for validation (stratified for classification)." };
         var testSplit = new Option<double>("--test-split") { Description = "Hold out this fraction of the training file for testing." };
@@ -43,10 +47,11 @@ internal static class TrainCommand
         var saveLimit = new Option<int>("--save-total-limit") { Description = "Keep at most this many checkpoints (0: all).", DefaultValueFactory = _ => 2 };
         var patience = new Option<int>("--early-stopping-patience") { Description = "Stop after this many evaluations without improvement (0: off)." };
         var metricForBest = new Option<string?>("--metric-for-best") { Description = "The validation metric that picks the best model (default: accuracy; f1_micro for multi-label; pearson for regression)." };
-        var loggingSteps = new Option<int>("--logging-steps") { Description = "Log loss and learning rate every N steps.", DefaultValueFactory = _ => 50 };
+        var loggingSteps = new Option<int>("--logging-steps") { Description = "Log loss and learning rate every N steps (default: about 30 points per run, at most every 50 steps)." };
         var classWeights = new Option<string>("--class-weights") { Description = "none, auto (inverse class frequency) or a comma-separated list in label order.", DefaultValueFactory = _ => "none" };
         var labelSmoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing of the cross-entropy (0 to 1)." };
         var regressionLoss = new Option<string>("--regression-loss") { Description = "mse, mae or huber.", DefaultValueFactory = _ => "mse" };
+        var scoreScale = new Option<double>("--score-scale") { Description = "Similarity: scores are divided by this to compare with the cosine (5 for a 0–5 scale).", DefaultValueFactory = _ => 1.0 };
         var threshold = new Option<double>("--threshold") { Description = "Multi-label: probability from which a label is predicted.", DefaultValueFactory = _ => 0.5 };
         var seed = new Option<int>("--seed") { Description = "Seed of the splits, shuffling, head initialisation and dropout.", DefaultValueFactory = _ => 42 };
         var device = new Option<string>("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" };
@@ -64,7 +69,7 @@ internal static class TrainCommand
         foreach (var o in data.All) command.Options.Add(o);
         foreach (var o in new Option[] { epochs, maxSteps, batchSize, evalBatchSize, lr, weightDecay, schedule, warmupRatio, warmupSteps, maxGradNorm,
                      accumulation, maxLength, noGroup, precision, evalStrategy, evalSteps, saveStrategy, saveSteps, saveLimit, patience, metricForBest,
-                     loggingSteps, classWeights, labelSmoothing, regressionLoss, threshold, seed, device, threads, resume, allowPickle, ignoreMismatched })
+                     loggingSteps, classWeights, labelSmoothing, regressionLoss, threshold, scoreScale, seed, device, threads, resume, allowPickle, ignoreMismatched })
             command.Options.Add(o);
 
         command.SetAction(p =>
@@ -125,6 +130,7 @@ internal static class TrainCommand
                 Threads = p.GetValue(threads),
                 ResumeFrom = p.GetValue(resume),
                 Load = new ModelLoadOptions { AllowPickle = p.GetValue(allowPickle), IgnoreMismatchedSizes = p.GetValue(ignoreMismatched) },
+                Similarity = new SimilarityOptions { ScoreScale = p.GetValue(scoreScale) },
             };
             return Run(request);
         });
@@ -134,7 +140,25 @@ internal static class TrainCommand
     internal static int Run(FineTuneRequest request)
     {
         var reporter = new ConsoleReporter();
-        var result = reporter.Run(() => FineTuner.Train(request with { Callbacks = [reporter], Info = ConsoleReporter.Info }));
+        // Ctrl+C stops after the current step and writes a checkpoint; a second Ctrl+C ends the process at once.
+        using var interrupt = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (interrupt.IsCancellationRequested) return;
+            e.Cancel = true;
+            Console.Error.WriteLine("Stopping after this step (Ctrl+C again to quit at once) ...");
+            interrupt.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        FineTuneResult result;
+        try
+        {
+            result = reporter.Run(() => FineTuner.Train(request with { Callbacks = [reporter], Info = reporter.Info, Cancellation = interrupt.Token }));
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
         Console.WriteLine();
         PrintMetrics("validation", result.Validation);
         PrintMetrics("test", result.Test);

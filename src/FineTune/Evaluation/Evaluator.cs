@@ -35,7 +35,8 @@ public sealed class SequenceEvaluator(TaskKind task, LabelMap? labels, int batch
 {
     public EvaluationResult Evaluate(TaskModel model, IReadOnlyList<Feature> features, Device device, bool keepPredictions = false)
     {
-        var accumulator = MetricAccumulator.Create(task, labels, threshold);
+        // Similarity is scored like regression: the pair's cosine against its normalised score.
+        var accumulator = MetricAccumulator.Create(task == TaskKind.Similarity ? TaskKind.Regression : task, labels, threshold);
         var predictions = keepPredictions ? new SequencePrediction[features.Count] : null;
         bool wasTraining = model.training;
         model.eval();
@@ -43,7 +44,7 @@ public sealed class SequenceEvaluator(TaskKind task, LabelMap? labels, int batch
         {
             using var _ = inference_mode();
             // Longest first: similar lengths share a batch, and an out-of-memory shows up at once.
-            var order = Enumerable.Range(0, features.Count).OrderByDescending(i => features[i].Length).ToArray();
+            var order = Enumerable.Range(0, features.Count).OrderByDescending(i => features[i].Length + (features[i].Second?.Length ?? 0)).ToArray();
             for (int start = 0; start < order.Length; start += batchSize)
             {
                 using var scope = NewDisposeScope();

@@ -20,8 +20,9 @@ public static class PredictionsCsv
         var header = new List<string> { "row", "text" };
         if (pairs) header.Add("text_pair");
         if (gold) header.Add("label");
-        header.Add(task == TaskKind.Regression ? "prediction" : "predicted");
-        if (task != TaskKind.Regression)
+        bool scores = task is TaskKind.Regression or TaskKind.Similarity;
+        header.Add(task == TaskKind.Similarity ? "cosine" : scores ? "prediction" : "predicted");
+        if (!scores)
             header.AddRange(labels!.Labels.Select(l => "p_" + l));
         sb.AppendLine(string.Join(",", header.Select(Quote)));
         foreach (var p in predictions.OrderBy(p => p.ExampleIndex))
@@ -42,7 +43,7 @@ public static class PredictionsCsv
                     row.Add(p.Outputs[0].ToString("R", CultureInfo.InvariantCulture));
                     break;
             }
-            if (task != TaskKind.Regression)
+            if (!scores)
                 row.AddRange(p.Outputs.Select(v => v.ToString("0.######", CultureInfo.InvariantCulture)));
             sb.AppendLine(string.Join(",", row.Select(Quote)));
         }

@@ -57,6 +57,17 @@ public sealed record SplitResult
     [JsonPropertyName("confusion_matrix")] public long[][]? ConfusionMatrix { get; init; }
     [JsonPropertyName("per_class")] public IReadOnlyList<ClassReport>? PerClass { get; init; }
     [JsonPropertyName("top_errors")] public IReadOnlyList<PredictionError>? TopErrors { get; init; }
+    /// <summary>Regression: the actual and predicted value of each example (for the predicted-vs-actual plot).</summary>
+    [JsonPropertyName("predicted_vs_actual")] public RegressionValues? PredictedVsActual { get; init; }
+}
+
+/// <summary>Actual and predicted values of a regression split, pairwise in example order (at most <see cref="MaxCount"/>).</summary>
+public sealed record RegressionValues(
+    [property: JsonPropertyName("actual")] IReadOnlyList<float> Actual,
+    [property: JsonPropertyName("predicted")] IReadOnlyList<float> Predicted)
+{
+    /// <summary>The most pairs a record keeps; larger splits keep an evenly spaced sample.</summary>
+    public const int MaxCount = 10_000;
 }
 
 /// <summary>A wrong prediction the model was sure of (or, for regression, one far off).</summary>

@@ -6,7 +6,11 @@ namespace FineTune.Modeling;
 /// One batch for an encoder: token ids [B, T], the attention mask [B, T] (1 = token, 0 = padding), optional
 /// token type ids [B, T], and for a task model optional labels (shape by task). Position ids are derived.
 /// </summary>
-public sealed record BertInput(Tensor InputIds, Tensor AttentionMask, Tensor? TokenTypeIds = null, Tensor? Labels = null);
+public sealed record BertInput(Tensor InputIds, Tensor AttentionMask, Tensor? TokenTypeIds = null, Tensor? Labels = null)
+{
+    /// <summary>Sentence pairs for a bi-encoder: rows [0, B) are the first texts and rows [B, 2B) the second ones.</summary>
+    public bool PairedRows { get; init; }
+}
 
 /// <summary>What an encoder returns: the last hidden state [B, T, H] and, with a pooler, the pooled output [B, H].</summary>
 public sealed record EncoderOutput(Tensor LastHiddenState, Tensor? PooledOutput);

@@ -118,8 +118,18 @@ public sealed class ForSentenceEmbedding : TaskModel
     public override string ArchitectureName => ForTokenClassification.ArchitecturePrefix(Config) + "Model";
     public override IReadOnlyList<string> HeadPrefixes { get; } = [];
 
-    public override ClassifierOutput forward(BertInput input) =>
-        new(MeanPool(Encoder.call(input).LastHiddenState, input.AttentionMask));
+    /// <summary>
+    /// Embeddings [N, H]; for paired rows the cosine similarity of each pair [B] (the sentence-transformers
+    /// CosineSimilarityLoss: mean squared error against the normalised score, when labels are given).
+    /// </summary>
+    public override ClassifierOutput forward(BertInput input)
+    {
+        var embeddings = MeanPool(Encoder.call(input).LastHiddenState, input.AttentionMask);   // [N, H]
+        if (!input.PairedRows) return new ClassifierOutput(embeddings);
+        long b = embeddings.shape[0] / 2;
+        var cosine = functional.cosine_similarity(embeddings[..(int)b], embeddings[(int)b..], 1);  // [B, H] x [B, H] -> [B]
+        return Output(cosine, input.Labels);
+    }
 
     /// <summary>Mean of the hidden states over tokens whose mask is 1: [B, T, H], [B, T] -> [B, H].</summary>
     public static Tensor MeanPool(Tensor hidden, Tensor attentionMask)

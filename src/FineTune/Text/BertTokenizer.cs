@@ -123,7 +123,8 @@ public sealed partial class BertTokenizer
     /// Question answering: the question with successive windows of a long context, as Hugging Face's
     /// <c>truncation="only_second", return_overflowing_tokens=True, stride=stride</c>. Each window holds at most
     /// <paramref name="maxLength"/> tokens; consecutive windows share <paramref name="stride"/> context tokens.
-    /// Offsets index the question (sequence 0) or the context (sequence 1).
+    /// Offsets index the question (sequence 0) or the context (sequence 1); word ids number the context's words from its
+    /// start in every window. <see cref="Encoding.TruncatedTokens"/> is 0: together the windows cover the whole context.
     /// </summary>
     public IReadOnlyList<Encoding> EncodeWindows(string question, string context, int maxLength, int stride = 0, bool addSpecialTokens = true)
     {

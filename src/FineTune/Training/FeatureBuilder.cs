@@ -21,4 +21,30 @@ public static class FeatureBuilder
         }
         return (features, truncated);
     }
+
+    /// <summary>
+    /// Similarity (bi-encoder): each text of a pair encoded on its own, the score divided by <paramref name="scoreScale"/>
+    /// (e.g. 5 for STS-B's 0–5) so the target is on the cosine's scale.
+    /// </summary>
+    public static (List<Feature> Features, int Truncated) ForSeparatePairs(IReadOnlyList<TextExample> examples, BertTokenizer tokenizer,
+        int maxLength, double scoreScale)
+    {
+        var options = EncodeOptions.Truncate(maxLength);
+        var firsts = tokenizer.EncodeBatch(examples.Select(e => e.Text).ToList(), options);
+        var seconds = tokenizer.EncodeBatch(examples.Select(e => e.TextPair ?? throw new DataException(
+            "similarity needs a second text in every row (--text-pair-column)", e.SourceFile, e.SourceRow)).ToList(), options);
+        var features = new List<Feature>(examples.Count);
+        int truncated = 0;
+        for (int i = 0; i < examples.Count; i++)
+        {
+            if (firsts[i].WasTruncated || seconds[i].WasTruncated) truncated++;
+            var label = examples[i].Label is RegressionTarget r ? new RegressionTarget((float)(r.Value / scoreScale)) : examples[i].Label;
+            features.Add(new Feature(firsts[i].Ids, firsts[i].TypeIds, i)
+            {
+                Label = label,
+                Second = new Feature(seconds[i].Ids, seconds[i].TypeIds, i),
+            });
+        }
+        return (features, truncated);
+    }
 }

@@ -32,6 +32,15 @@ public static class Collator
     /// <summary>Pads <paramref name="batch"/> to its longest feature and builds the inputs and, when present, the labels.</summary>
     public static BertInput Collate(IReadOnlyList<Feature> batch, TaskKind task, int padId, Device device, bool withLabels = true)
     {
+        if (task == TaskKind.Similarity && batch.All(f => f.Second is not null))
+        {
+            // Both sides of every pair in one batch: first texts, then second texts.
+            var sides = Collate(batch.Concat(batch.Select(f => f.Second!)).ToList(), TaskKind.Regression, padId, device, withLabels: false);
+            var scores = withLabels && batch.All(f => f.Label is RegressionTarget)
+                ? tensor(batch.Select(f => ((RegressionTarget)f.Label!).Value).ToArray(), device: device)
+                : null;
+            return sides with { Labels = scores, PairedRows = true };
+        }
         int b = batch.Count, t = batch.Max(f => f.Length);
         var ids = new long[b * t];
         var types = new long[b * t];

@@ -82,6 +82,7 @@ public sealed class Trainer
         long totalSteps = _options.MaxSteps > 0 ? _options.MaxSteps : stepsPerEpoch * _options.Epochs;
         int epochs = _options.MaxSteps > 0 ? (int)((totalSteps + stepsPerEpoch - 1) / stepsPerEpoch) : _options.Epochs;
         long warmup = LearningRateSchedule.WarmupSteps(_options, totalSteps);
+        long loggingSteps = _options.LoggingSteps > 0 ? _options.LoggingSteps : Math.Clamp(totalSteps / 30, 1, 50);
 
         using var optimizer = new FusedAdamW(_model.named_parameters(), _options.LearningRate, _options.WeightDecay,
             _options.AdamBeta1, _options.AdamBeta2, _options.AdamEpsilon);
@@ -104,7 +105,14 @@ public sealed class Trainer
             state.Epoch = epoch;
             while (batchIndex < batches.Count && !stop)
             {
-                cancellation.ThrowIfCancellationRequested();
+                if (cancellation.IsCancellationRequested)
+                {
+                    // Stop between steps; what was trained so far is kept in a checkpoint to resume from.
+                    string? saved = null;
+                    if (_checkpointRoot is not null && state.GlobalStep > 0)
+                        saved = SaveCheckpoint(state, optimizer, best);
+                    throw new TrainingInterruptedException(state.GlobalStep, saved);
+                }
                 int groupEnd = Math.Min(batchIndex + _options.GradientAccumulationSteps, batches.Count);
                 int examples = 0;
                 using (var scope = NewDisposeScope())
@@ -139,14 +147,13 @@ public sealed class Trainer
                 state.BatchInEpoch = batchIndex;
                 state.ExamplesSeen += examples;
                 double epochProgress = epoch + (double)batchIndex / batches.Count;
-                foreach (var c in _callbacks)
-                    c.OnStep(state, new StepInfo(state.GlobalStep, totalSteps, epochProgress, optimizer.LearningRate, state.ExamplesSeen, clock.Elapsed));
-
                 bool endOfEpoch = batchIndex >= batches.Count;
                 bool lastStep = state.GlobalStep >= totalSteps;
                 if (endOfEpoch) { state.Epoch = epoch + 1; state.BatchInEpoch = 0; }
-                if (state.GlobalStep % _options.LoggingSteps == 0 || state.GlobalStep == 1 || lastStep || endOfEpoch)
+                if (state.GlobalStep % loggingSteps == 0 || state.GlobalStep == 1 || lastStep || endOfEpoch)
                     Log(state, window, epochProgress);
+                foreach (var c in _callbacks)
+                    c.OnStep(state, new StepInfo(state.GlobalStep, totalSteps, epochProgress, optimizer.LearningRate, state.ExamplesSeen, clock.Elapsed));
                 if (Cadence.Due(_options.EvalStrategy, _options.EvalSteps, state.GlobalStep, endOfEpoch, lastStep) && CanEvaluate)
                 {
                     var metrics = Evaluate(state, best, epochProgress);
@@ -221,7 +228,7 @@ public sealed class Trainer
 
     private const string BestFolderName = "best-model";
 
-    private void SaveCheckpoint(TrainerState state, FusedAdamW optimizer, BestModel best)
+    private string SaveCheckpoint(TrainerState state, FusedAdamW optimizer, BestModel best)
     {
         var root = _checkpointRoot!;
         Directory.CreateDirectory(root);
@@ -249,6 +256,7 @@ public sealed class Trainer
         });
         foreach (var c in _callbacks) c.OnSave(state, folder);
         RotateCheckpoints(root, state);
+        return folder;
     }
 
     private void RotateCheckpoints(string root, TrainerState state)
@@ -383,6 +391,16 @@ public sealed class Trainer
             _clock.Restart();
         }
     }
+}
+
+/// <summary>Training was stopped on request (Ctrl+C) between two steps.</summary>
+public sealed class TrainingInterruptedException(long step, string? checkpoint)
+    : FineTuneException(checkpoint is null
+        ? $"training interrupted at step {step}; no checkpoint was written (--save-strategy no)"
+        : $"training interrupted at step {step}; continue with --resume {checkpoint}")
+{
+    public long Step { get; } = step;
+    public string? Checkpoint { get; } = checkpoint;
 }
 
 /// <summary>When something happens: at each epoch's end, every N steps, or never; and always at the last step.</summary>

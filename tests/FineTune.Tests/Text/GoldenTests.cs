@@ -88,6 +88,18 @@ public class GoldenTests
         }
     }
 
+    /// <summary>The tokenizer.json this tokenizer writes has the sections Hugging Face writes for the same tokenizer.</summary>
+    [Fact]
+    public void WrittenTokenizerJsonHasHuggingFaceSections()
+    {
+        var hf = s_golden.Value["tokenizerJson"]!.AsObject();
+        var ours = TestVocabulary.Load(new BertTokenizerOptions { StripAccents = true }).ToTokenizerJson();
+        Assert.Equal(TestVocabulary.Lines.Length, ours["model"]!["vocab"]!.AsObject().Count);
+        ours["model"]!["vocab"] = new JsonObject();
+        foreach (var section in new[] { "version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder", "model" })
+            Assert.True(JsonNode.DeepEquals(hf[section], ours[section]), $"{section}: Hugging Face {hf[section]?.ToJsonString()}, ours {ours[section]?.ToJsonString()}");
+    }
+
     private static void AssertAllMatch(List<JsonObject> cases, Func<JsonObject, BertTokenizer> tokenizerOf)
     {
         string? first = null;

@@ -156,4 +156,28 @@ public class TrainerTests
             Assert.True(File.Exists(Path.Combine(dir.Path, "checkpoint-000006", f)), f);
         Assert.Equal(6, TrainerState.Load(Path.Combine(dir.Path, "checkpoint-000006", "trainer_state.json")).GlobalStep);
     }
+
+    [Fact]
+    public void CancellationStopsBetweenStepsAndLeavesACheckpointToResumeFrom()
+    {
+        using var scope = NewDisposeScope();
+        using var dir = new TestSupport.TempDir();
+        using var cts = new CancellationTokenSource();
+        var options = new TrainingOptions { Epochs = 2, BatchSize = 8, EvalStrategy = IntervalKind.No, SaveStrategy = IntervalKind.No };
+        var trainer = new Trainer(Model(), options, Features(40, 10), null, null, CPU, 0, [new CancelAt(3, cts)], checkpointRoot: dir.Path);
+        var e = Assert.Throws<TrainingInterruptedException>(() => trainer.Train(cancellation: cts.Token));
+        Assert.Equal(3, e.Step);
+        Assert.Equal(Path.Combine(dir.Path, "checkpoint-000003"), e.Checkpoint);
+        Assert.Contains("--resume", e.Message);
+        var resumed = new Trainer(Model(), options, Features(40, 10), null, null, CPU, 0, checkpointRoot: dir.Path).Train(e.Checkpoint);
+        Assert.Equal(10, resumed.State.GlobalStep);
+    }
+
+    private sealed class CancelAt(long step, CancellationTokenSource cts) : ITrainerCallback
+    {
+        public void OnStep(TrainerState state, StepInfo info)
+        {
+            if (info.Step == step) cts.Cancel();
+        }
+    }
 }
