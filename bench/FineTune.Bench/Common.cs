@@ -178,6 +178,7 @@ internal sealed class Report(string scenario)
         double d when double.IsNaN(d) => "-",
         double d when Math.Abs(d) >= 1000 => d.ToString("0", CultureInfo.InvariantCulture),
         double d when Math.Abs(d) >= 10 => d.ToString("0.0", CultureInfo.InvariantCulture),
+        double d when d != 0 && Math.Abs(d) < 0.01 => d.ToString("G3", CultureInfo.InvariantCulture),
         double d => d.ToString("0.000", CultureInfo.InvariantCulture),
         bool b => b ? "yes" : "no",
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",

@@ -5,7 +5,7 @@ namespace FineTune.Bench;
 /// <summary>--dropout fast|torch, --attention auto|sdpa|eager, --fuse-qkv on|off: the alternatives the library chose between.</summary>
 internal static class KernelSwitches
 {
-    public const string Help = "--dropout fast|torch --attention auto|sdpa|eager --fuse-qkv on|off";
+    public const string Help = "--dropout fast|torch --attention auto|sdpa|eager --fuse-qkv on|off --sparse-embeddings on|off";
 
     public static void Apply(BenchArgs args)
     {
@@ -22,18 +22,23 @@ internal static class KernelSwitches
             "eager" => AttentionKernel.Eager,
             var s => throw new ArgumentException($"--attention: auto, sdpa or eager, got '{s}'"),
         };
-        KernelSettings.FuseQkv = args.String("fuse-qkv", "on") switch
-        {
-            "on" => true,
-            "off" => false,
-            var s => throw new ArgumentException($"--fuse-qkv: on or off, got '{s}'"),
-        };
+        KernelSettings.FuseQkv = OnOff(args, "fuse-qkv", KernelSettings.FuseQkv);
+        KernelSettings.SparseEmbeddingGradients = OnOff(args, "sparse-embeddings", KernelSettings.SparseEmbeddingGradients);
     }
+
+    private static bool OnOff(BenchArgs args, string name, bool fallback) => args.String(name) switch
+    {
+        null => fallback,
+        "on" => true,
+        "off" => false,
+        var s => throw new ArgumentException($"--{name}: on or off, got '{s}'"),
+    };
 
     public static void Describe(Report report)
     {
         report.Add("dropout", KernelSettings.FastDropout ? "fast" : "torch");
         report.Add("attention", KernelSettings.Attention.ToString().ToLowerInvariant());
         report.Add("fuse_qkv", KernelSettings.FuseQkv);
+        report.Add("sparse_embedding_gradients", KernelSettings.SparseEmbeddingGradients);
     }
 }

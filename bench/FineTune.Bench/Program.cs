@@ -8,6 +8,7 @@ var scenarios = new Dictionary<string, (Action<BenchArgs> Run, string Help)>
     ["kernels"] = (KernelsScenario.Run, "--batch 32 --seq 128 [--precision fp32,bf16 --only NAME --reps 7 --threads N]"),
     ["optimizer"] = (OptimizerScenario.Run, "[--reps 15 --threads N]"),
     ["inference"] = (InferenceScenario.Run, "--batch 32 --seq 128 --vs-onnxruntime [--precision fp32,bf16 --reps 9 --threads N]"),
+    ["e2e-sst2"] = (E2eSst2Scenario.Run, "--examples 20000 --vs-pytorch [--precision fp32|bf16 --peer-precision bf16|fp32 --python /usr/bin/python3 --data DIR --peer-only --threads N]"),
 };
 
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))

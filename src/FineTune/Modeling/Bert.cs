@@ -54,7 +54,7 @@ public sealed class BertEmbeddings : Module<BertInput, Tensor>
         {
             positionIds = arange(seqLength, dtype: ScalarType.Int64, device: ids.device).unsqueeze(0); // [1, T]
         }
-        var embeddings = word_embeddings.call(ids) + position_embeddings.call(positionIds);      // [B, T, E]
+        var embeddings = Words.Lookup(word_embeddings, ids, _config.PadTokenId) + position_embeddings.call(positionIds); // [B, T, E]
         if (token_type_embeddings is not null)
         {
             var typeIds = input.TokenTypeIds ?? zeros_like(ids);

@@ -17,9 +17,11 @@ public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
     private readonly Embedding position_embeddings;
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
     private readonly FastDropout dropout;
+    private readonly int _padTokenId;
 
     public DistilBertEmbeddings(BertConfig config) : base(nameof(DistilBertEmbeddings))
     {
+        _padTokenId = config.PadTokenId;
         word_embeddings = Embedding(config.VocabSize, config.HiddenSize, padding_idx: config.PadTokenId);
         position_embeddings = Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
         if (config.SinusoidalPositionEmbeddings == true)
@@ -48,7 +50,8 @@ public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
     public override Tensor forward(Tensor ids)
     {
         var positionIds = arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device).unsqueeze(0); // [1, T]
-        return dropout.call(layerNorm.call(word_embeddings.call(ids) + position_embeddings.call(positionIds)));
+        var words = Words.Lookup(word_embeddings, ids, _padTokenId);                            // [B, T, H]
+        return dropout.call(layerNorm.call(words + position_embeddings.call(positionIds)));
     }
 }
 

@@ -105,6 +105,42 @@ public class KernelTests
     }
 
     [Fact]
+    public void EmbeddingGradientsEqualTorchsWithAndWithoutAFlatGradientBuffer()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(8);
+        var config = TestSupport.Tiny() with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
+        var (ids, mask) = TestSupport.Batch(100, [7, 12, 3, 12], pad: 0, seed: 4);
+        Tensor[] Gradients(bool sparse, bool flatBuffer)
+        {
+            random.manual_seed(8);
+            var encoder = TaskModels.CreateEncoder(config);
+            encoder.train();
+            using var optimizer = flatBuffer ? new FineTune.Training.FusedAdamW(encoder.named_parameters(), 1e-3, 0.01) : null;
+            KernelSettings.SparseEmbeddingGradients = sparse;
+            try
+            {
+                for (int i = 0; i < 2; i++) // accumulates over two passes
+                    encoder.call(new BertInput(ids, mask)).LastHiddenState.square().sum().backward();
+            }
+            finally
+            {
+                KernelSettings.SparseEmbeddingGradients = true;
+            }
+            var grad = encoder.named_parameters().First(p => p.name == "embeddings.word_embeddings.weight").parameter.grad!;
+            Assert.False(grad.is_sparse);
+            return [grad.clone()];
+        }
+        var reference = Gradients(sparse: false, flatBuffer: false)[0];
+        Assert.Equal(0f, reference[0].abs().max().item<float>()); // the padding row
+        foreach (var (sparse, flat) in new[] { (true, false), (true, true), (false, true) })
+        {
+            var other = Gradients(sparse, flat)[0];
+            Assert.True((other - reference).abs().max().item<float>() < 1e-5, $"sparse={sparse} flat={flat}");
+        }
+    }
+
+    [Fact]
     public void AttentionDropoutDropsProbabilitiesInTraining()
     {
         using var scope = NewDisposeScope();
