@@ -146,6 +146,9 @@ internal sealed class Report(string scenario)
 
     public static string? ResultsFolder { get; set; }
 
+    /// <summary>False for child processes (--results none): only the parent writes a results file.</summary>
+    public static bool WriteResults { get; set; } = true;
+
     /// <summary>Adds a row to the table and a field to the JSON object.</summary>
     public void Add(string key, object? value, string? display = null)
     {
@@ -201,7 +204,7 @@ internal sealed class Report(string scenario)
             Console.WriteLine($"  {name.PadRight(width)}  {value}");
         var json = JsonSerializer.Serialize(_json);
         var folder = ResultsFolder ?? DefaultResultsFolder();
-        if (folder is not null)
+        if (folder is not null && WriteResults)
         {
             Directory.CreateDirectory(folder);
             var file = Path.Combine(folder, $"{Scenario}-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");

@@ -5,7 +5,7 @@ namespace FineTune.Bench;
 /// <summary>--dropout fast|torch, --attention auto|sdpa|eager, --fuse-qkv on|off: the alternatives the library chose between.</summary>
 internal static class KernelSwitches
 {
-    public const string Help = "--dropout fast|torch --attention auto|sdpa|eager --fuse-qkv on|off --sparse-embeddings on|off";
+    public const string Help = "--dropout fast|torch --attention auto|sdpa|eager --fuse-qkv on|off --sparse-embeddings on|off --bf16-attention on|off";
 
     public static void Apply(BenchArgs args)
     {
@@ -24,6 +24,7 @@ internal static class KernelSwitches
         };
         KernelSettings.FuseQkv = OnOff(args, "fuse-qkv", KernelSettings.FuseQkv);
         KernelSettings.SparseEmbeddingGradients = OnOff(args, "sparse-embeddings", KernelSettings.SparseEmbeddingGradients);
+        KernelSettings.AttentionInScoresDtype = OnOff(args, "bf16-attention", KernelSettings.AttentionInScoresDtype);
     }
 
     private static bool OnOff(BenchArgs args, string name, bool fallback) => args.String(name) switch
@@ -40,5 +41,6 @@ internal static class KernelSwitches
         report.Add("attention", KernelSettings.Attention.ToString().ToLowerInvariant());
         report.Add("fuse_qkv", KernelSettings.FuseQkv);
         report.Add("sparse_embedding_gradients", KernelSettings.SparseEmbeddingGradients);
+        report.Add("bf16_attention_probabilities", KernelSettings.AttentionInScoresDtype);
     }
 }

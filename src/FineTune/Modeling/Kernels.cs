@@ -48,10 +48,18 @@ internal static class Attention
         };
         if (useSdpa)
             return functional.scaled_dot_product_attention(q, k, v, bias, dropout);                // [B, N, T, D]
-        var scores = q.mul(1.0 / Math.Sqrt(q.shape[^1])).matmul(k.transpose(-1, -2));            // [B, N, T, T]
-        var probs = functional.softmax(scores.add(bias), -1);
-        if (dropout > 0) probs = FastDropout.Dropout(probs, dropout);
-        return probs.matmul(v);                                                                  // [B, N, T, D]
+        // Intermediates are released as soon as they are used (autograd keeps what backward needs): the [B, N, T, T]
+        // ones would otherwise stay alive in the step's dispose scope until the step ends.
+        using var scaled = q.mul(1.0 / Math.Sqrt(q.shape[^1]));
+        using var keys = k.transpose(-1, -2);
+        using var scores = scaled.matmul(keys);                                                  // [B, N, T, T]
+        // Under bf16 autocast the scores are bf16: the bias follows them, so that the probabilities stay bf16 (half
+        // the memory traffic of [B, N, T, T] tensors, and no cast before the product with v); softmax accumulates in fp32.
+        using var castBias = KernelSettings.AttentionInScoresDtype && bias.dtype != scores.dtype ? bias.to(scores.dtype) : null;
+        using var biased = scores.add(castBias ?? bias);
+        using var probs = functional.softmax(biased, -1);
+        using var dropped = dropout > 0 ? FastDropout.Dropout(probs, dropout) : null;
+        return (dropped ?? probs).matmul(v);                                                     // [B, N, T, D]
     }
 }
 
@@ -73,8 +81,7 @@ internal sealed class EmbeddingLookup : TorchSharp.torch.autograd.SingleTensorFu
     {
         var weight = (Tensor)vars[0];
         var ids = (Tensor)vars[1];
-        ctx.save_data("weight", weight);
-        ctx.save_data("ids", ids.detach().reshape(-1));
+        ctx.save_for_backward([weight, ids.reshape(-1)]);
         ctx.save_data("padding", vars[2]);
         var flat = ids.reshape(-1);
         return weight.index_select(0, flat).view([.. ids.shape, weight.shape[1]]);          // [B, T] -> [B, T, E]
@@ -82,8 +89,8 @@ internal sealed class EmbeddingLookup : TorchSharp.torch.autograd.SingleTensorFu
 
     public override List<Tensor> backward(TorchSharp.torch.autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        var weight = (Tensor)ctx.get_data("weight");
-        var ids = (Tensor)ctx.get_data("ids");
+        var saved = ctx.get_saved_variables();
+        var (weight, ids) = (saved[0], saved[1]);
         long padding = (long)ctx.get_data("padding");
         long width = weight.shape[1];
         var rows = gradOutput.reshape(-1, width);                                            // [B, T, E] -> [N, E]
@@ -131,10 +138,11 @@ internal static class Projections
             Tensor Split(Tensor x) => x.view(b, t, heads, headSize).transpose(1, 2);                 // [B, T, H] -> [B, N, T, D]
             return (Split(query.call(hidden)), Split(key.call(hidden)), Split(value.call(hidden)));
         }
-        var weight = cat([query.weight!, key.weight!, value.weight!], 0);                           // [3H, H]
-        var bias = cat([query.bias, key.bias, value.bias], 0);                                      // [3H]
-        var qkv = functional.linear(hidden, weight, bias)                                           // [B, T, 3H]
-            .view(b, t, 3, heads, headSize).permute(2, 0, 3, 1, 4);                                 // -> [3, B, N, T, D]
+        using var weight = cat([query.weight!, key.weight!, value.weight!], 0);                     // [3H, H]
+        using var bias = cat([query.bias, key.bias, value.bias], 0);                                // [3H]
+        using var projected = functional.linear(hidden, weight, bias);                              // [B, T, 3H]
+        using var split = projected.view(b, t, 3, heads, headSize);
+        using var qkv = split.permute(2, 0, 3, 1, 4);                                               // -> [3, B, N, T, D]
         return (qkv[0], qkv[1], qkv[2]);
     }
 }
@@ -148,4 +156,5 @@ internal static class KernelSettings
     public static AttentionKernel Attention { get; set; } = AttentionKernel.Auto;
     public static bool FuseQkv { get; set; } = true;
     public static bool SparseEmbeddingGradients { get; set; } = true;
+    public static bool AttentionInScoresDtype { get; set; } = true;
 }

@@ -63,6 +63,23 @@ public class KernelTests
         Assert.True(dropout.call(x).eq(x).all().item<bool>());
     }
 
+    [Fact]
+    public void Bf16DropoutScalesInFp32AndRoundsOnce()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(4);
+        var x = randn(1000, 37).to(ScalarType.BFloat16).requires_grad_();
+        random.manual_seed(4);
+        var y = DropoutMask.Apply(x, 0.1);
+        random.manual_seed(4);
+        var mask = DropoutMask.Create([1000, 37], 0.1);
+        Assert.Equal(ScalarType.BFloat16, y.dtype);
+        var expected = (x.detach().to(ScalarType.Float32) * mask).to(ScalarType.BFloat16);
+        Assert.True(y.detach().eq(expected).all().item<bool>());
+        y.to(ScalarType.Float32).sum().backward();
+        Assert.True(x.grad!.to(ScalarType.Float32).eq(mask.to(ScalarType.BFloat16).to(ScalarType.Float32)).all().item<bool>());
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
