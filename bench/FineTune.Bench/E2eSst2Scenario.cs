@@ -31,13 +31,13 @@ internal static class E2eSst2Scenario
         TorchRuntime.SetThreads(threads);
         int n = TorchSharp.torch.get_num_threads();
         var defaults = new TrainingOptions();
-        var precision = precisionArg is null ? defaults.Precision : TrainStepScenario.ParsePrecision(precisionArg);
+        var precision = PrecisionScopes.Resolve(precisionArg is null ? defaults.Precision : TrainStepScenario.ParsePrecision(precisionArg), TorchSharp.torch.CPU);
 
         var report = new Report("e2e-sst2");
         report.Add("load_average_start", Machine.LoadAverage());
         report.Add("threads", n);
         report.Add("examples", examples);
-        report.Add("precision", precision.ToString().ToLowerInvariant());
+        report.Add("precision", precision.ToString().ToLowerInvariant() + (precisionArg is null ? $" (the default, {defaults.Precision.ToString().ToLowerInvariant()})" : ""));
         report.Add("batch_size", defaults.BatchSize);
         report.Add("learning_rate", defaults.LearningRate);
         report.Add("group_by_length", defaults.GroupByLength);

@@ -79,6 +79,7 @@ internal static class TrainStepScenario
     {
         "fp32" => Precision.Fp32,
         "bf16" => Precision.Bf16,
-        _ => throw new ArgumentException($"--precision: fp32 or bf16, got '{s}'"),
+        "auto" => PrecisionScopes.Resolve(Precision.Auto, CPU),
+        _ => throw new ArgumentException($"--precision: fp32, bf16 or auto, got '{s}'"),
     };
 }

@@ -131,6 +131,10 @@ public static class FineTuner
         training.Validate();
         TorchRuntime.SetThreads(request.Threads);
         var device = TorchRuntime.ParseDevice(request.Device);
+        // Auto trains in bf16 where that is faster (AMX) and evaluates in fp32, as the saved model predicts by default;
+        // an explicit precision is used for both.
+        var evaluationPrecision = training.Precision == Precision.Auto ? Precision.Fp32 : training.Precision;
+        training = training with { Precision = PrecisionScopes.Resolve(training.Precision, device) };
         var info = request.Info ?? (_ => { });
 
         var modelFolder = ModelCatalog.Resolve(request.Model);
@@ -169,7 +173,8 @@ public static class FineTuner
         var output = Path.GetFullPath(request.OutputDirectory);
         Directory.CreateDirectory(output);
         var precision = PrecisionScopes.For(training.Precision, device);
-        var evaluator = new SequenceEvaluator(task, labels, training.EvalBatchSize, tokenizer.PaddingTokenId, training.Threshold, precision);
+        var evaluator = new SequenceEvaluator(task, labels, training.EvalBatchSize, tokenizer.PaddingTokenId, training.Threshold,
+            PrecisionScopes.For(evaluationPrecision, device));
         using var jsonl = new JsonLinesLogCallback(Path.Combine(output, "log.jsonl"), append: request.ResumeFrom is not null);
         var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(output, "tensorboard")) };
         callbacks.AddRange(request.Callbacks);

@@ -36,13 +36,16 @@ public static partial class NativeMemory
             : null;
 
     /// <summary>
-    /// Call first thing in Main. On Linux, when tcmalloc is installed, not yet loaded, and <see cref="AllocatorVariable"/>
+    /// Call first thing in Main (a call from anywhere else does nothing). On Linux, when tcmalloc is installed, not yet loaded, and <see cref="AllocatorVariable"/>
     /// is not "glibc", replaces this process (execve, same process id, same arguments and standard streams) by itself
     /// with tcmalloc preloaded; it returns only when nothing was done (or the exec failed).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     public static void PreferTcmalloc()
     {
         if (!OperatingSystem.IsLinux()) return;
+        // Only a program's own Main may replace the process (not a test host that invokes that Main).
+        if (System.Reflection.Assembly.GetEntryAssembly() != System.Reflection.Assembly.GetCallingAssembly()) return;
         var choice = Environment.GetEnvironmentVariable(AllocatorVariable);
         if (string.Equals(choice, "glibc", StringComparison.OrdinalIgnoreCase)) return;
         if (IsLoaded("tcmalloc")) return;
