@@ -22,6 +22,7 @@ internal static class AccuracyScenario
         var precisions = args.Strings("precision", "fp32", "bf16").Select(TrainStepScenario.ParsePrecision).ToList();
         string data = args.String("data", "/work/shared/data");
         int? threads = args.OptionalInt("threads");
+        KernelSwitches.Apply(args);
         args.CheckAllUsed();
         TorchRuntime.SetThreads(threads);
 
@@ -31,6 +32,7 @@ internal static class AccuracyScenario
         report.Add("examples", examples);
         report.Add("epochs", epochs);
         report.Add("seed", seed);
+        KernelSwitches.Describe(report);
         var (files, options, metric) = task switch
         {
             "sst2" => (new DatasetFiles(Path.Combine(data, "sst2", "train.tsv"), Path.Combine(data, "sst2", "dev.tsv")),

@@ -61,6 +61,32 @@ internal static unsafe class FlatKernels
         }
     }
 
+    /// <summary>
+    /// <see cref="AdamW"/> over <paramref name="rows"/> rows of <paramref name="width"/> values, skipping every row
+    /// whose gradient is all zero (its parameter and moments are left as they are).
+    /// </summary>
+    public static void LazyRowsAdamW(float* p, float* g, float* m, float* v, long rows, long width, AdamWArgs a) =>
+        ForRanges(rows, Ranges(rows * width), (start, end, _) =>
+        {
+            for (long r = start; r < end; r++)
+            {
+                long o = r * width;
+                if (!IsZero(g + o, width)) AdamWRange(p + o, g + o, m + o, v + o, 0, width, a);
+            }
+        });
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool IsZero(float* x, long n)
+    {
+        long i = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; i + Vector<float>.Count <= n; i += Vector<float>.Count)
+                if (!Vector.EqualsAll(Vector.Load(x + i), Vector<float>.Zero)) return false;
+        for (; i < n; i++)
+            if (x[i] != 0) return false;
+        return true;
+    }
+
     /// <summary>x ← x·factor.</summary>
     public static void Scale(float* x, long n, float factor) => ForRanges(n, (start, end) => ScaleRange(x, start, end, factor));
 
@@ -115,12 +141,13 @@ internal static unsafe class FlatKernels
     private static int Ranges(long n) =>
         (int)Math.Max(1, Math.Min(TorchSharp.torch.get_num_threads(), n / MinimumPerThread));
 
-    private static void ForRanges(long n, Action<long, long> body) => ForRanges(n, (s, e, _) => body(s, e));
+    private static void ForRanges(long n, Action<long, long> body) => ForRanges(n, Ranges(n), (s, e, _) => body(s, e));
 
-    /// <summary>Splits [0, n) into one range per thread (boundaries on 64-element multiples) and runs them in parallel.</summary>
-    private static void ForRanges(long n, Action<long, long, int> body)
+    private static void ForRanges(long n, Action<long, long, int> body) => ForRanges(n, Ranges(n), body);
+
+    /// <summary>Splits [0, n) into <paramref name="ranges"/> ranges (boundaries on 64-element multiples) and runs them in parallel.</summary>
+    private static void ForRanges(long n, int ranges, Action<long, long, int> body)
     {
-        int ranges = Ranges(n);
         if (ranges == 1)
         {
             body(0, n, 0);

@@ -35,9 +35,15 @@ public sealed class FusedAdamW : IDisposable
     /// <summary>The learning rate of the next step (the trainer sets it from the schedule).</summary>
     public double LearningRate { get; set; }
 
+    /// <param name="lazyEmbeddingRows">
+    /// Skip the rows of embedding matrices whose gradient is zero in a step (no moment decay, no weight decay, no
+    /// update), as TensorFlow's LazyAdam does: less work per step (most of a vocabulary is absent from a batch), but
+    /// different results from AdamW, whose moments keep moving those rows. Off by default.
+    /// </param>
     public FusedAdamW(IEnumerable<(string Name, Parameter Parameter)> parameters, double learningRate, double weightDecay,
-        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, bool lazyEmbeddingRows = false)
     {
+        LazyEmbeddingRows = lazyEmbeddingRows;
         LearningRate = learningRate;
         _beta1 = beta1;
         _beta2 = beta2;
@@ -46,6 +52,9 @@ public sealed class FusedAdamW : IDisposable
         if (decay.Count > 0) _groups.Add(Flatten("decay", weightDecay, decay));
         if (noDecay.Count > 0) _groups.Add(Flatten("no_decay", 0.0, noDecay));
     }
+
+    /// <summary>Whether rows of embedding matrices without gradient are skipped (see the constructor).</summary>
+    public bool LazyEmbeddingRows { get; }
 
     /// <summary>The number of trainable values in the decay and no-decay groups.</summary>
     public IReadOnlyDictionary<string, long> GroupSizes => _groups.ToDictionary(g => g.Name, g => g.Values.NumberOfElements);
@@ -142,7 +151,14 @@ public sealed class FusedAdamW : IDisposable
                     (float)(1 - lr * g.WeightDecay), (float)biasCorrection2Sqrt, (float)_eps, (float)(-lr / biasCorrection1));
                 unsafe
                 {
-                    FlatKernels.AdamW(Pointer(g.Values), Pointer(g.Grads), Pointer(g.ExpAvg), Pointer(g.ExpAvgSq), g.Values.NumberOfElements, args);
+                    float* p = Pointer(g.Values), grad = Pointer(g.Grads), m = Pointer(g.ExpAvg), v = Pointer(g.ExpAvgSq);
+                    foreach (var (offset, length, rowWidth) in Segments(g))
+                    {
+                        if (rowWidth > 0)
+                            FlatKernels.LazyRowsAdamW(p + offset, grad + offset, m + offset, v + offset, length / rowWidth, rowWidth, args);
+                        else
+                            FlatKernels.AdamW(p + offset, grad + offset, m + offset, v + offset, length, args);
+                    }
                 }
                 continue;
             }
@@ -153,6 +169,29 @@ public sealed class FusedAdamW : IDisposable
             var denominator = g.ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(_eps);
             g.Values.addcdiv_(g.ExpAvg, denominator, -lr / biasCorrection1);
         }
+    }
+
+    /// <summary>
+    /// The group's buffer as (offset, length, row width) segments: embedding matrices updated row by row when
+    /// <see cref="LazyEmbeddingRows"/> is on (row width > 0), everything else as whole runs (row width 0).
+    /// </summary>
+    private IEnumerable<(long Offset, long Length, long RowWidth)> Segments(Group g)
+    {
+        long total = g.Values.NumberOfElements;
+        if (!LazyEmbeddingRows)
+        {
+            yield return (0, total, 0);
+            yield break;
+        }
+        long runStart = 0;
+        foreach (var (name, p, offset) in g.Members)
+        {
+            if (p.dim() != 2 || !name.Contains("embeddings.", StringComparison.Ordinal)) continue;
+            if (offset > runStart) yield return (runStart, offset - runStart, 0);
+            yield return (offset, p.NumberOfElements, p.shape[1]);
+            runStart = offset + p.NumberOfElements;
+        }
+        if (total > runStart) yield return (runStart, total - runStart, 0);
     }
 
     /// <summary>Whether a buffer can be updated by <see cref="FlatKernels"/>: fp32 in CPU memory (and the switch is on).</summary>

@@ -147,6 +147,36 @@ public class FusedAdamWTests
     }
 
     [Fact]
+    public void LazyEmbeddingRowsLeaveRowsWithoutGradientAsTheyAre()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(6);
+        var e1 = nn.Parameter(randn(50, 8));
+        var w1 = nn.Parameter(randn(8, 8));
+        var e2 = nn.Parameter(e1.detach().clone());
+        var w2 = nn.Parameter(w1.detach().clone());
+        using var lazy = new FusedAdamW([("embeddings.word_embeddings.weight", e1), ("dense.weight", w1)], 1e-2, 0.1, lazyEmbeddingRows: true);
+        using var dense = new FusedAdamW([("embeddings.word_embeddings.weight", e2), ("dense.weight", w2)], 1e-2, 0.1);
+        Assert.True(lazy.LazyEmbeddingRows);
+        var before = e1.detach().clone();
+        var gradE = zeros(50, 8);
+        gradE[3] = randn(8);
+        gradE[17] = randn(8);
+        var gradW = randn(8, 8);
+        foreach (var (optimizer, e, w) in new[] { (lazy, e1, w1), (dense, e2, w2) })
+        {
+            using (no_grad()) { e.grad!.copy_(gradE); w.grad!.copy_(gradW); }
+            optimizer.Step();
+        }
+        // Rows 3 and 17 and the dense matrix are updated exactly as by AdamW; every other row is untouched (AdamW decays them).
+        foreach (var row in new[] { 3, 17 })
+            Assert.True((e1[row] - e2[row]).abs().max().item<float>() == 0);
+        Assert.True((w1 - w2).abs().max().item<float>() == 0);
+        Assert.True((e1[0] - before[0]).abs().max().item<float>() == 0);
+        Assert.True((e2[0] - before[0]).abs().max().item<float>() > 0);
+    }
+
+    [Fact]
     public void MatricesDecayAndVectorsDoNot()
     {
         using var scope = NewDisposeScope();
