@@ -25,6 +25,7 @@ internal sealed record RunContext(
     string Output,
     Action<string> Info,
     Func<IDisposable?>? PrecisionScope,
+    Func<IDisposable?>? EvaluationScope,
     DateTimeOffset Started,
     Stopwatch Clock)
 {
@@ -44,6 +45,10 @@ public static partial class FineTuner
         training.Validate();
         TorchRuntime.SetThreads(request.Threads);
         var device = TorchRuntime.ParseDevice(request.Device);
+        // Auto trains in bf16 where that is faster (AMX) and evaluates in fp32, as the saved model predicts by default;
+        // an explicit precision is used for both.
+        var evaluationPrecision = training.Precision == Precision.Auto ? Precision.Fp32 : training.Precision;
+        training = training with { Precision = PrecisionScopes.Resolve(training.Precision, device) };
         var info = request.Info ?? (_ => { });
 
         var modelFolder = ModelCatalog.Resolve(request.Model);
@@ -52,7 +57,7 @@ public static partial class FineTuner
         int maxLength = MaxLength(training.MaxLength, tokenizer, config, info);
         var output = Path.GetFullPath(request.OutputDirectory);
         return new RunContext(request, training with { MaxLength = maxLength }, device, modelFolder, tokenizer, config, maxLength, output, info,
-            PrecisionScopes.For(training.Precision, device), started, clock);
+            PrecisionScopes.For(training.Precision, device), PrecisionScopes.For(evaluationPrecision, device), started, clock);
     }
 
     /// <summary>

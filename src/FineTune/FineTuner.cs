@@ -160,7 +160,7 @@ public static partial class FineTuner
         model.to(device);
 
         var output = run.Output;
-        var evaluator = new SequenceEvaluator(task, labels, training.EvalBatchSize, tokenizer.PaddingTokenId, training.Threshold, run.PrecisionScope);
+        var evaluator = new SequenceEvaluator(task, labels, training.EvalBatchSize, tokenizer.PaddingTokenId, training.Threshold, run.EvaluationScope);
         if (similarity && validationFeatures.Count > 0 && request.ResumeFrom is null)
         {
             var zeroShot = evaluator.Evaluate(model, validationFeatures, device).Metrics;

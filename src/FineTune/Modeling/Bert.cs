@@ -19,7 +19,7 @@ public sealed class BertEmbeddings : Module<BertInput, Tensor>
     private readonly Embedding position_embeddings;
     private readonly Embedding? token_type_embeddings;
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
-    private readonly Dropout dropout;
+    private readonly FastDropout dropout;
     private readonly BertConfig _config;
 
     public BertEmbeddings(BertConfig config) : base(nameof(BertEmbeddings))
@@ -33,7 +33,7 @@ public sealed class BertEmbeddings : Module<BertInput, Tensor>
         if (config.TypeVocabSize > 0)
             token_type_embeddings = Embedding(config.TypeVocabSize, width);
         layerNorm = LayerNorm(width, eps: config.LayerNormEps);
-        dropout = Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 
@@ -54,13 +54,13 @@ public sealed class BertEmbeddings : Module<BertInput, Tensor>
         {
             positionIds = arange(seqLength, dtype: ScalarType.Int64, device: ids.device).unsqueeze(0); // [1, T]
         }
-        var embeddings = word_embeddings.call(ids) + position_embeddings.call(positionIds);      // [B, T, E]
-        if (token_type_embeddings is not null)
-        {
-            var typeIds = input.TokenTypeIds ?? zeros_like(ids);
-            embeddings = embeddings + token_type_embeddings.call(typeIds);
-        }
-        return dropout.call(layerNorm.call(embeddings));
+        using var words = Words.Lookup(word_embeddings, ids, _config.PadTokenId);                       // [B, T, E]
+        using var positions = position_embeddings.call(positionIds);
+        using var sum = words + positions;
+        using var types = token_type_embeddings?.call(input.TokenTypeIds ?? zeros_like(ids));
+        using var embeddings = types is null ? sum.alias() : sum + types;
+        using var normalized = layerNorm.call(embeddings);
+        return dropout.call(normalized).alias();
     }
 }
 
@@ -90,12 +90,13 @@ public sealed class BertSelfAttention : Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
         long b = hidden.shape[0], t = hidden.shape[1];
-        Tensor Split(Tensor x) => x.view(b, t, _heads, _headSize).transpose(1, 2);   // [B, T, H] -> [B, N, T, D]
-        var q = Split(query.call(hidden));
-        var k = Split(key.call(hidden));
-        var v = Split(value.call(hidden));
-        var context = functional.scaled_dot_product_attention(q, k, v, attentionBias, training ? _dropout : 0.0); // [B, N, T, D]
-        return context.transpose(1, 2).reshape(b, t, _heads * _headSize);                               // [B, N, T, D] -> [B, T, H]
+        var (q, k, v) = Projections.QueryKeyValue(hidden, query, key, value, _heads, _headSize);           // 3 x [B, N, T, D]
+        using var _q = q;
+        using var _k = k;
+        using var _v = v;
+        using var context = Attention.Compute(q, k, v, attentionBias, training ? _dropout : 0.0);            // [B, N, T, D]
+        using var heads = context.transpose(1, 2);
+        return heads.reshape(b, t, _heads * _headSize);                                                      // [B, N, T, D] -> [B, T, H]
     }
 }
 
@@ -104,18 +105,23 @@ public sealed class BertSelfOutput : Module<Tensor, Tensor, Tensor>
 {
     private readonly Linear dense;
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
-    private readonly Dropout dropout;
+    private readonly FastDropout dropout;
 
     public BertSelfOutput(BertConfig config) : base(nameof(BertSelfOutput))
     {
         dense = Linear(config.HiddenSize, config.HiddenSize);
         layerNorm = LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
-        dropout = Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor attended, Tensor residual) =>
-        layerNorm.call(dropout.call(dense.call(attended)) + residual);
+    public override Tensor forward(Tensor attended, Tensor residual)
+    {
+        using var projected = dense.call(attended);
+        using var dropped = dropout.call(projected);
+        using var sum = dropped + residual;
+        return layerNorm.call(sum);
+    }
 }
 
 /// <summary>Self-attention followed by its output block.</summary>
@@ -131,8 +137,11 @@ public sealed class BertAttention : Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor hidden, Tensor attentionBias) =>
-        output.call(selfAttention.call(hidden, attentionBias), hidden);
+    public override Tensor forward(Tensor hidden, Tensor attentionBias)
+    {
+        using var attended = selfAttention.call(hidden, attentionBias);
+        return output.call(attended, hidden);
+    }
 }
 
 /// <summary>The feed-forward expansion with the configured activation.</summary>
@@ -148,7 +157,11 @@ public sealed class BertIntermediate : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor hidden) => _activation(dense.call(hidden));   // [B, T, H] -> [B, T, I]
+    public override Tensor forward(Tensor hidden)
+    {
+        using var expanded = dense.call(hidden);                                            // [B, T, H] -> [B, T, I]
+        return _activation(expanded);
+    }
 }
 
 /// <summary>The feed-forward contraction, dropout, residual and LayerNorm.</summary>
@@ -156,18 +169,23 @@ public sealed class BertOutput : Module<Tensor, Tensor, Tensor>
 {
     private readonly Linear dense;
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
-    private readonly Dropout dropout;
+    private readonly FastDropout dropout;
 
     public BertOutput(BertConfig config) : base(nameof(BertOutput))
     {
         dense = Linear(config.IntermediateSize, config.HiddenSize);
         layerNorm = LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
-        dropout = Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor intermediate, Tensor residual) =>
-        layerNorm.call(dropout.call(dense.call(intermediate)) + residual);                 // [B, T, I] -> [B, T, H]
+    public override Tensor forward(Tensor intermediate, Tensor residual)
+    {
+        using var projected = dense.call(intermediate);                                     // [B, T, I] -> [B, T, H]
+        using var dropped = dropout.call(projected);
+        using var sum = dropped + residual;
+        return layerNorm.call(sum);
+    }
 }
 
 /// <summary>One Transformer layer: attention, then the feed-forward block.</summary>
@@ -187,8 +205,9 @@ public sealed class BertLayer : Module<Tensor, Tensor, Tensor>
 
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
-        var attended = attention.call(hidden, attentionBias);
-        return output.call(intermediate.call(attended), attended);
+        using var attended = attention.call(hidden, attentionBias);
+        using var expanded = intermediate.call(attended);
+        return output.call(expanded, attended);
     }
 }
 
@@ -205,9 +224,16 @@ public sealed class BertEncoder : Module<Tensor, Tensor, Tensor>
 
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
+        // Each layer's input is released as soon as the next layer has run (autograd keeps what backward needs);
+        // the dispose scope of the step would otherwise hold every intermediate until the step ends.
+        var current = hidden;
         foreach (var l in layer)
-            hidden = l.call(hidden, attentionBias);
-        return hidden;
+        {
+            var next = l.call(current, attentionBias);
+            if (!ReferenceEquals(current, hidden)) current.Dispose();
+            current = next;
+        }
+        return current;
     }
 }
 
@@ -251,10 +277,11 @@ public sealed class BertModel : TransformerEncoder
 
     public override EncoderOutput forward(BertInput input)
     {
-        var hidden = embeddings.call(input);                                                 // [B, T, E]
-        if (embeddings_project is not null)
-            hidden = embeddings_project.call(hidden);                                        // [B, T, E] -> [B, T, H]
-        var sequence = encoder.call(hidden, AttentionBias(input.AttentionMask, hidden.dtype));
+        using var embedded = embeddings.call(input);                                         // [B, T, E]
+        using var projected = embeddings_project?.call(embedded);                            // [B, T, E] -> [B, T, H]
+        var hidden = projected ?? embedded;
+        using var bias = AttentionBias(input.AttentionMask, hidden.dtype);
+        var sequence = encoder.call(hidden, bias).alias();
         return new EncoderOutput(sequence, pooler?.call(sequence));
     }
 }

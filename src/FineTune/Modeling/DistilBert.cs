@@ -16,10 +16,12 @@ public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
     private readonly Embedding word_embeddings;
     private readonly Embedding position_embeddings;
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
-    private readonly Dropout dropout;
+    private readonly FastDropout dropout;
+    private readonly int _padTokenId;
 
     public DistilBertEmbeddings(BertConfig config) : base(nameof(DistilBertEmbeddings))
     {
+        _padTokenId = config.PadTokenId;
         word_embeddings = Embedding(config.VocabSize, config.HiddenSize, padding_idx: config.PadTokenId);
         position_embeddings = Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
         if (config.SinusoidalPositionEmbeddings == true)
@@ -29,7 +31,7 @@ public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
                 position_embeddings.weight!.requires_grad = false;
             }
         layerNorm = LayerNorm(config.HiddenSize, eps: 1e-12);
-        dropout = Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 
@@ -48,7 +50,11 @@ public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
     public override Tensor forward(Tensor ids)
     {
         var positionIds = arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device).unsqueeze(0); // [1, T]
-        return dropout.call(layerNorm.call(word_embeddings.call(ids) + position_embeddings.call(positionIds)));
+        using var words = Words.Lookup(word_embeddings, ids, _padTokenId);                      // [B, T, H]
+        using var positions = position_embeddings.call(positionIds);
+        using var sum = words + positions;
+        using var normalized = layerNorm.call(sum);
+        return dropout.call(normalized).alias();
     }
 }
 
@@ -78,10 +84,14 @@ public sealed class MultiHeadSelfAttention : Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
         long b = hidden.shape[0], t = hidden.shape[1];
-        Tensor Split(Tensor x) => x.view(b, t, _heads, _headSize).transpose(1, 2);   // [B, T, H] -> [B, N, T, D]
-        var context = functional.scaled_dot_product_attention(
-            Split(q_lin.call(hidden)), Split(k_lin.call(hidden)), Split(v_lin.call(hidden)), attentionBias, training ? _dropout : 0.0);
-        return out_lin.call(context.transpose(1, 2).reshape(b, t, _heads * _headSize)); // [B, N, T, D] -> [B, T, H]
+        var (q, k, v) = Projections.QueryKeyValue(hidden, q_lin, k_lin, v_lin, _heads, _headSize);          // 3 x [B, N, T, D]
+        using var _q = q;
+        using var _k = k;
+        using var _v = v;
+        using var context = Attention.Compute(q, k, v, attentionBias, training ? _dropout : 0.0);            // [B, N, T, D]
+        using var heads = context.transpose(1, 2);
+        using var merged = heads.reshape(b, t, _heads * _headSize);                                         // [B, N, T, D] -> [B, T, H]
+        return out_lin.call(merged);
     }
 }
 
@@ -90,19 +100,25 @@ public sealed class FFN : Module<Tensor, Tensor>
 {
     private readonly Linear lin1;
     private readonly Linear lin2;
-    private readonly Dropout dropout;
+    private readonly FastDropout dropout;
     private readonly Func<Tensor, Tensor> _activation;
 
     public FFN(BertConfig config) : base(nameof(FFN))
     {
         lin1 = Linear(config.HiddenSize, config.IntermediateSize);
         lin2 = Linear(config.IntermediateSize, config.HiddenSize);
-        dropout = Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         _activation = Activations.Get(config.HiddenAct);
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor hidden) => dropout.call(lin2.call(_activation(lin1.call(hidden))));
+    public override Tensor forward(Tensor hidden)
+    {
+        using var expanded = lin1.call(hidden);
+        using var activated = _activation(expanded);
+        using var contracted = lin2.call(activated);
+        return dropout.call(contracted).alias();
+    }
 }
 
 /// <summary>One layer: attention + sa_layer_norm, then FFN + output_layer_norm (post-LayerNorm, as BERT).</summary>
@@ -124,8 +140,12 @@ public sealed class TransformerBlock : Module<Tensor, Tensor, Tensor>
 
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
-        var attended = sa_layer_norm.call(attention.call(hidden, attentionBias) + hidden);
-        return output_layer_norm.call(ffn.call(attended) + attended);
+        using var attention_output = attention.call(hidden, attentionBias);
+        using var residual1 = attention_output + hidden;
+        using var attended = sa_layer_norm.call(residual1);
+        using var ffn_output = ffn.call(attended);
+        using var residual2 = ffn_output + attended;
+        return output_layer_norm.call(residual2);
     }
 }
 
@@ -142,9 +162,14 @@ public sealed class DistilBertTransformer : Module<Tensor, Tensor, Tensor>
 
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
+        var current = hidden;
         foreach (var l in layer)
-            hidden = l.call(hidden, attentionBias);
-        return hidden;
+        {
+            var next = l.call(current, attentionBias);
+            if (!ReferenceEquals(current, hidden)) current.Dispose();
+            current = next;
+        }
+        return current;
     }
 }
 
@@ -165,7 +190,8 @@ public sealed class DistilBertModel : TransformerEncoder
 
     public override EncoderOutput forward(BertInput input)
     {
-        var hidden = embeddings.call(input.InputIds);                                        // [B, T, H]
-        return new EncoderOutput(transformer.call(hidden, AttentionBias(input.AttentionMask, hidden.dtype)), null);
+        using var hidden = embeddings.call(input.InputIds);                                  // [B, T, H]
+        using var bias = AttentionBias(input.AttentionMask, hidden.dtype);
+        return new EncoderOutput(transformer.call(hidden, bias).alias(), null);
     }
 }

@@ -128,7 +128,7 @@ public static class QuestionAnsweringTuner
 
         var decoder = new AnswerDecoder(qa.NBest, qa.MaxAnswerLength);
         QuestionAnsweringEvaluator EvaluatorFor(IReadOnlyList<QaExample> examples) =>
-            new(examples, decoder, training.EvalBatchSize, tokenizer.PaddingTokenId, run.PrecisionScope);
+            new(examples, decoder, training.EvalBatchSize, tokenizer.PaddingTokenId, run.EvaluationScope);
         var (result, metricForBest) = FineTuner.Fit(run, model, features["train"], features.GetValueOrDefault("validation") ?? [], EvaluatorFor(data.Validation));
 
         var splitResults = new Dictionary<string, SplitResult>();

@@ -159,7 +159,7 @@ public static class TokenClassificationTuner
         model.to(run.Device);
 
         TokenClassificationEvaluator EvaluatorFor(IReadOnlyList<TokenExample> examples) =>
-            new(examples, labels, training.EvalBatchSize, tokenizer.PaddingTokenId, run.PrecisionScope);
+            new(examples, labels, training.EvalBatchSize, tokenizer.PaddingTokenId, run.EvaluationScope);
         var (result, metricForBest) = FineTuner.Fit(run, model, features["train"], features.GetValueOrDefault("validation") ?? [], EvaluatorFor(data.Validation));
 
         var splitResults = new Dictionary<string, SplitResult>();

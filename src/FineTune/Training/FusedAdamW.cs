@@ -7,9 +7,10 @@ namespace FineTune.Training;
 /// <summary>
 /// AdamW (decoupled weight decay, Loshchilov &amp; Hutter) over flat buffers. At construction every trainable
 /// parameter is moved into one contiguous buffer per group (decay / no decay) and left as a view of it; its
-/// gradient is likewise a view of one flat gradient buffer. An optimizer step is then a handful of element-wise
-/// kernels over each buffer instead of a managed loop of kernels per parameter, and clipping needs one norm.
-/// Results equal torch.optim.AdamW's (tested against TorchSharp's AdamW).
+/// gradient is likewise a view of one flat gradient buffer. An optimizer step is then one pass over each buffer
+/// (<see cref="FlatKernels"/>, for fp32 on the CPU; libtorch's element-wise kernels otherwise) instead of a managed
+/// loop of kernels per parameter, and clipping needs one norm. Results equal torch.optim.AdamW's (tested against
+/// TorchSharp's AdamW).
 /// </summary>
 public sealed class FusedAdamW : IDisposable
 {
@@ -34,9 +35,15 @@ public sealed class FusedAdamW : IDisposable
     /// <summary>The learning rate of the next step (the trainer sets it from the schedule).</summary>
     public double LearningRate { get; set; }
 
+    /// <param name="lazyEmbeddingRows">
+    /// Skip the rows of embedding matrices whose gradient is zero in a step (no moment decay, no weight decay, no
+    /// update), as TensorFlow's LazyAdam does: less work per step (most of a vocabulary is absent from a batch), but
+    /// different results from AdamW, whose moments keep moving those rows. Off by default.
+    /// </param>
     public FusedAdamW(IEnumerable<(string Name, Parameter Parameter)> parameters, double learningRate, double weightDecay,
-        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, bool lazyEmbeddingRows = false)
     {
+        LazyEmbeddingRows = lazyEmbeddingRows;
         LearningRate = learningRate;
         _beta1 = beta1;
         _beta2 = beta2;
@@ -45,6 +52,9 @@ public sealed class FusedAdamW : IDisposable
         if (decay.Count > 0) _groups.Add(Flatten("decay", weightDecay, decay));
         if (noDecay.Count > 0) _groups.Add(Flatten("no_decay", 0.0, noDecay));
     }
+
+    /// <summary>Whether rows of embedding matrices without gradient are skipped (see the constructor).</summary>
+    public bool LazyEmbeddingRows { get; }
 
     /// <summary>The number of trainable values in the decay and no-decay groups.</summary>
     public IReadOnlyDictionary<string, long> GroupSizes => _groups.ToDictionary(g => g.Name, g => g.Values.NumberOfElements);
@@ -108,20 +118,19 @@ public sealed class FusedAdamW : IDisposable
     public void ScaleGradients(double factor)
     {
         if (factor == 1.0) return;
-        foreach (var g in _groups) g.Grads.mul_(factor);
+        foreach (var g in _groups) Scale(g.Grads, factor);
     }
 
     /// <summary>The global L2 norm of all gradients; when above <paramref name="maxNorm"/> (and it is positive) they are scaled down to it.</summary>
     public double ClipGradNorm(double maxNorm)
     {
-        using var scope = NewDisposeScope();
-        var squares = _groups.Select(g => g.Grads.square().sum()).ToList();
-        var total = squares.Count == 1 ? squares[0] : stack(squares).sum();
-        double norm = Math.Sqrt(total.to(ScalarType.Float64).item<double>());
+        double sumOfSquares = 0;
+        foreach (var g in _groups) sumOfSquares += SumOfSquares(g.Grads);
+        double norm = Math.Sqrt(sumOfSquares);
         if (maxNorm > 0 && norm > maxNorm)
         {
             double coefficient = maxNorm / (norm + 1e-6);
-            foreach (var g in _groups) g.Grads.mul_(coefficient);
+            foreach (var g in _groups) Scale(g.Grads, coefficient);
         }
         return norm;
     }
@@ -134,15 +143,82 @@ public sealed class FusedAdamW : IDisposable
         double biasCorrection1 = 1 - Math.Pow(_beta1, StepCount);
         double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, StepCount));
         using var _ = no_grad();
-        using var scope = NewDisposeScope();
         foreach (var g in _groups)
         {
+            if (UsesFlatKernels(g.Values))
+            {
+                var args = new FlatKernels.AdamWArgs((float)_beta1, (float)(1 - _beta1), (float)_beta2, (float)(1 - _beta2),
+                    (float)(1 - lr * g.WeightDecay), (float)biasCorrection2Sqrt, (float)_eps, (float)(-lr / biasCorrection1));
+                unsafe
+                {
+                    float* p = Pointer(g.Values), grad = Pointer(g.Grads), m = Pointer(g.ExpAvg), v = Pointer(g.ExpAvgSq);
+                    foreach (var (offset, length, rowWidth) in Segments(g))
+                    {
+                        if (rowWidth > 0)
+                            FlatKernels.LazyRowsAdamW(p + offset, grad + offset, m + offset, v + offset, length / rowWidth, rowWidth, args);
+                        else
+                            FlatKernels.AdamW(p + offset, grad + offset, m + offset, v + offset, length, args);
+                    }
+                }
+                continue;
+            }
+            using var scope = NewDisposeScope();
             if (g.WeightDecay != 0) g.Values.mul_(1 - lr * g.WeightDecay);
             g.ExpAvg.mul_(_beta1).add_(g.Grads, 1 - _beta1);
             g.ExpAvgSq.mul_(_beta2).addcmul_(g.Grads, g.Grads, 1 - _beta2);
             var denominator = g.ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(_eps);
             g.Values.addcdiv_(g.ExpAvg, denominator, -lr / biasCorrection1);
         }
+    }
+
+    /// <summary>
+    /// The group's buffer as (offset, length, row width) segments: embedding matrices updated row by row when
+    /// <see cref="LazyEmbeddingRows"/> is on (row width > 0), everything else as whole runs (row width 0).
+    /// </summary>
+    private IEnumerable<(long Offset, long Length, long RowWidth)> Segments(Group g)
+    {
+        long total = g.Values.NumberOfElements;
+        if (!LazyEmbeddingRows)
+        {
+            yield return (0, total, 0);
+            yield break;
+        }
+        long runStart = 0;
+        foreach (var (name, p, offset) in g.Members)
+        {
+            if (p.dim() != 2 || !name.Contains("embeddings.", StringComparison.Ordinal)) continue;
+            if (offset > runStart) yield return (runStart, offset - runStart, 0);
+            yield return (offset, p.NumberOfElements, p.shape[1]);
+            runStart = offset + p.NumberOfElements;
+        }
+        if (total > runStart) yield return (runStart, total - runStart, 0);
+    }
+
+    /// <summary>Whether a buffer can be updated by <see cref="FlatKernels"/>: fp32 in CPU memory (and the switch is on).</summary>
+    private static bool UsesFlatKernels(Tensor t) =>
+        FlatKernelsEnabled && t.dtype == ScalarType.Float32 && t.device_type == DeviceType.CPU && t.is_contiguous();
+
+    /// <summary>Off only to measure libtorch's element-wise kernels against <see cref="FlatKernels"/>.</summary>
+    internal static bool FlatKernelsEnabled { get; set; } = true;
+
+    private static unsafe float* Pointer(Tensor t) => (float*)Runtime.NativeTensor.DataPointer(t);
+
+    private static void Scale(Tensor t, double factor)
+    {
+        if (UsesFlatKernels(t))
+        {
+            unsafe { FlatKernels.Scale(Pointer(t), t.NumberOfElements, (float)factor); }
+            return;
+        }
+        t.mul_(factor);
+    }
+
+    private static double SumOfSquares(Tensor t)
+    {
+        if (UsesFlatKernels(t))
+            unsafe { return FlatKernels.SumOfSquares(Pointer(t), t.NumberOfElements); }
+        using var scope = NewDisposeScope();
+        return t.to(ScalarType.Float64).square().sum().item<double>();
     }
 
     /// <summary>The optimizer state for a checkpoint: per group its moments, and the step count.</summary>

@@ -11,8 +11,11 @@ public enum IntervalKind { Epoch, Steps, No }
 /// <summary>How to weight classes in single-label cross-entropy.</summary>
 public enum ClassWeighting { None, Auto, Explicit }
 
-/// <summary>Arithmetic precision of the forward and backward passes; weights and optimizer state stay fp32.</summary>
-public enum Precision { Fp32, Bf16 }
+/// <summary>
+/// Arithmetic precision of the forward and backward passes; weights and optimizer state stay fp32. Auto is bf16 on a
+/// CPU with AMX (measured about twice as fast at the same accuracy, docs/performance.md) and fp32 elsewhere.
+/// </summary>
+public enum Precision { Fp32, Bf16, Auto }
 
 /// <summary>
 /// The hyperparameters of a fine-tuning run. Defaults follow Hugging Face's Trainer where it has one
@@ -44,7 +47,7 @@ public sealed record TrainingOptions
     public int MaxLength { get; init; } = 128;
     /// <summary>Group examples of similar length into batches (Hugging Face's group_by_length).</summary>
     public bool GroupByLength { get; init; } = true;
-    public Precision Precision { get; init; } = Precision.Fp32;
+    public Precision Precision { get; init; } = Precision.Auto;
 
     public IntervalKind EvalStrategy { get; init; } = IntervalKind.Epoch;
     public int EvalSteps { get; init; } = 500;

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace FineTune.Tests.Checkpoints;
 
+[Collection(SeededTestsCollection.Name)]
 public class ModelFolderTests
 {
     private static TaskModel SavedTinyModel(string folder, string modelType = "bert", TaskKind task = TaskKind.SingleLabelClassification)

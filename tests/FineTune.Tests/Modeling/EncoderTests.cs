@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace FineTune.Tests.Modeling;
 
+[Collection(SeededTestsCollection.Name)]
 public class EncoderTests
 {
     [Fact]

@@ -39,4 +39,16 @@ public class AutocastTests
         Assert.Equal(ScalarType.Float32, w.weight!.grad!.dtype);
         Assert.True(w.weight!.grad!.abs().sum().item<float>() > 0);
     }
+
+    [Fact]
+    public void AutoIsBf16OnlyOnACpuWithAmx()
+    {
+        var expected = FineTune.Runtime.CpuFeatures.HasAmxBf16 ? FineTune.Training.Precision.Bf16 : FineTune.Training.Precision.Fp32;
+        Assert.Equal(expected, PrecisionScopes.Resolve(FineTune.Training.Precision.Auto, CPU));
+        Assert.Equal(FineTune.Training.Precision.Fp32, PrecisionScopes.Resolve(FineTune.Training.Precision.Fp32, CPU));
+        Assert.Equal(FineTune.Training.Precision.Bf16, PrecisionScopes.Resolve(FineTune.Training.Precision.Bf16, CPU));
+        Assert.Equal(FineTune.Training.Precision.Fp32, PrecisionScopes.Resolve(FineTune.Training.Precision.Auto, new Device(DeviceType.CUDA, 0)));
+        Assert.Null(PrecisionScopes.For(FineTune.Training.Precision.Fp32, CPU));
+        Assert.Equal(expected == FineTune.Training.Precision.Bf16, PrecisionScopes.For(FineTune.Training.Precision.Auto, CPU) is not null);
+    }
 }

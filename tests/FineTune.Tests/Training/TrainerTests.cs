@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace FineTune.Tests.Training;
 
+[Collection(SeededTestsCollection.Name)]
 public class TrainerTests
 {
     private static readonly LabelMap Labels = LabelMap.FromOrdered(["a", "b", "c"]);

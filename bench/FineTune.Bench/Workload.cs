@@ -1,0 +1,124 @@
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Modeling;
+using FineTune.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace FineTune.Bench;
+
+/// <summary>The packaged all-MiniLM-L6-v2 with a 2-class head, and random full-length batches for it.</summary>
+internal static class Workload
+{
+    public const string ModelName = "all-MiniLM-L6-v2";
+
+    public static TaskModel LoadClassifier(string model = ModelName)
+    {
+        var folder = ModelCatalog.Resolve(model);
+        var (m, _) = ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification, ["negative", "positive"]);
+        return m;
+    }
+
+    /// <summary>A batch of <paramref name="batch"/> × <paramref name="seq"/> real (unpadded) tokens: [CLS] random ids [SEP].</summary>
+    public static BertInput RandomBatch(BertConfig config, int batch, int seq, int seed, bool withLabels = true)
+    {
+        var g = new Random(seed);
+        var ids = new long[batch * seq];
+        for (int i = 0; i < ids.Length; i++) ids[i] = g.Next(1000, config.VocabSize);
+        for (int b = 0; b < batch; b++) { ids[b * seq] = 101; ids[b * seq + seq - 1] = 102; }
+        var labels = withLabels ? tensor(Enumerable.Range(0, batch).Select(_ => (long)g.Next(2)).ToArray()) : null;
+        return new BertInput(tensor(ids).view(batch, seq), ones(batch, seq, dtype: ScalarType.Int64),
+            zeros(batch, seq, dtype: ScalarType.Int64), labels);
+    }
+
+    /// <summary>
+    /// Forward matrix-product FLOPs of a sequence classifier on <paramref name="batch"/> × <paramref name="seq"/> tokens:
+    /// per layer the Q, K, V and output projections (4·H²), the feed-forward (2·H·I), and attention scores and
+    /// context (2·T·H each), per token, times 2; plus the pooler and classifier on the first tokens.
+    /// Embedding lookups, LayerNorm, softmax and activations are not counted. Training is 3× this.
+    /// </summary>
+    public static double ForwardFlops(BertConfig c, int batch, int seq)
+    {
+        double h = c.HiddenSize, i = c.IntermediateSize, t = seq, tokens = (double)batch * seq;
+        double perTokenPerLayer = 2 * (4 * h * h + 2 * h * i) + 2 * (2 * t * h);
+        double head = 2 * batch * (h * h + h * c.NumLabels);
+        double projection = c.EmbeddingWidth != c.HiddenSize ? 2 * tokens * c.EmbeddingWidth * h : 0;
+        return tokens * perTokenPerLayer * c.NumHiddenLayers + head + projection;
+    }
+}
+
+/// <summary>
+/// One optimizer step exactly as <see cref="Trainer"/> takes it (zero, forward in the precision scope, summed loss,
+/// backward, normalise, clip, AdamW), with the time of each phase.
+/// </summary>
+internal sealed class TrainStep : IDisposable
+{
+    private readonly TaskModel _model;
+    private readonly FusedAdamW? _fused;
+    private readonly optim.Optimizer? _reference;
+    private readonly Func<IDisposable?>? _precision;
+
+    public TrainStep(TaskModel model, Precision precision, bool referenceOptimizer = false)
+    {
+        _model = model;
+        _model.train();
+        _precision = Runtime.PrecisionScopes.For(precision, CPU);
+        if (referenceOptimizer)
+        {
+            var (decay, noDecay) = ParameterGroups.Split(model.named_parameters());
+            _reference = optim.AdamW([
+                new AdamW.ParamGroup(decay.Select(p => p.Parameter), new AdamW.Options { LearningRate = 5e-5, weight_decay = 0.01 }),
+                new AdamW.ParamGroup(noDecay.Select(p => p.Parameter), new AdamW.Options { LearningRate = 5e-5, weight_decay = 0.0 }),
+            ], 5e-5);
+        }
+        else
+        {
+            _fused = new FusedAdamW(model.named_parameters(), 5e-5, 0.01);
+        }
+    }
+
+    public double ForwardSeconds { get; private set; }
+    public double BackwardSeconds { get; private set; }
+    public double OptimizerSeconds { get; private set; }
+
+    public double Run(BertInput input)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        if (_fused is not null) _fused.ZeroGrad(); else _reference!.zero_grad();
+        ClassifierOutput output;
+        using (_precision?.Invoke())
+            output = _model.call(input);
+        var lossSum = output.LossSum!;
+        double forward = sw.Elapsed.TotalSeconds;
+        lossSum.backward();
+        double backward = sw.Elapsed.TotalSeconds;
+        if (_fused is not null)
+        {
+            _fused.EnsureGradViews();
+            _fused.ScaleGradients(1.0 / output.LossDenominator);
+            _fused.ClipGradNorm(1.0);
+            _fused.Step();
+        }
+        else
+        {
+            using (no_grad())
+                foreach (var p in _model.parameters())
+                    p.grad?.mul_(1.0 / output.LossDenominator);
+            nn.utils.clip_grad_norm_(_model.parameters(), 1.0);
+            _reference!.step();
+        }
+        double total = sw.Elapsed.TotalSeconds;
+        ForwardSeconds = forward;
+        BackwardSeconds = backward - forward;
+        OptimizerSeconds = total - backward;
+        return total;
+    }
+
+    public void Dispose()
+    {
+        _fused?.Dispose();
+        _reference?.Dispose();
+    }
+}

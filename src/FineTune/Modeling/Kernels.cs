@@ -1,0 +1,160 @@
+using FineTune.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FineTune.Modeling;
+
+// The computations the encoders share, written for speed on the CPU and chosen by measurement
+// (docs/performance.md): dropout with fast masks, and attention that picks SDPA or the eager form per use.
+
+/// <summary>
+/// Inverted dropout (as torch.nn.Dropout) whose masks come from <see cref="DropoutMask"/>: the same distribution,
+/// several times faster on the CPU than libtorch's element-at-a-time generator. The identity in evaluation.
+/// </summary>
+public sealed class FastDropout : nn.Module<Tensor, Tensor>
+{
+    public FastDropout(double p) : base(nameof(FastDropout))
+    {
+        if (p is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1]");
+        P = p;
+    }
+
+    public double P { get; }
+
+    public override Tensor forward(Tensor x) => training && P > 0 ? Dropout(x, P) : x;
+
+    /// <summary>Dropout in training: libtorch's when <see cref="KernelSettings.FastDropout"/> is off.</summary>
+    internal static Tensor Dropout(Tensor x, double p) =>
+        KernelSettings.FastDropout ? DropoutMask.Apply(x, p) : functional.dropout(x, p, training: true);
+}
+
+/// <summary>Multi-head attention over [B, N, T, D] queries, keys and values with an additive bias [B, 1, 1, T].</summary>
+internal static class Attention
+{
+    /// <summary>
+    /// softmax(q·kᵀ/√d + bias) · v, with dropout on the probabilities when <paramref name="dropout"/> is positive.
+    /// libtorch's fused SDPA is used where it was measured fastest: without dropout, for the forward pass, and for
+    /// forward + backward in fp32. The eager form is used with dropout (SDPA then falls back to its unfused path
+    /// with libtorch's slow dropout) and for training in bf16 (SDPA's fused bf16 backward is 2–4× slower).
+    /// </summary>
+    public static Tensor Compute(Tensor q, Tensor k, Tensor v, Tensor bias, double dropout)
+    {
+        bool useSdpa = KernelSettings.Attention switch
+        {
+            AttentionKernel.Sdpa => true,
+            AttentionKernel.Eager => false,
+            _ => dropout == 0 && (q.dtype == ScalarType.Float32 || !(is_grad_enabled() && (q.requires_grad || k.requires_grad || v.requires_grad))),
+        };
+        if (useSdpa)
+            return functional.scaled_dot_product_attention(q, k, v, bias, dropout);                // [B, N, T, D]
+        // Intermediates are released as soon as they are used (autograd keeps what backward needs): the [B, N, T, T]
+        // ones would otherwise stay alive in the step's dispose scope until the step ends.
+        using var scaled = q.mul(1.0 / Math.Sqrt(q.shape[^1]));
+        using var keys = k.transpose(-1, -2);
+        using var scores = scaled.matmul(keys);                                                  // [B, N, T, T]
+        // Under bf16 autocast the scores are bf16: the bias follows them, so that the probabilities stay bf16 (half
+        // the memory traffic of [B, N, T, T] tensors, and no cast before the product with v); softmax accumulates in fp32.
+        using var castBias = KernelSettings.AttentionInScoresDtype && bias.dtype != scores.dtype ? bias.to(scores.dtype) : null;
+        using var biased = scores.add(castBias ?? bias);
+        using var probs = functional.softmax(biased, -1);
+        using var dropped = dropout > 0 ? FastDropout.Dropout(probs, dropout) : null;
+        return (dropped ?? probs).matmul(v);                                                     // [B, N, T, D]
+    }
+}
+
+/// <summary>
+/// An embedding lookup whose gradient touches only the rows that were looked up. A dense embedding gradient is a
+/// zeroed [vocab, width] tensor (11.7 M values for BERT's vocabulary) with a few thousand rows added, which the
+/// optimizer's gradient buffer then adds in whole: at short sequences that was 10–15% of a training step. When the
+/// weight already holds a dense gradient (<see cref="Training.FusedAdamW"/> attaches one before the first step), the
+/// backward returns the looked-up rows as a sparse tensor and autograd adds them into that gradient in place; the
+/// sums are the same. Otherwise it returns the dense gradient, as torch.nn.Embedding does, so any optimizer works.
+/// The padding row gets no gradient.
+/// </summary>
+internal sealed class EmbeddingLookup : TorchSharp.torch.autograd.SingleTensorFunction<EmbeddingLookup>
+{
+    public override string Name => nameof(EmbeddingLookup);
+
+    /// <param name="vars">weight [V, E], ids [B, T] (int64), padding index (long; −1 for none).</param>
+    public override Tensor forward(TorchSharp.torch.autograd.AutogradContext ctx, params object[] vars)
+    {
+        var weight = (Tensor)vars[0];
+        var ids = (Tensor)vars[1];
+        ctx.save_for_backward([weight, ids.reshape(-1)]);
+        ctx.save_data("padding", vars[2]);
+        var flat = ids.reshape(-1);
+        return weight.index_select(0, flat).view([.. ids.shape, weight.shape[1]]);          // [B, T] -> [B, T, E]
+    }
+
+    public override List<Tensor> backward(TorchSharp.torch.autograd.AutogradContext ctx, Tensor gradOutput)
+    {
+        var saved = ctx.get_saved_variables();
+        var (weight, ids) = (saved[0], saved[1]);
+        long padding = (long)ctx.get_data("padding");
+        long width = weight.shape[1];
+        var rows = gradOutput.reshape(-1, width);                                            // [B, T, E] -> [N, E]
+        if (padding >= 0)
+        {
+            var keep = ids.ne(padding);
+            ids = ids.masked_select(keep);
+            rows = rows.index_select(0, keep.nonzero().view(-1));
+        }
+        using var existing = weight.grad;
+        Tensor gradWeight = existing is not null && !existing.is_sparse
+            ? sparse_coo_tensor(ids.unsqueeze(0), rows, weight.shape, dtype: rows.dtype)      // rows only: added in place
+            : zeros(weight.shape, dtype: rows.dtype, device: rows.device).index_add_(0, ids, rows, 1);
+        return [gradWeight, null!, null!];
+    }
+}
+
+/// <summary>Word-embedding lookups.</summary>
+internal static class Words
+{
+    /// <summary>The rows of <paramref name="ids"/> [B, T] -> [B, T, E]; through <see cref="EmbeddingLookup"/> when a gradient will be taken.</summary>
+    public static Tensor Lookup(TorchSharp.Modules.Embedding embedding, Tensor ids, int paddingIndex)
+    {
+        var weight = embedding.weight!;
+        if (!KernelSettings.SparseEmbeddingGradients || !is_grad_enabled() || !weight.requires_grad || ids.device_type != TorchSharp.DeviceType.CPU)
+            return embedding.call(ids);
+        return EmbeddingLookup.apply(weight, ids, (long)paddingIndex);
+    }
+}
+
+/// <summary>The query, key and value projections of a layer.</summary>
+internal static class Projections
+{
+    /// <summary>
+    /// Splits <paramref name="hidden"/> [B, T, H] into heads of q, k and v [B, N, T, D]. The three projections run as
+    /// one matrix product over their concatenated weights (one [H, 3H] product is faster than three [H, H] ones);
+    /// the parameters stay three Linear modules, named as in the checkpoint.
+    /// </summary>
+    public static (Tensor Q, Tensor K, Tensor V) QueryKeyValue(Tensor hidden, TorchSharp.Modules.Linear query,
+        TorchSharp.Modules.Linear key, TorchSharp.Modules.Linear value, int heads, int headSize)
+    {
+        long b = hidden.shape[0], t = hidden.shape[1];
+        if (!KernelSettings.FuseQkv || query.bias is null || key.bias is null || value.bias is null)
+        {
+            Tensor Split(Tensor x) => x.view(b, t, heads, headSize).transpose(1, 2);                 // [B, T, H] -> [B, N, T, D]
+            return (Split(query.call(hidden)), Split(key.call(hidden)), Split(value.call(hidden)));
+        }
+        using var weight = cat([query.weight!, key.weight!, value.weight!], 0);                     // [3H, H]
+        using var bias = cat([query.bias, key.bias, value.bias], 0);                                // [3H]
+        using var projected = functional.linear(hidden, weight, bias);                              // [B, T, 3H]
+        using var split = projected.view(b, t, 3, heads, headSize);
+        using var qkv = split.permute(2, 0, 3, 1, 4);                                               // -> [3, B, N, T, D]
+        return (qkv[0], qkv[1], qkv[2]);
+    }
+}
+
+internal enum AttentionKernel { Auto, Sdpa, Eager }
+
+/// <summary>Switches for measuring the alternatives against each other (the benchmark flips them; the defaults are the choices).</summary>
+internal static class KernelSettings
+{
+    public static bool FastDropout { get; set; } = true;
+    public static AttentionKernel Attention { get; set; } = AttentionKernel.Auto;
+    public static bool FuseQkv { get; set; } = true;
+    public static bool SparseEmbeddingGradients { get; set; } = true;
+    public static bool AttentionInScoresDtype { get; set; } = true;
+}
