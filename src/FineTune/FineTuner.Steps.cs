@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FineTune.Checkpoints;
 using FineTune.Configuration;
+using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Modeling;
 using FineTune.Runtime;
@@ -94,6 +95,53 @@ public static partial class FineTuner
             metadata.Save(folder);
         });
         return (result, trainer.MetricForBest);
+    }
+
+    /// <summary>
+    /// Writes metrics.json, run.json and the report of a finished run and returns its result: the last step every task
+    /// shares. <paramref name="columns"/> names the input columns as the run read them; <paramref name="settings"/> are the
+    /// run's hyperparameters (<see cref="Settings"/> plus the task's own).
+    /// </summary>
+    internal static FineTuneResult Finish(RunContext run, TrainerResult result, string metricForBest, DatasetSummary summary, LoadReport loadReport,
+        IReadOnlyDictionary<string, string?> columns, IReadOnlyDictionary<string, object?> settings, IReadOnlyList<string>? labels,
+        Dictionary<string, SplitResult> splits, IReadOnlyDictionary<string, double>? validationMetrics, IReadOnlyDictionary<string, double>? testMetrics)
+    {
+        var request = run.Request;
+        WriteMetricsJson(Path.Combine(run.Output, "metrics.json"), validationMetrics, testMetrics, result.State);
+        var record = new RunRecord
+        {
+            Task = TaskName(run.Training.Task),
+            Model = request.Model,
+            ModelFolder = run.ModelFolder,
+            OutputModel = run.ModelDirectory,
+            Started = run.Started,
+            ElapsedSeconds = run.Clock.Elapsed.TotalSeconds,
+            TrainingSeconds = result.Elapsed.TotalSeconds,
+            Data = new RunData
+            {
+                TrainFile = request.Data.Train,
+                ValidationFile = request.Data.Validation,
+                TestFile = request.Data.Test,
+                Columns = columns,
+                Splits = summary.Splits.Select(s => new SplitCounts(s.Name, s.Count, s.Truncated ?? 0, s.LabelCounts)).ToList(),
+                SkippedRows = summary.SkippedCount,
+                SkippedReasons = summary.Skipped.SelectMany(s => s.FirstReasons).ToList(),
+                MaxLength = run.MaxLength,
+            },
+            Settings = settings,
+            LoadReport = loadReport.Describe(),
+            Labels = labels,
+            MetricForBest = metricForBest,
+            BestStep = result.State.BestStep,
+            GlobalStep = result.State.GlobalStep,
+            StoppedEarly = result.State.StoppedEarly,
+            LogHistory = result.State.LogHistory,
+            Splits = splits,
+        };
+        RunFiles.WriteRecord(run.Output, record);
+        foreach (var warning in RunReport.Write(run.Output, record).Warnings)
+            run.Info("Report: " + warning);
+        return new FineTuneResult(run.Output, run.ModelDirectory, validationMetrics, testMetrics, summary, loadReport, result.State, run.Clock.Elapsed);
     }
 
     /// <summary>Turns evaluation off (with a message) when there is no validation data.</summary>

@@ -185,47 +185,14 @@ public static partial class FineTuner
             splits["test"] = SplitResultOf(t, dataset.Test, labels, task, request.Similarity.ScoreScale);
             PredictionsCsv.Write(Path.Combine(output, "predictions-test.csv"), dataset.Test, t.Predictions!, labels, task);
         }
-        WriteMetricsJson(Path.Combine(output, "metrics.json"), validationMetrics, testMetrics, result.State);
-
-        var record = new RunRecord
+        var columns = new Dictionary<string, string?>
         {
-            Task = TaskName(task),
-            Model = request.Model,
-            ModelFolder = modelFolder,
-            OutputModel = modelDirectory,
-            Started = run.Started,
-            ElapsedSeconds = run.Clock.Elapsed.TotalSeconds,
-            TrainingSeconds = result.Elapsed.TotalSeconds,
-            Data = new RunData
-            {
-                TrainFile = request.Data.Train,
-                ValidationFile = request.Data.Validation,
-                TestFile = request.Data.Test,
-                Columns = new Dictionary<string, string?>
-                {
-                    ["text"] = request.Dataset.Columns.Text,
-                    ["text_pair"] = request.Dataset.Columns.TextPair,
-                    ["label"] = request.Dataset.Columns.Label ?? (request.Dataset.Columns.LabelColumns is { } lc ? string.Join(",", lc) : null),
-                },
-                Splits = summary.Splits.Select(s => new SplitCounts(s.Name, s.Count, s.Truncated ?? 0, s.LabelCounts)).ToList(),
-                SkippedRows = summary.SkippedCount,
-                SkippedReasons = summary.Skipped.SelectMany(s => s.FirstReasons).ToList(),
-                MaxLength = maxLength,
-            },
-            Settings = Settings(training, request, maxLength),
-            LoadReport = loadReport.Describe(),
-            Labels = labels?.Labels,
-            MetricForBest = metricForBest,
-            BestStep = result.State.BestStep,
-            GlobalStep = result.State.GlobalStep,
-            StoppedEarly = result.State.StoppedEarly,
-            LogHistory = result.State.LogHistory,
-            Splits = splits,
+            ["text"] = request.Dataset.Columns.Text,
+            ["text_pair"] = request.Dataset.Columns.TextPair,
+            ["label"] = request.Dataset.Columns.Label ?? (request.Dataset.Columns.LabelColumns is { } lc ? string.Join(",", lc) : null),
         };
-        RunFiles.WriteRecord(output, record);
-        foreach (var warning in RunReport.Write(output, record).Warnings)
-            info("Report: " + warning);
-        return new FineTuneResult(output, modelDirectory, validationMetrics, testMetrics, summary, loadReport, result.State, run.Clock.Elapsed);
+        return Finish(run, result, metricForBest, summary, loadReport, columns, Settings(training, request, maxLength), labels?.Labels,
+            splits, validationMetrics, testMetrics);
     }
 
     internal static string TaskName(TaskKind task) => task switch

@@ -225,20 +225,9 @@ public static class ConllReader
 
     private static TokenExample ParseJsonLine(string line, string sourceName, long lineNumber)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(line);
-        }
-        catch (JsonException e)
-        {
-            throw new DataException($"the line is not valid JSON: {e.Message}", sourceName, lineNumber, inner: e);
-        }
-        using (document)
+        using (var document = JsonLine.ParseObject(line, sourceName, lineNumber, "\"tokens\" and \"tags\""))
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new DataException("the line must be a JSON object with \"tokens\" and \"tags\"", sourceName, lineNumber);
             var words = StringArray(root, "tokens", sourceName, lineNumber);
             var tags = StringArray(root, "tags", sourceName, lineNumber);
             if (words.Length != tags.Length)

@@ -128,20 +128,9 @@ public static class SquadReader
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonDocument document;
-            try
-            {
-                document = JsonDocument.Parse(line);
-            }
-            catch (JsonException e)
-            {
-                throw new DataException($"the line is not valid JSON: {e.Message}", sourceName, lineNumber, inner: e);
-            }
-            using (document)
+            using (var document = JsonLine.ParseObject(line, sourceName, lineNumber, "\"question\", \"context\" and \"answers\""))
             {
                 var row = document.RootElement;
-                if (row.ValueKind != JsonValueKind.Object)
-                    throw new DataException("the line must be a JSON object with \"question\", \"context\" and \"answers\"", sourceName, lineNumber);
                 var id = LineString(row, "id", sourceName, lineNumber, required: false) ?? lineNumber.ToString(CultureInfo.InvariantCulture);
                 var title = LineString(row, "title", sourceName, lineNumber, required: false) ?? "";
                 var question = LineString(row, "question", sourceName, lineNumber, required: true)!;

@@ -37,14 +37,17 @@ public sealed class BertForSequenceClassification : TaskModel
     }
 }
 
-/// <summary>RoBERTa / XLM-R: first token -> dropout -> dense -> tanh -> dropout -> out_proj.</summary>
-public sealed class RobertaClassificationHead : Module<Tensor, Tensor>
+/// <summary>
+/// The head of RoBERTa / XLM-R and ELECTRA: first token -> dropout -> dense -> activation -> dropout -> out_proj
+/// (the two differ only in the activation).
+/// </summary>
+public abstract class FirstTokenClassificationHead : Module<Tensor, Tensor>
 {
     private readonly Linear dense;
     private readonly Dropout dropout;
     private readonly Linear out_proj;
 
-    public RobertaClassificationHead(BertConfig config, long outputs, double dropoutProb) : base(nameof(RobertaClassificationHead))
+    protected FirstTokenClassificationHead(string name, BertConfig config, long outputs, double dropoutProb) : base(name)
     {
         dense = Linear(config.HiddenSize, config.HiddenSize);
         dropout = Dropout(dropoutProb);
@@ -52,12 +55,21 @@ public sealed class RobertaClassificationHead : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    protected abstract Tensor Activate(Tensor x);
+
     public override Tensor forward(Tensor hidden)
     {
         var x = dropout.call(hidden[.., 0]);                                                 // [B, T, H] -> [B, H]
-        x = dropout.call(dense.call(x).tanh());
+        x = dropout.call(Activate(dense.call(x)));
         return out_proj.call(x);                                                              // [B, H] -> [B, C]
     }
+}
+
+/// <summary>RoBERTa / XLM-R: first token -> dropout -> dense -> tanh -> dropout -> out_proj.</summary>
+public sealed class RobertaClassificationHead(BertConfig config, long outputs, double dropoutProb)
+    : FirstTokenClassificationHead(nameof(RobertaClassificationHead), config, outputs, dropoutProb)
+{
+    protected override Tensor Activate(Tensor x) => x.tanh();
 }
 
 /// <summary>RoBERTa and XLM-R sequence classification (no pooler).</summary>
@@ -119,26 +131,10 @@ public sealed class DistilBertForSequenceClassification : TaskModel
 }
 
 /// <summary>ELECTRA: first token -> dropout -> dense -> GELU -> dropout -> out_proj.</summary>
-public sealed class ElectraClassificationHead : Module<Tensor, Tensor>
+public sealed class ElectraClassificationHead(BertConfig config, long outputs, double dropoutProb)
+    : FirstTokenClassificationHead(nameof(ElectraClassificationHead), config, outputs, dropoutProb)
 {
-    private readonly Linear dense;
-    private readonly Dropout dropout;
-    private readonly Linear out_proj;
-
-    public ElectraClassificationHead(BertConfig config, long outputs, double dropoutProb) : base(nameof(ElectraClassificationHead))
-    {
-        dense = Linear(config.HiddenSize, config.HiddenSize);
-        dropout = Dropout(dropoutProb);
-        out_proj = Linear(config.HiddenSize, outputs);
-        RegisterComponents();
-    }
-
-    public override Tensor forward(Tensor hidden)
-    {
-        var x = dropout.call(hidden[.., 0]);                                                 // [B, T, H] -> [B, H]
-        x = dropout.call(functional.gelu(dense.call(x)));
-        return out_proj.call(x);                                                              // [B, H] -> [B, C]
-    }
+    protected override Tensor Activate(Tensor x) => functional.gelu(x);
 }
 
 /// <summary>ELECTRA discriminator sequence classification.</summary>

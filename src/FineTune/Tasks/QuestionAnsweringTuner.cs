@@ -146,46 +146,14 @@ public static class QuestionAnsweringTuner
                 TokenTaskPredictionFiles.WriteSquadJson(Path.Combine(run.Output, "predictions-test.json"), examples, evaluation.Predictions!);
             }
         }
-        FineTuner.WriteMetricsJson(Path.Combine(run.Output, "metrics.json"), validationMetrics, testMetrics, result.State);
-
         var settings = new Dictionary<string, object?>(FineTuner.Settings(training, request, maxLength))
         {
             ["doc_stride"] = qa.DocStride,
             ["n_best"] = qa.NBest,
             ["max_answer_length"] = qa.MaxAnswerLength,
         };
-        var record = new RunRecord
-        {
-            Task = FineTuner.TaskName(TaskKind.QuestionAnswering),
-            Model = request.Model,
-            ModelFolder = run.ModelFolder,
-            OutputModel = run.ModelDirectory,
-            Started = run.Started,
-            ElapsedSeconds = run.Clock.Elapsed.TotalSeconds,
-            TrainingSeconds = result.Elapsed.TotalSeconds,
-            Data = new RunData
-            {
-                TrainFile = request.Data.Train,
-                ValidationFile = request.Data.Validation,
-                TestFile = request.Data.Test,
-                Columns = new Dictionary<string, string?> { ["question"] = "question", ["context"] = "context", ["answers"] = "answers" },
-                Splits = summary.Splits.Select(s => new SplitCounts(s.Name, s.Count, 0, s.LabelCounts)).ToList(),
-                SkippedRows = summary.SkippedCount,
-                SkippedReasons = summary.Skipped.SelectMany(s => s.FirstReasons).ToList(),
-                MaxLength = maxLength,
-            },
-            Settings = settings,
-            LoadReport = loadReport.Describe(),
-            MetricForBest = metricForBest,
-            BestStep = result.State.BestStep,
-            GlobalStep = result.State.GlobalStep,
-            StoppedEarly = result.State.StoppedEarly,
-            LogHistory = result.State.LogHistory,
-            Splits = splitResults,
-        };
-        RunFiles.WriteRecord(run.Output, record);
-        RunReport.Write(run.Output, record);
-        return new FineTuneResult(run.Output, run.ModelDirectory, validationMetrics, testMetrics, summary, loadReport, result.State, run.Clock.Elapsed);
+        var columns = new Dictionary<string, string?> { ["question"] = "question", ["context"] = "context", ["answers"] = "answers" };
+        return FineTuner.Finish(run, result, metricForBest, summary, loadReport, columns, settings, null, splitResults, validationMetrics, testMetrics);
     }
 
     private static void Validate(QuestionAnsweringOptions qa, TrainingOptions training)

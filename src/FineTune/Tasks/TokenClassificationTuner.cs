@@ -174,49 +174,16 @@ public static class TokenClassificationTuner
             if (name == "test")
                 TokenTaskPredictionFiles.WriteWordTags(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!);
         }
-        FineTuner.WriteMetricsJson(Path.Combine(run.Output, "metrics.json"), validationMetrics, testMetrics, result.State);
-
         var settings = new Dictionary<string, object?>(FineTuner.Settings(training, request, maxLength))
         {
             ["tag_scheme"] = data.SourceScheme.ToString(),
             ["label_all_tokens"] = options.LabelAllTokens,
         };
         bool jsonl = Path.GetExtension(request.Data.Train).ToLowerInvariant() is ".jsonl" or ".ndjson" or ".json";
-        var record = new RunRecord
-        {
-            Task = FineTuner.TaskName(TaskKind.TokenClassification),
-            Model = request.Model,
-            ModelFolder = run.ModelFolder,
-            OutputModel = run.ModelDirectory,
-            Started = run.Started,
-            ElapsedSeconds = run.Clock.Elapsed.TotalSeconds,
-            TrainingSeconds = result.Elapsed.TotalSeconds,
-            Data = new RunData
-            {
-                TrainFile = request.Data.Train,
-                ValidationFile = request.Data.Validation,
-                TestFile = request.Data.Test,
-                Columns = jsonl
-                    ? new Dictionary<string, string?> { ["tokens"] = "tokens", ["tags"] = "tags" }
-                    : new Dictionary<string, string?> { ["word"] = "0", ["tag"] = options.TagColumn?.ToString(CultureInfo.InvariantCulture) ?? "last" },
-                Splits = summary.Splits.Select(s => new SplitCounts(s.Name, s.Count, s.Truncated ?? 0, s.LabelCounts)).ToList(),
-                SkippedRows = summary.SkippedCount,
-                SkippedReasons = summary.Skipped.SelectMany(s => s.FirstReasons).ToList(),
-                MaxLength = maxLength,
-            },
-            Settings = settings,
-            LoadReport = loadReport.Describe(),
-            Labels = labels.Labels,
-            MetricForBest = metricForBest,
-            BestStep = result.State.BestStep,
-            GlobalStep = result.State.GlobalStep,
-            StoppedEarly = result.State.StoppedEarly,
-            LogHistory = result.State.LogHistory,
-            Splits = splitResults,
-        };
-        RunFiles.WriteRecord(run.Output, record);
-        RunReport.Write(run.Output, record);
-        return new FineTuneResult(run.Output, run.ModelDirectory, validationMetrics, testMetrics, summary, loadReport, result.State, run.Clock.Elapsed);
+        var columns = jsonl
+            ? new Dictionary<string, string?> { ["tokens"] = "tokens", ["tags"] = "tags" }
+            : new Dictionary<string, string?> { ["word"] = "0", ["tag"] = options.TagColumn?.ToString(CultureInfo.InvariantCulture) ?? "last" };
+        return FineTuner.Finish(run, result, metricForBest, summary, loadReport, columns, settings, labels.Labels, splitResults, validationMetrics, testMetrics);
     }
 
     private static TagScheme ParseScheme(string name)
