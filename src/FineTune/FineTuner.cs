@@ -174,12 +174,14 @@ public static partial class FineTuner
         IReadOnlyDictionary<string, double>? validationMetrics = null, testMetrics = null;
         if (validationFeatures.Count > 0)
         {
+            info($"Evaluating the trained model on {validationFeatures.Count} validation examples ...");
             var v = evaluator.Evaluate(model, validationFeatures, device, keepPredictions: true);
             validationMetrics = v.Metrics;
             splits["validation"] = SplitResultOf(v, dataset.Validation, labels, task, request.Similarity.ScoreScale);
         }
         if (testFeatures.Count > 0)
         {
+            info($"Evaluating the trained model on {testFeatures.Count} test examples ...");
             var t = evaluator.Evaluate(model, testFeatures, device, keepPredictions: true);
             testMetrics = t.Metrics;
             splits["test"] = SplitResultOf(t, dataset.Test, labels, task, request.Similarity.ScoreScale);

@@ -136,6 +136,7 @@ public static class QuestionAnsweringTuner
         foreach (var (name, examples) in splits.Skip(1))
         {
             if (!features.TryGetValue(name, out var set)) continue;
+            run.Info($"Evaluating the trained model on {examples.Count} {name} questions ...");
             var evaluation = EvaluatorFor(examples).Run(model, set, run.Device, keepPredictions: true);
             if (name == "validation") validationMetrics = evaluation.Metrics;
             else testMetrics = evaluation.Metrics;

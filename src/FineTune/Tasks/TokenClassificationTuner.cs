@@ -167,6 +167,7 @@ public static class TokenClassificationTuner
         foreach (var (name, examples) in splits.Skip(1))
         {
             if (!features.TryGetValue(name, out var set)) continue;
+            run.Info($"Evaluating the trained model on {examples.Count} {name} sentences ...");
             var evaluation = EvaluatorFor(examples).Run(model, set, run.Device, keepPredictions: true);
             if (name == "validation") validationMetrics = evaluation.Metrics;
             else testMetrics = evaluation.Metrics;
