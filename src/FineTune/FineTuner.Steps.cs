@@ -45,6 +45,9 @@ public static partial class FineTuner
         var training = request.Training with { Task = request.Dataset.Task, MaxLength = requestedMaxLength };
         training.Validate();
         TorchRuntime.SetThreads(request.Threads);
+        // The new head is initialised from torch's generator when the model loads: seed it first, so that --seed
+        // decides the head as it decides shuffling and dropout (the trainer seeds again before the first step).
+        TorchSharp.torch.random.manual_seed(training.Seed);
         var device = TorchRuntime.ParseDevice(request.Device);
         // Auto trains in bf16 where that is faster (AMX) and evaluates in fp32, as the saved model predicts by default;
         // an explicit precision is used for both.

@@ -148,4 +148,25 @@ public class FineTunerTests
         Assert.Equal(full.Validation!["accuracy"], resumed.Validation!["accuracy"]);
         Assert.Equal(full.Validation!["loss"], resumed.Validation!["loss"], 6);
     }
+
+    [Fact]
+    public void TheSameSeedGivesTheSameModelAndAnotherSeedAnotherOne()
+    {
+        using var dir = new TestSupport.TempDir();
+        var request = SmsRequest(dir.File("a"), TinyModelFolder.Shared) with
+        {
+            Training = new TrainingOptions { MaxSteps = 3, BatchSize = 16, MaxLength = 32, SaveStrategy = IntervalKind.No, EvalStrategy = IntervalKind.No },
+            Data = new DatasetFiles(SmsTrain),
+        };
+        byte[] Weights(FineTuneResult r) => File.ReadAllBytes(Path.Combine(r.ModelDirectory, "model.safetensors"));
+        var first = Weights(FineTuner.Train(request));
+        var again = Weights(FineTuner.Train(request with { OutputDirectory = dir.File("b") }));
+        var otherSeed = Weights(FineTuner.Train(request with
+        {
+            OutputDirectory = dir.File("c"),
+            Training = request.Training with { Seed = request.Training.Seed + 1 },
+        }));
+        Assert.Equal(first, again);
+        Assert.NotEqual(first, otherSeed);
+    }
 }
