@@ -12,7 +12,9 @@ namespace FineTune.Runtime;
 /// forward (scale, add the bias, softmax, dropout) and four times backward, each with its own bf16 ↔ fp32 conversions;
 /// here each row is read once, worked on in fp32 in the cache, and written once (the probabilities also once more for
 /// backward), on all threads, 16 lanes at a time. The dropout mask is <see cref="DropoutMask"/>'s (the same seed from
-/// torch's generator, the same decision for each element of the [B, heads, T, T] tensor), recomputed in backward.
+/// torch's generator, the same decision for each element of the [B, heads, T, T] tensor); forward keeps it as bits
+/// (1/16 of the bf16 probabilities' memory) for backward, which would otherwise spend as long hashing again as on the
+/// rest of its work.
 /// The output and the gradient have the scores' dtype (fp32, or bf16 under autocast); the bias gets no gradient.
 /// A row whose every score is −∞ has probabilities 0 (libtorch's softmax gives NaN there).
 /// </summary>
@@ -54,7 +56,8 @@ internal static class SoftmaxDropout
         }
         finally
         {
-            input.Probabilities?.Dispose(); // autograd holds its own reference until backward
+            input.Probabilities?.Dispose(); // autograd holds its own references until backward
+            input.Kept?.Dispose();
         }
     }
 
@@ -65,6 +68,7 @@ internal static class SoftmaxDropout
         public float Scale { get; } = scale;
         public DropoutMask.Mask? Mask { get; } = mask;
         public Tensor? Probabilities { get; set; }
+        public Tensor? Kept { get; set; }
     }
 
     private sealed class Function : autograd.SingleTensorFunction<Function>
@@ -75,9 +79,9 @@ internal static class SoftmaxDropout
         {
             var input = (Input)vars[1];
             var output = Forward((Tensor)vars[0], input, keepProbabilities: true);
-            ctx.save_for_backward([input.Probabilities!]);
+            ctx.save_for_backward(input.Kept is null ? [input.Probabilities!] : [input.Probabilities!, input.Kept]);
             ctx.save_data("scale", input.Scale);
-            ctx.save_data("mask", input.Mask!);
+            ctx.save_data("keepScale", input.Mask?.Scale ?? 1f);
             return output;
         }
 
@@ -85,7 +89,8 @@ internal static class SoftmaxDropout
         {
             var saved = ctx.get_saved_variables();
             using var probabilities = saved[0];
-            return [Backward(gradOutput, probabilities, (float)ctx.get_data("scale"), (DropoutMask.Mask?)ctx.get_data("mask")), null!];
+            using var kept = saved.Count > 1 ? saved[1] : null;
+            return [Backward(gradOutput, probabilities, kept, (float)ctx.get_data("scale"), (float)ctx.get_data("keepScale")), null!];
         }
     }
 
@@ -107,24 +112,31 @@ internal static class SoftmaxDropout
         var output = empty_like(source);
         var probabilities = keepProbabilities ? empty_like(source) : null;
         input.Probabilities = probabilities;
+        long t0 = source.shape[^1];
+        // Backward reads the mask as bits (one 16-bit word per 16 elements of a row) instead of hashing again.
+        var kept = keepProbabilities && input.Mask is not null
+            ? empty([t0 == 0 ? 0 : source.NumberOfElements / t0, (t0 + 15) / 16], ScalarType.Int16)
+            : null;
+        input.Kept = kept;
         long t = source.shape[^1], rows = t == 0 ? 0 : source.NumberOfElements / t;
         if (rows == 0) return output;
         var layout = new Layout(source.shape, input.Bias);
         IntPtr src = NativeTensor.DataPointer(source), dst = NativeTensor.DataPointer(output);
         IntPtr probs = probabilities is null ? IntPtr.Zero : NativeTensor.DataPointer(probabilities);
         IntPtr bias = input.Bias is null ? IntPtr.Zero : NativeTensor.DataPointer(input.Bias);
+        IntPtr bits = kept is null ? IntPtr.Zero : NativeTensor.DataPointer(kept);
         bool bf16 = source.dtype == ScalarType.BFloat16;
         float scale = input.Scale;
         var mask = input.Mask;
         ForRows(rows, t, (first, end) =>
         {
-            if (bf16) ForwardRows<Bf16>((byte*)src, (byte*)dst, (byte*)probs, (float*)bias, layout, t, first, end, scale, mask);
-            else ForwardRows<Fp32>((byte*)src, (byte*)dst, (byte*)probs, (float*)bias, layout, t, first, end, scale, mask);
+            if (bf16) ForwardRows<Bf16>((byte*)src, (byte*)dst, (byte*)probs, (ushort*)bits, (float*)bias, layout, t, first, end, scale, mask);
+            else ForwardRows<Fp32>((byte*)src, (byte*)dst, (byte*)probs, (ushort*)bits, (float*)bias, layout, t, first, end, scale, mask);
         });
         return output;
     }
 
-    private static unsafe Tensor Backward(Tensor gradOutput, Tensor probabilities, float scale, DropoutMask.Mask? mask)
+    private static unsafe Tensor Backward(Tensor gradOutput, Tensor probabilities, Tensor? kept, float scale, float keepScale)
     {
         using var grad = gradOutput.to(probabilities.dtype).contiguous();
         var gradScores = empty_like(probabilities);
@@ -132,11 +144,12 @@ internal static class SoftmaxDropout
         if (rows == 0) return gradScores;
         IntPtr dy = NativeTensor.DataPointer(grad), dx = NativeTensor.DataPointer(gradScores);
         IntPtr probs = NativeTensor.DataPointer(probabilities);
+        IntPtr bits = kept is null ? IntPtr.Zero : NativeTensor.DataPointer(kept);
         bool bf16 = probabilities.dtype == ScalarType.BFloat16;
         ForRows(rows, t, (first, end) =>
         {
-            if (bf16) BackwardRows<Bf16>((byte*)dy, (byte*)probs, (byte*)dx, t, first, end, scale, mask);
-            else BackwardRows<Fp32>((byte*)dy, (byte*)probs, (byte*)dx, t, first, end, scale, mask);
+            if (bf16) BackwardRows<Bf16>((byte*)dy, (byte*)probs, (ushort*)bits, (byte*)dx, t, first, end, scale, keepScale);
+            else BackwardRows<Fp32>((byte*)dy, (byte*)probs, (ushort*)bits, (byte*)dx, t, first, end, scale, keepScale);
         });
         return gradScores;
     }
@@ -201,11 +214,11 @@ internal static class SoftmaxDropout
             i => body(Math.Min(rows, i * perThread), Math.Min(rows, (i + 1) * perThread)));
     }
 
-    /// <summary>Row scratch of <paramref name="width"/> floats: on the stack when small.</summary>
+    /// <summary>Rows up to this many elements keep their fp32 scratch on the stack.</summary>
     private const int StackFloats = 4096;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void ForwardRows<T>(byte* src, byte* dst, byte* probs, float* bias, Layout layout, long width, long first, long end,
+    private static unsafe void ForwardRows<T>(byte* src, byte* dst, byte* probs, ushort* bits, float* bias, Layout layout, long width, long first, long end,
         float scale, DropoutMask.Mask? mask) where T : struct, IElements
     {
         int n = (int)width;
@@ -251,6 +264,11 @@ internal static class SoftmaxDropout
                         T.Set(y, j, fill);
                         if (p is not null) T.Set(p, j, fill);
                     }
+                    if (bits is not null && mask is { } masked)
+                    {
+                        DropoutMask.Factors(factors, start, n, masked);
+                        StoreBits(factors, bits + r * ((n + 15) / 16), n);
+                    }
                     continue;
                 }
                 // e = exp(x − max), and its sum.
@@ -272,7 +290,11 @@ internal static class SoftmaxDropout
                 // p = e / sum; y = p · mask.
                 float inverse = 1f / sum;
                 var vinv = Vector512.Create(inverse);
-                if (mask is { } m) DropoutMask.Factors(factors, start, n, m);
+                if (mask is { } m)
+                {
+                    DropoutMask.Factors(factors, start, n, m);
+                    if (bits is not null) StoreBits(factors, bits + r * ((n + 15) / 16), n);
+                }
                 for (j = 0; j + 16 <= n; j += 16)
                 {
                     var q = Vector512.Load(values + j) * vinv;
@@ -290,35 +312,38 @@ internal static class SoftmaxDropout
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void BackwardRows<T>(byte* dy, byte* probs, byte* dx, long width, long first, long end, float scale,
-        DropoutMask.Mask? mask) where T : struct, IElements
+    private static unsafe void BackwardRows<T>(byte* dy, byte* probs, ushort* bits, byte* dx, long width, long first, long end, float scale,
+        float keepScale) where T : struct, IElements
     {
         int n = (int)width;
-        float[]? heap = n > StackFloats ? new float[2 * n] : null;
-        float* stack = stackalloc float[heap is null ? 2 * n : 0];
+        float[]? heap = n > StackFloats ? new float[n] : null;
+        float* stack = stackalloc float[heap is null ? n : 0];
         fixed (float* pinned = heap)
         {
-            float* values = heap is null ? stack : pinned, factors = values + n;
+            float* values = heap is null ? stack : pinned;
             var vscale = Vector512.Create(scale);
             for (long r = first; r < end; r++)
             {
                 long start = r * width;
                 byte* g = dy + start * T.Size, p = probs + start * T.Size, x = dx + start * T.Size;
                 // dp = dy · mask, and Σ dp · p.
-                if (mask is { } m) DropoutMask.Factors(factors, start, n, m);
+                ushort* rowBits = bits is null ? null : bits + r * ((n + 15) / 16);
+                var vkeep = Vector512.Create(keepScale);
+                var lanes = Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
                 var vdot = Vector512<float>.Zero;
                 int j = 0;
                 for (; j + 16 <= n; j += 16)
                 {
                     var d = T.Load(g, j);
-                    if (mask is not null) d *= Vector512.Load(factors + j);
+                    if (rowBits is not null)
+                        d *= vkeep & Vector512.Equals(Vector512.Create((uint)rowBits[j >> 4]) & lanes, lanes).AsSingle();
                     d.Store(values + j);
                     vdot += d * T.Load(p, j);
                 }
                 float dot = Vector512.Sum(vdot);
                 for (; j < n; j++)
                 {
-                    float d = T.Get(g, j) * (mask is null ? 1f : factors[j]);
+                    float d = T.Get(g, j) * (rowBits is null ? 1f : (rowBits[j >> 4] >> (j & 15) & 1) != 0 ? keepScale : 0f);
                     values[j] = d;
                     dot += d * T.Get(p, j);
                 }
@@ -353,6 +378,21 @@ internal static class SoftmaxDropout
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
         var y = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
         return Avx512F.Scale(y, n);
+    }
+
+    /// <summary>Which of a row's <paramref name="n"/> factors are non-zero, as bits: one 16-bit word per 16 elements.</summary>
+    private static unsafe void StoreBits(float* factors, ushort* bits, int n)
+    {
+        int j = 0;
+        for (; j + 16 <= n; j += 16)
+            bits[j >> 4] = (ushort)Vector512.GreaterThan(Vector512.Load(factors + j), Vector512<float>.Zero).ExtractMostSignificantBits();
+        if (j < n)
+        {
+            uint word = 0;
+            for (int i = j; i < n; i++)
+                if (factors[i] != 0) word |= 1u << (i - j);
+            bits[j >> 4] = (ushort)word;
+        }
     }
 
     private static float Max(Vector512<float> v)

@@ -292,6 +292,18 @@ public class KernelTests
     }
 
     [Fact]
+    public void SoftmaxDropoutOfARowWithANaNIsNaN()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(25);
+        var scores = randn(2, 3, 40);
+        scores[1, 2, 17] = tensor(float.NaN);
+        var y = SoftmaxDropout.Apply(scores, null, 1.0, 0.0);
+        Assert.True(y[1, 2].isnan().all().item<bool>());
+        Assert.Equal(2 * 3 - 1, (int)y.isnan().any(-1).logical_not().sum().item<long>());
+    }
+
+    [Fact]
     public void SoftmaxDropoutFollowsTheSeedAndNotTheThreadCount()
     {
         using var scope = NewDisposeScope();
