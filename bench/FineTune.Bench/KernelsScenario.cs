@@ -1,3 +1,4 @@
+using FineTune.Modeling;
 using FineTune.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -68,6 +69,7 @@ internal static class KernelsScenario
                 new("attention: sdpa, dropout 0.1", 0, () => functional.scaled_dot_product_attention(q, k, v, bias, 0.1), 4.0 * tokens * seq * h),
                 new("attention: eager, torch dropout 0.1", 0, () => EagerAttention(q, k, v, bias, 0.1, d), 4.0 * tokens * seq * h),
                 new("attention: library (eager, fast dropout 0.1)", layers, () => LibraryAttention(q, k, v, bias, 0.1), 4.0 * tokens * seq * h),
+                new("attention: library, probabilities composed (not fused)", 0, () => Unfused(() => LibraryAttention(q, k, v, bias, 0.1)), 4.0 * tokens * seq * h),
                 new("probabilities: scale, bias, softmax, fast dropout 0.1", 0, () => Probabilities(scores, scoresBf16, bias, 0.1, d, fused: false)),
                 new("probabilities: fused (SoftmaxDropout) 0.1", 0, () => Probabilities(scores, scoresBf16, bias, 0.1, d, fused: true)),
                 new("gelu [B,T,1536]", layers, () => functional.gelu(xi)),
@@ -115,6 +117,21 @@ internal static class KernelsScenario
         return bf16
             ? FineTune.Modeling.Attention.Compute(q.to(ScalarType.BFloat16), k.to(ScalarType.BFloat16), v.to(ScalarType.BFloat16), bias, dropout)
             : FineTune.Modeling.Attention.Compute(q, k, v, bias, dropout);
+    }
+
+    /// <summary>Runs <paramref name="forward"/> with <see cref="KernelSettings.FusedSoftmaxDropout"/> off (its backward follows the graph it built).</summary>
+    private static Tensor Unfused(Func<Tensor> forward)
+    {
+        bool fused = KernelSettings.FusedSoftmaxDropout;
+        KernelSettings.FusedSoftmaxDropout = false;
+        try
+        {
+            return forward();
+        }
+        finally
+        {
+            KernelSettings.FusedSoftmaxDropout = fused;
+        }
     }
 
     /// <summary>The element-wise part of eager attention on [B, N, T, T] scores (in the scores' dtype under autocast, as the library has it): composed of libtorch's ops, or fused.</summary>
