@@ -16,7 +16,8 @@ namespace FineTune.Runtime;
 /// (1/16 of the bf16 probabilities' memory) for backward, which would otherwise spend as long hashing again as on the
 /// rest of its work.
 /// The output and the gradient have the scores' dtype (fp32, or bf16 under autocast); the bias gets no gradient.
-/// A row whose every score is −∞ has probabilities 0 (libtorch's softmax gives NaN there).
+/// A row whose every score is −∞ has probabilities 0 (libtorch's softmax gives NaN there); a row with a NaN is NaN;
+/// probabilities below e^−64 of the row's largest are 0 (see <see cref="ExpCutoff"/>).
 /// </summary>
 internal static class SoftmaxDropout
 {
@@ -112,13 +113,10 @@ internal static class SoftmaxDropout
         var output = empty_like(source);
         var probabilities = keepProbabilities ? empty_like(source) : null;
         input.Probabilities = probabilities;
-        long t0 = source.shape[^1];
-        // Backward reads the mask as bits (one 16-bit word per 16 elements of a row) instead of hashing again.
-        var kept = keepProbabilities && input.Mask is not null
-            ? empty([t0 == 0 ? 0 : source.NumberOfElements / t0, (t0 + 15) / 16], ScalarType.Int16)
-            : null;
-        input.Kept = kept;
         long t = source.shape[^1], rows = t == 0 ? 0 : source.NumberOfElements / t;
+        // Backward reads the mask as bits (one 16-bit word per 16 elements of a row) instead of hashing again.
+        var kept = keepProbabilities && input.Mask is not null ? empty([rows, (t + 15) / 16], ScalarType.Int16) : null;
+        input.Kept = kept;
         if (rows == 0) return output;
         var layout = new Layout(source.shape, input.Bias);
         IntPtr src = NativeTensor.DataPointer(source), dst = NativeTensor.DataPointer(output);
