@@ -2,10 +2,10 @@ using FineTune.Modeling;
 
 namespace FineTune.Bench;
 
-/// <summary>--dropout fast|torch, --attention auto|sdpa|eager, --fuse-qkv on|off: the alternatives the library chose between.</summary>
+/// <summary>--dropout fast|torch, --attention auto|sdpa|eager, --fuse-qkv on|off, …: the alternatives the library chose between.</summary>
 internal static class KernelSwitches
 {
-    public const string Help = "--dropout fast|torch --attention auto|sdpa|eager --fuse-qkv on|off --sparse-embeddings on|off --bf16-attention on|off";
+    public const string Help = "--dropout fast|torch --attention auto|sdpa|eager --fuse-qkv on|off --sparse-embeddings on|off --bf16-attention on|off --fused-softmax on|off";
 
     public static void Apply(BenchArgs args)
     {
@@ -25,7 +25,18 @@ internal static class KernelSwitches
         KernelSettings.FuseQkv = OnOff(args, "fuse-qkv", KernelSettings.FuseQkv);
         KernelSettings.SparseEmbeddingGradients = OnOff(args, "sparse-embeddings", KernelSettings.SparseEmbeddingGradients);
         KernelSettings.AttentionInScoresDtype = OnOff(args, "bf16-attention", KernelSettings.AttentionInScoresDtype);
+        KernelSettings.FusedSoftmaxDropout = OnOff(args, "fused-softmax", KernelSettings.FusedSoftmaxDropout);
     }
+
+    /// <summary>The switch --ab alternates in one run (train-step), or null.</summary>
+    public static (string Name, Action<bool> Set)? AlternateSwitch(string? name) => name switch
+    {
+        null => null,
+        "fused-softmax" => ("fused-softmax", on => KernelSettings.FusedSoftmaxDropout = on),
+        "fast-dropout" => ("fast-dropout", on => KernelSettings.FastDropout = on),
+        "fuse-qkv" => ("fuse-qkv", on => KernelSettings.FuseQkv = on),
+        _ => throw new ArgumentException($"--ab: fused-softmax, fast-dropout or fuse-qkv, got '{name}'"),
+    };
 
     private static bool OnOff(BenchArgs args, string name, bool fallback) => args.String(name) switch
     {
@@ -42,5 +53,6 @@ internal static class KernelSwitches
         report.Add("fuse_qkv", KernelSettings.FuseQkv);
         report.Add("sparse_embedding_gradients", KernelSettings.SparseEmbeddingGradients);
         report.Add("bf16_attention_probabilities", KernelSettings.AttentionInScoresDtype);
+        report.Add("fused_softmax_dropout", KernelSettings.FusedSoftmaxDropout);
     }
 }

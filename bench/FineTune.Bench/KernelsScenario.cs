@@ -1,3 +1,4 @@
+using FineTune.Modeling;
 using FineTune.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -42,6 +43,8 @@ internal static class KernelsScenario
             var q = randn(batch, heads, seq, d).requires_grad_();
             var k = randn(batch, heads, seq, d).requires_grad_();
             var v = randn(batch, heads, seq, d).requires_grad_();
+            var scores = randn(batch, heads, seq, seq).requires_grad_();
+            var scoresBf16 = randn(batch, heads, seq, seq).to(ScalarType.BFloat16).requires_grad_(); // as they arrive under autocast
             var mask = ones(batch, seq);
             mask[.., (seq * 3 / 4)..] = zeros(1); // a quarter padding
             var bias = (1.0 - mask).mul(finfo(ScalarType.Float32).min).view(batch, 1, 1, seq);
@@ -66,6 +69,9 @@ internal static class KernelsScenario
                 new("attention: sdpa, dropout 0.1", 0, () => functional.scaled_dot_product_attention(q, k, v, bias, 0.1), 4.0 * tokens * seq * h),
                 new("attention: eager, torch dropout 0.1", 0, () => EagerAttention(q, k, v, bias, 0.1, d), 4.0 * tokens * seq * h),
                 new("attention: library (eager, fast dropout 0.1)", layers, () => LibraryAttention(q, k, v, bias, 0.1), 4.0 * tokens * seq * h),
+                new("attention: library, probabilities composed (not fused)", 0, () => Unfused(() => LibraryAttention(q, k, v, bias, 0.1)), 4.0 * tokens * seq * h),
+                new("probabilities: scale, bias, softmax, fast dropout 0.1", 0, () => Probabilities(scores, scoresBf16, bias, 0.1, d, fused: false)),
+                new("probabilities: fused (SoftmaxDropout) 0.1", 0, () => Probabilities(scores, scoresBf16, bias, 0.1, d, fused: true)),
                 new("gelu [B,T,1536]", layers, () => functional.gelu(xi)),
                 new("layer_norm [B,T,384]", 2 * layers + 1, () => ln.call(x)),
                 new("dropout 0.1 [B,T,384], torch", 0, () => functional.dropout(x, 0.1, true)),
@@ -111,6 +117,30 @@ internal static class KernelsScenario
         return bf16
             ? FineTune.Modeling.Attention.Compute(q.to(ScalarType.BFloat16), k.to(ScalarType.BFloat16), v.to(ScalarType.BFloat16), bias, dropout)
             : FineTune.Modeling.Attention.Compute(q, k, v, bias, dropout);
+    }
+
+    /// <summary>Runs <paramref name="forward"/> with <see cref="KernelSettings.FusedSoftmaxDropout"/> off (its backward follows the graph it built).</summary>
+    private static Tensor Unfused(Func<Tensor> forward)
+    {
+        bool fused = KernelSettings.FusedSoftmaxDropout;
+        KernelSettings.FusedSoftmaxDropout = false;
+        try
+        {
+            return forward();
+        }
+        finally
+        {
+            KernelSettings.FusedSoftmaxDropout = fused;
+        }
+    }
+
+    /// <summary>The element-wise part of eager attention on [B, N, T, T] scores (in the scores' dtype under autocast, as the library has it): composed of libtorch's ops, or fused.</summary>
+    private static Tensor Probabilities(Tensor scores, Tensor scoresBf16, Tensor bias, double dropout, int headSize, bool fused)
+    {
+        var s = FineTune.Runtime.Autocast.IsEnabledFor(TorchSharp.DeviceType.CPU) ? scoresBf16 : scores;
+        if (fused) return SoftmaxDropout.Apply(s, bias, 1.0 / Math.Sqrt(headSize), dropout);
+        var biased = s.mul(1.0 / Math.Sqrt(headSize)) + bias.to(s.dtype);
+        return DropoutMask.Apply(functional.softmax(biased, -1), dropout);
     }
 
     /// <summary>Attention as Hugging Face's eager path computes it: scores, bias, softmax, dropout, context.</summary>

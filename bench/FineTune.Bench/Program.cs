@@ -7,7 +7,7 @@ FineTune.Runtime.NativeMemory.PreferTcmalloc();
 
 var scenarios = new Dictionary<string, (Action<BenchArgs> Run, string Help)>
 {
-    ["train-step"] = (TrainStepScenario.Run, "--batch 32 --seq 128 --precision fp32|bf16 [--reps 7 --warmup 3 --threads N --optimizer fused|torchsharp " + KernelSwitches.Help + "]"),
+    ["train-step"] = (TrainStepScenario.Run, "--batch 32 --seq 128 --precision fp32|bf16 [--reps 7 --warmup 3 --threads N --optimizer fused|torchsharp --ab fused-softmax|fast-dropout|fuse-qkv " + KernelSwitches.Help + "]"),
     ["kernels"] = (KernelsScenario.Run, "--batch 32 --seq 128 [--precision fp32,bf16 --only NAME --reps 7 --threads N " + KernelSwitches.Help + "]"),
     ["optimizer"] = (OptimizerScenario.Run, "[--reps 15 --threads N]"),
     ["inference"] = (InferenceScenario.Run, "--batch 32 --seq 128 --vs-onnxruntime [--precision fp32,bf16 --reps 9 --threads N]"),

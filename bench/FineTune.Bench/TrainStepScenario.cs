@@ -18,6 +18,7 @@ internal static class TrainStepScenario
         var precision = ParsePrecision(args.String("precision", "fp32"));
         bool referenceOptimizer = args.String("optimizer", "fused") == "torchsharp";
         int? threads = args.OptionalInt("threads");
+        var ab = KernelSwitches.AlternateSwitch(args.String("ab"));
         KernelSwitches.Apply(args);
         args.CheckAllUsed();
         TorchRuntime.SetThreads(threads);
@@ -39,6 +40,11 @@ internal static class TrainStepScenario
         using var step = new TrainStep(model, precision, referenceOptimizer);
         var inputs = Enumerable.Range(0, 4).Select(i => Workload.RandomBatch(model.Config, batch, seq, seed: i)).ToList();
         for (int i = 0; i < warmup; i++) step.Run(inputs[i % inputs.Count]);
+        if (ab is not null)
+        {
+            RunAlternating(report, step, inputs, ab.Value, reps, flops, ceiling, ceilingDtype);
+            return;
+        }
         long rssAfterWarmup = Machine.RssBytes();
         var rows = new List<IReadOnlyList<object?>>();
         var total = new List<double>();
@@ -72,6 +78,50 @@ internal static class TrainStepScenario
         report.Add("rss_after_warmup_gib", Machine.GiB(rssAfterWarmup));
         report.Add("rss_end_gib", Machine.GiB(Machine.RssBytes()));
         report.Add("peak_rss_gib", Machine.GiB(Machine.PeakRssBytes()));
+        report.Finish();
+    }
+
+    /// <summary>
+    /// --ab SWITCH: the same steps with the switch on and off, alternating (on, off, off, on, …) so that both see the
+    /// same load; medians of each, and their ratio.
+    /// </summary>
+    private static void RunAlternating(Report report, TrainStep step, List<FineTune.Modeling.BertInput> inputs, (string Name, Action<bool> Set) ab,
+        int reps, double flops, double ceiling, ScalarType ceilingDtype)
+    {
+        var times = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
+        var cpu = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
+        var rows = new List<IReadOnlyList<object?>>();
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        for (int i = 0; i < reps; i++)
+            foreach (bool enabled in i % 2 == 0 ? new[] { true, false } : [false, true])
+            {
+                ab.Set(enabled);
+                step.Run(inputs[i % inputs.Count]); // the first step after a switch is not timed (allocator, caches)
+                process.Refresh();
+                var cpuBefore = process.TotalProcessorTime;
+                double t = step.Run(inputs[(i + 1) % inputs.Count]);
+                process.Refresh();
+                double c = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
+                times[enabled].Add(t);
+                cpu[enabled].Add(c);
+                rows.Add([i + 1, enabled ? "on" : "off", t, c]);
+            }
+        double ceilingUsed = Math.Max(ceiling, Ceiling.MatmulFlopsPerSecond(ceilingDtype));
+        // CPU seconds (all threads) move less than wall time when other work shares the cores.
+        report.Table($"steps, {ab.Name} on and off (seconds; cpu: seconds of all threads)", ["rep", ab.Name, "step_s", "cpu_s"], rows);
+        double on = Stats.Median(times[true]), off = Stats.Median(times[false]);
+        report.Add("ab_switch", ab.Name);
+        report.Add("step_seconds_on", on);
+        report.Add("step_seconds_off", off);
+        report.Add("step_seconds_min_on", Stats.Min(times[true]));
+        report.Add("step_seconds_min_off", Stats.Min(times[false]));
+        report.Add("on_over_off", on / off);
+        report.Add("cpu_seconds_on", Stats.Median(cpu[true]));
+        report.Add("cpu_seconds_off", Stats.Median(cpu[false]));
+        report.Add("cpu_on_over_off", Stats.Median(cpu[true]) / Stats.Median(cpu[false]));
+        report.Add("ceiling_gflops", ceilingUsed / 1e9);
+        report.Add("mfu_on", flops / on / ceilingUsed);
+        report.Add("mfu_off", flops / off / ceilingUsed);
         report.Finish();
     }
 

@@ -36,7 +36,8 @@ internal static class Attention
     /// softmax(q·kᵀ/√d + bias) · v, with dropout on the probabilities when <paramref name="dropout"/> is positive.
     /// libtorch's fused SDPA is used where it was measured fastest: without dropout, for the forward pass, and for
     /// forward + backward in fp32. The eager form is used with dropout (SDPA then falls back to its unfused path
-    /// with libtorch's slow dropout) and for training in bf16 (SDPA's fused bf16 backward is 2–4× slower).
+    /// with libtorch's slow dropout) and for training in bf16 (SDPA's fused bf16 backward is 2–4× slower); its
+    /// scale, bias, softmax and dropout are one fused op (<see cref="SoftmaxDropout"/>) where the CPU has AVX-512.
     /// </summary>
     public static Tensor Compute(Tensor q, Tensor k, Tensor v, Tensor bias, double dropout)
     {
@@ -48,6 +49,19 @@ internal static class Attention
         };
         if (useSdpa)
             return functional.scaled_dot_product_attention(q, k, v, bias, dropout);                // [B, N, T, D]
+        if (KernelSettings.FusedSoftmaxDropout && (dropout == 0 || KernelSettings.FastDropout) && SoftmaxDropout.IsAvailable(q))
+        {
+            // Scale, bias, softmax and dropout in one pass over the scores, and one pass back (SoftmaxDropout). The
+            // scores are bf16 under autocast; the probabilities are written in their dtype.
+            using var keysT = k.transpose(-1, -2);
+            using var raw = q.matmul(keysT);                                                      // [B, N, T, T]
+            if (SoftmaxDropout.Supports(raw, bias))
+            {
+                using var attended = SoftmaxDropout.Apply(raw, bias, 1.0 / Math.Sqrt(q.shape[^1]), dropout);
+                return attended.matmul(v);                                                       // [B, N, T, D]
+            }
+            // Other dtypes (fp16, fp64) take the composition below.
+        }
         // Intermediates are released as soon as they are used (autograd keeps what backward needs): the [B, N, T, T]
         // ones would otherwise stay alive in the step's dispose scope until the step ends.
         using var scaled = q.mul(1.0 / Math.Sqrt(q.shape[^1]));
@@ -157,4 +171,5 @@ internal static class KernelSettings
     public static bool FuseQkv { get; set; } = true;
     public static bool SparseEmbeddingGradients { get; set; } = true;
     public static bool AttentionInScoresDtype { get; set; } = true;
+    public static bool FusedSoftmaxDropout { get; set; } = true;
 }

@@ -48,7 +48,7 @@ public static class DropoutMask
     }
 
     /// <summary>A 64-bit seed from torch's default CPU generator (so the generator's state advances as dropout's would).</summary>
-    private static ulong NextSeed()
+    internal static ulong NextSeed()
     {
         using var r = randint(long.MinValue, long.MaxValue, [1], dtype: ScalarType.Int64);
         return unchecked((ulong)r.item<long>());
@@ -114,6 +114,42 @@ public static class DropoutMask
 
     private static (uint Key0, uint Key1) Keys(ulong seed, long index) =>
         ((uint)seed ^ (uint)((ulong)index >> 32) * 0x9E3779B9u, (uint)(seed >> 32));
+
+    /// <summary>
+    /// The factors of elements [start, start + count) of a tensor under <paramref name="mask"/>: 1/(1−p) where kept,
+    /// 0 where dropped, written to <paramref name="factors"/> (the same decisions <see cref="Run"/> makes).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void Factors(float* factors, long start, int count, Mask mask)
+    {
+        uint threshold = mask.Threshold;
+        float scale = mask.Scale;
+        for (long i = start, end = start + count; i < end;)
+        {
+            long blockEnd = Math.Min(end, (i | uint.MaxValue) + 1);
+            var (key0, key1) = Keys(mask.Seed, i);
+            uint offset = (uint)i;
+            long n = blockEnd - i;
+            float* dst = factors + (i - start);
+            long j = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var lane = Vector512.Create(0u, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+                var k0 = Vector512.Create(key0);
+                var k1 = Vector512.Create(key1);
+                var limit = Vector512.Create(threshold);
+                var s = Vector512.Create(scale);
+                for (; j + 16 <= n; j += 16)
+                {
+                    var keep = Vector512.GreaterThanOrEqual(Vector512.ShiftRightLogical(Hash(Vector512.Create(offset + (uint)j) + lane, k0, k1), 8), limit);
+                    (s & keep.AsSingle()).Store(dst + j);
+                }
+            }
+            for (; j < n; j++)
+                dst[j] = (Hash(offset + (uint)j, key0, key1) >> 8) >= threshold ? scale : 0f;
+            i = blockEnd;
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ApplyFloat(float* x, float* y, long start, long end, ulong seed, uint threshold, float scale)

@@ -179,4 +179,195 @@ public class KernelTests
         var again2 = encoder.call(input).LastHiddenState;
         Assert.True(again1.eq(again2).all().item<bool>());
     }
+
+    // SoftmaxDropout: dropout(softmax(scores · scale + bias)) in one pass, against the composition of libtorch's ops
+    // with the same mask (DropoutMask.Create draws the same seed from the generator).
+
+    private static int PaddingStart(int t) => Math.Max(1, t - 10);
+
+    private static Tensor PaddingBias(int batch, int t, float masked)
+    {
+        var bias = zeros(batch, 1, 1, t);
+        bias[1, .., .., PaddingStart(t)..] = tensor(masked); // the second example: up to 10 positions of padding
+        bias[2] = tensor(masked);                     // the third: every position masked
+        return bias;
+    }
+
+    [Theory]
+    [InlineData(40, 0.0)]
+    [InlineData(40, 0.1)]
+    [InlineData(128, 0.1)]
+    [InlineData(7, 0.3)]
+    public void SoftmaxDropoutEqualsTheCompositionInFp32(int t, double p)
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(21);
+        var scores = randn(3, 4, 9, t) * 4;
+        var bias = PaddingBias(3, t, (float)finfo(ScalarType.Float32).min);
+        var grad = randn(3, 4, 9, t);
+        double scale = 1 / Math.Sqrt(32);
+
+        var fused = scores.clone().requires_grad_();
+        random.manual_seed(5);
+        var y = SoftmaxDropout.Apply(fused, bias, scale, p);
+        y.backward([grad]);
+
+        var reference = scores.clone().requires_grad_();
+        random.manual_seed(5);
+        var mask = p > 0 ? DropoutMask.Create([3, 4, 9, t], p) : ones(3, 4, 9, t);
+        var expected = nn.functional.softmax(reference * scale + bias, -1) * mask;
+        expected.backward([grad]);
+
+        Assert.Equal(ScalarType.Float32, y.dtype);
+        Assert.False(y.isnan().any().item<bool>());
+        Assert.True((y - expected).abs().max().item<float>() < 1e-6, $"output {(y - expected).abs().max().item<float>()}");
+        Assert.True((fused.grad! - reference.grad!).abs().max().item<float>() < 1e-6, $"gradient {(fused.grad! - reference.grad!).abs().max().item<float>()}");
+        // The fully masked example is uniform, as libtorch's softmax makes it with a finite bias.
+        Assert.True((y[2] - mask[2] / t).abs().max().item<float>() < 1e-6);
+        // Padding gets nothing.
+        Assert.Equal(0f, y[1, .., .., PaddingStart(t)..].abs().max().item<float>());
+    }
+
+    [Theory]
+    [InlineData(40, 0.1)]
+    [InlineData(128, 0.1)]
+    [InlineData(128, 0.0)]
+    public void SoftmaxDropoutInBf16IsAsExactAsTheComposition(int t, double p)
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(22);
+        var scores = (randn(3, 4, 9, t) * 4).to(ScalarType.BFloat16);
+        var bias = PaddingBias(3, t, (float)finfo(ScalarType.Float32).min);
+        var grad = randn(3, 4, 9, t).to(ScalarType.BFloat16);
+        double scale = 1 / Math.Sqrt(32);
+
+        var fused = scores.clone().requires_grad_();
+        random.manual_seed(5);
+        var y = SoftmaxDropout.Apply(fused, bias, scale, p);
+        y.backward([grad]);
+        Assert.Equal(ScalarType.BFloat16, y.dtype);
+        Assert.Equal(ScalarType.BFloat16, fused.grad!.dtype);
+
+        random.manual_seed(5);
+        var mask = p > 0 ? DropoutMask.Create([3, 4, 9, t], p) : ones(3, 4, 9, t);
+        // The exact values, in fp64 from the same bf16 inputs.
+        var exact = scores.to(ScalarType.Float64).requires_grad_();
+        var expected = nn.functional.softmax(exact * scale + bias.to(ScalarType.Float64), -1) * mask.to(ScalarType.Float64);
+        expected.backward([grad.to(ScalarType.Float64)]);
+        // libtorch's ops in bf16, as the eager path composes them (the bias cast to bf16 is −∞; the fully masked
+        // example, NaN there, is compared below).
+        var composed = scores.clone().requires_grad_();
+        var composedY = nn.functional.softmax(composed.mul(scale) + bias.to(ScalarType.BFloat16), -1) * mask.to(ScalarType.BFloat16);
+        composedY.backward([grad]);
+
+        var rows = TensorIndex.Slice(0, 2);
+        double Error(Tensor a, Tensor b) => (a[rows].to(ScalarType.Float64) - b[rows].to(ScalarType.Float64)).abs().max().item<double>();
+        double fusedError = Error(y, expected), composedError = Error(composedY, expected);
+        // One rounding to bf16 (2^-9 relative) of values at most 1/(1−p).
+        Assert.True(fusedError <= Math.Pow(2, -9) / (1 - p) * 1.01, $"output error {fusedError}");
+        Assert.True(fusedError <= composedError * 1.01, $"output error {fusedError} > composition's {composedError}");
+        double gradError = Error(fused.grad!, exact.grad!), composedGradError = Error(composed.grad!, exact.grad!);
+        double gradMax = exact.grad![rows].abs().max().item<double>();
+        Assert.True(gradError <= 0.01 * gradMax, $"gradient error {gradError} of {gradMax}");
+        Assert.True(gradError <= composedGradError * 1.25, $"gradient error {gradError} > composition's {composedGradError}");
+        // The fully masked example: uniform, no NaN.
+        Assert.True((y[2].to(ScalarType.Float64) - expected[2]).abs().max().item<double>() <= Math.Pow(2, -9) / (1 - p));
+        Assert.False(fused.grad!.isnan().any().item<bool>());
+    }
+
+    [Fact]
+    public void SoftmaxDropoutOfARowOfMinusInfinityIsZero()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(23);
+        var scores = randn(3, 2, 5, 20).requires_grad_();
+        var bias = PaddingBias(3, 20, float.NegativeInfinity);
+        var y = SoftmaxDropout.Apply(scores, bias, 1.0, 0.1);
+        y.backward([ones_like(y)]);
+        Assert.Equal(0f, y[2].abs().max().item<float>());
+        Assert.Equal(0f, scores.grad![2].abs().max().item<float>());
+        Assert.False(y.isnan().any().item<bool>() || scores.grad!.isnan().any().item<bool>());
+        var rowSums = (y[0] * 0.9).sum(-1);
+        Assert.True(rowSums.gt(0).all().item<bool>());
+    }
+
+    [Fact]
+    public void SoftmaxDropoutOfARowWithANaNIsNaN()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(25);
+        var scores = randn(2, 3, 40);
+        scores[1, 2, 17] = tensor(float.NaN);
+        var y = SoftmaxDropout.Apply(scores, null, 1.0, 0.0);
+        Assert.True(y[1, 2].isnan().all().item<bool>());
+        Assert.Equal(2 * 3 - 1, (int)y.isnan().any(-1).logical_not().sum().item<long>());
+    }
+
+    [Fact]
+    public void SoftmaxDropoutFollowsTheSeedAndNotTheThreadCount()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(24);
+        var scores = randn(4, 12, 64, 64).to(ScalarType.BFloat16);
+        var bias = PaddingBias(4, 64, (float)finfo(ScalarType.Float32).min);
+        int threads = get_num_threads();
+        try
+        {
+            random.manual_seed(9);
+            var a = SoftmaxDropout.Apply(scores, bias, 0.2, 0.1);
+            var a2 = SoftmaxDropout.Apply(scores, bias, 0.2, 0.1);
+            set_num_threads(1);
+            random.manual_seed(9);
+            var b = SoftmaxDropout.Apply(scores, bias, 0.2, 0.1);
+            Assert.True(a.eq(b).all().item<bool>());
+            Assert.False(a.eq(a2).all().item<bool>());
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FusedSoftmaxDropoutInAnEncoderEqualsTheComposition(bool bf16)
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(12);
+        var config = TestSupport.Tiny() with { HiddenDropoutProb = 0.1, AttentionProbsDropoutProb = 0.1 };
+        var encoder = TaskModels.CreateEncoder(config);
+        encoder.train();
+        var (ids, mask) = TestSupport.Batch(100, [7, 20, 3, 20], seed: 4);
+        var input = new BertInput(ids, mask);
+        (Tensor Output, Tensor[] Grads) Run(bool fused)
+        {
+            KernelSettings.Attention = AttentionKernel.Eager;
+            KernelSettings.FusedSoftmaxDropout = fused;
+            try
+            {
+                encoder.zero_grad();
+                random.manual_seed(77);
+                Tensor output;
+                using (bf16 ? Autocast.Enter(TorchSharp.DeviceType.CPU, ScalarType.BFloat16) : null)
+                    output = encoder.call(input).LastHiddenState;
+                output.to(ScalarType.Float32).mul(mask.unsqueeze(-1)).square().sum().backward();
+                return (output.detach().to(ScalarType.Float32), encoder.parameters().Select(p => p.grad?.clone() ?? zeros_like(p)).ToArray());
+            }
+            finally
+            {
+                KernelSettings.Attention = AttentionKernel.Auto;
+                KernelSettings.FusedSoftmaxDropout = true;
+            }
+        }
+        var reference = Run(fused: false);
+        var other = Run(fused: true);
+        // The same masks: dropout draws the same seeds in the same order.
+        double tolerance = bf16 ? 0.05 : 1e-5;
+        var real = mask.unsqueeze(-1).to(ScalarType.Bool);
+        Assert.True((other.Output - reference.Output).masked_select(real).abs().max().item<float>() < tolerance, "output");
+        for (int i = 0; i < reference.Grads.Length; i++)
+            Assert.True((other.Grads[i] - reference.Grads[i]).abs().max().item<float>() < tolerance * Math.Max(1, reference.Grads[i].abs().max().item<float>()),
+                $"gradient {i}");
+    }
 }
