@@ -162,6 +162,14 @@ public sealed class ClassificationMetrics : IMetricAccumulator
             [MetricNames.F1Weighted] = Weighted(f1, support),
             [MetricNames.Mcc] = Mcc(correct, n, actual, predicted),
         };
+        if (ClassCount == 2)
+        {
+            // Binary tasks also report the positive class alone, as GLUE and scikit-learn's pos_label=1 do: the
+            // second label in label order (1, true, spam, ...).
+            metrics[MetricNames.Precision] = Ratio(tp[1], predicted[1]);
+            metrics[MetricNames.Recall] = Ratio(tp[1], actual[1]);
+            metrics[MetricNames.F1] = F1(tp[1], actual[1], predicted[1]);
+        }
         _loss.WriteTo(metrics);
         return metrics;
     }

@@ -16,6 +16,10 @@ public static class MetricNames
     public const string RecallWeighted = "recall_weighted";
     public const string F1Weighted = "f1_weighted";
     public const string Mcc = "mcc";
+    /// <summary>Two classes: precision, recall and F1 of the positive class, the second label (GLUE's MRPC F1).</summary>
+    public const string Precision = "precision";
+    public const string Recall = "recall";
+    public const string F1 = "f1";
 
     public const string SubsetAccuracy = "subset_accuracy";
     public const string HammingLoss = "hamming_loss";

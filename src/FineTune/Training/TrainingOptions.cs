@@ -42,6 +42,10 @@ public sealed record TrainingOptions
     /// <summary>Clip the global gradient norm to this (0 disables clipping).</summary>
     public double MaxGradNorm { get; init; } = 1.0;
     public int GradientAccumulationSteps { get; init; } = 1;
+    /// <summary>
+    /// Seeds the splits, shuffling, the new head's initialisation and dropout: the same seed gives the same model, as
+    /// long as nothing else in the process draws from torch's (process-wide) generator during the run.
+    /// </summary>
     public int Seed { get; init; } = 42;
     /// <summary>Tokens per example after truncation.</summary>
     public int MaxLength { get; init; } = 128;

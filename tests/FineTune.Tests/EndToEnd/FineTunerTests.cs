@@ -7,6 +7,7 @@ using FineTune.Training;
 
 namespace FineTune.Tests.EndToEnd;
 
+[Collection(SeededTestsCollection.Name)] // same seed, same model: nothing else may draw from torch's generator meanwhile
 public class FineTunerTests
 {
     private static string SmsTrain => Path.Combine(TestSupport.RepoRoot, "samples", "sms_spam", "train.csv");

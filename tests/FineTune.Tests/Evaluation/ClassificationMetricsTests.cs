@@ -54,6 +54,20 @@ public class ClassificationMetricsTests
         Assert.Equal(0.7, m["accuracy"], 12);
         var positive = metrics.PerClass()[1];
         Assert.Equal((0.6, 0.75, 2.0 / 3), (positive.Precision, positive.Recall, positive.F1));
+        // Two classes: the positive class (the second label) is also reported alone, as GLUE's MRPC F1.
+        Assert.Equal(0.6, m["precision"], 12);
+        Assert.Equal(0.75, m["recall"], 12);
+        Assert.Equal(2.0 / 3, m["f1"], 12);
+    }
+
+    [Fact]
+    public void MoreThanTwoClassesHaveNoPositiveClassMetrics()
+    {
+        var metrics = new ClassificationMetrics(3);
+        metrics.Add([0, 1, 2, 2], [0, 1, 1, 2]);
+        var m = metrics.Compute();
+        Assert.False(m.ContainsKey("f1"));
+        Assert.Equal(0.75, m["accuracy"], 12);
     }
 
     [Fact]
