@@ -20,6 +20,7 @@ internal sealed class ConsoleReporter : ITrainerCallback
     private long _startStep;
     private readonly Stopwatch _clock = new();
     private string _lastLoss = "-";
+    private long _lastLossStep;
 
     public ConsoleReporter(bool? interactive = null, TimeSpan? plainInterval = null)
     {
@@ -82,14 +83,18 @@ internal sealed class ConsoleReporter : ITrainerCallback
         if (_sinceLine.Elapsed >= _plainInterval || step.Step == step.TotalSteps || step.Step == _startStep + 1)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"step {step.Step}/{step.TotalSteps} ({100.0 * step.Step / step.TotalSteps:0}%) epoch {step.Epoch:0.00} loss {_lastLoss} lr {step.LearningRate:0.0e+0} {Rate(step.Step):0.0} steps/s eta {eta:hh\\:mm\\:ss}"));
+                $"step {step.Step}/{step.TotalSteps} ({100.0 * step.Step / step.TotalSteps:0}%) epoch {step.Epoch:0.00} loss {LossText(step.Step)} lr {step.LearningRate:0.0e+0} {Rate(step.Step):0.0} steps/s eta {eta:hh\\:mm\\:ss}"));
             _sinceLine.Restart();
         }
     }
 
+    // The loss is the mean since the previous log line (--logging-steps); between log steps say which step it is from.
+    private string LossText(long step) => _lastLossStep == step || _lastLossStep == 0 ? _lastLoss : $"{_lastLoss} (at step {_lastLossStep})";
+
     public void OnLog(TrainerState state, IReadOnlyDictionary<string, double> values)
     {
         _lastLoss = values.TryGetValue("loss", out var loss) ? loss.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
+        _lastLossStep = state.GlobalStep;
         if (_task is not null && values.TryGetValue("examples_per_second", out var eps))
             _task.Description = $"loss {_lastLoss} lr {values["learning_rate"]:0.0e+0} {eps:0.0} ex/s";
     }
