@@ -38,36 +38,19 @@ public sealed class SequenceEvaluator(TaskKind task, LabelMap? labels, int batch
         // Similarity is scored like regression: the pair's cosine against its normalised score.
         var accumulator = MetricAccumulator.Create(task == TaskKind.Similarity ? TaskKind.Regression : task, labels, threshold);
         var predictions = keepPredictions ? new SequencePrediction[features.Count] : null;
-        bool wasTraining = model.training;
-        model.eval();
-        try
+        // Longest first: similar lengths share a batch, and an out-of-memory shows up at once.
+        var order = ModelBatches.LongestFirst(features, f => f.Length + (f.Second?.Length ?? 0));
+        ModelBatches.Evaluate(model, features, order, batchSize, task, padId, device, precisionScope, (indices, batch, output) =>
         {
-            using var _ = inference_mode();
-            // Longest first: similar lengths share a batch, and an out-of-memory shows up at once.
-            var order = Enumerable.Range(0, features.Count).OrderByDescending(i => features[i].Length + (features[i].Second?.Length ?? 0)).ToArray();
-            for (int start = 0; start < order.Length; start += batchSize)
-            {
-                using var scope = NewDisposeScope();
-                var indices = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
-                var batch = indices.Select(i => features[i]).ToList();
-                var input = Collator.Collate(batch, task, padId, device);
-                ClassifierOutput output;
-                using (precisionScope?.Invoke())
-                    output = model.call(input);
-                var logits = output.Logits.to(ScalarType.Float32).cpu();
-                var flat = logits.data<float>().ToArray();
-                var targets = batch.Select(f => f.Label!).ToList();
-                accumulator.AddBatch(flat, targets);
-                if (output.Loss is not null)
-                    accumulator.AddLoss(output.Loss.to(ScalarType.Float64).item<double>(), batch.Count);
-                if (predictions is not null)
-                    Predict(flat, logits.shape.Length > 1 ? (int)logits.shape[1] : 1, indices, batch, predictions);
-            }
-        }
-        finally
-        {
-            model.train(wasTraining);
-        }
+            var logits = output.Logits.to(ScalarType.Float32).cpu();
+            var flat = logits.data<float>().ToArray();
+            var targets = batch.Select(f => f.Label!).ToList();
+            accumulator.AddBatch(flat, targets);
+            if (output.Loss is not null)
+                accumulator.AddLoss(output.Loss.to(ScalarType.Float64).item<double>(), batch.Count);
+            if (predictions is not null)
+                Predict(flat, logits.shape.Length > 1 ? (int)logits.shape[1] : 1, indices, batch, predictions);
+        });
         return new EvaluationResult(accumulator.Compute(), accumulator, predictions);
     }
 

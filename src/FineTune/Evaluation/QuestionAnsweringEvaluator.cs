@@ -54,52 +54,30 @@ public sealed class QuestionAnsweringEvaluator(IReadOnlyList<QaExample> examples
         var order = questionOrder.SelectMany(e => byExample[e]).ToArray();
         var pending = new Dictionary<int, QaWindowOutput[]>();
         var received = new Dictionary<int, int>();
-        double lossSum = 0, lossDenominator = 0;
-
-        bool wasTraining = model.training;
-        model.eval();
-        try
+        var loss = new LossTotal();
+        ModelBatches.Evaluate(model, features, order, batchSize, TaskKind.QuestionAnswering, padId, device, precisionScope, (indices, batch, output) =>
         {
-            using var _ = inference_mode();
-            for (int start = 0; start < order.Length; start += batchSize)
+            loss.Add(output);
+            var logits = output.Logits.to(ScalarType.Float32).cpu().data<float>().ToArray();   // [B, T, 2]
+            int width = (int)output.Logits.shape[1];
+            for (int r = 0; r < batch.Count; r++)
             {
-                using var scope = NewDisposeScope();
-                var indices = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
-                var batch = indices.Select(i => features[i]).ToList();
-                var input = Collator.Collate(batch, TaskKind.QuestionAnswering, padId, device);
-                ClassifierOutput output;
-                using (precisionScope?.Invoke())
-                    output = model.call(input);
-                if (output.LossSum is not null)
-                {
-                    lossSum += output.LossSum.to(ScalarType.Float64).item<double>();
-                    lossDenominator += output.LossDenominator;
-                }
-                var logits = output.Logits.to(ScalarType.Float32).cpu().data<float>().ToArray();   // [B, T, 2]
-                int width = (int)output.Logits.shape[1];
-                for (int r = 0; r < batch.Count; r++)
-                {
-                    var feature = batch[r];
-                    int e = feature.ExampleIndex;
-                    var windows = byExample[e];
-                    if (!pending.TryGetValue(e, out var outputs)) pending[e] = outputs = new QaWindowOutput[windows.Count];
-                    outputs[windows.IndexOf(indices[r])] = WindowOutput(feature, logits.AsSpan(r * width * 2, feature.Length * 2));
-                    received[e] = received.GetValueOrDefault(e) + 1;
-                    if (received[e] < windows.Count) continue;
-                    var prediction = Score(e, outputs);
-                    squad.Add(prediction.Answer.Text, References(examples[e]));
-                    predictions?.Add(prediction);
-                    pending.Remove(e);
-                    received.Remove(e);
-                }
+                var feature = batch[r];
+                int e = feature.ExampleIndex;
+                var windows = byExample[e];
+                if (!pending.TryGetValue(e, out var outputs)) pending[e] = outputs = new QaWindowOutput[windows.Count];
+                outputs[windows.IndexOf(indices[r])] = WindowOutput(feature, logits.AsSpan(r * width * 2, feature.Length * 2));
+                received[e] = received.GetValueOrDefault(e) + 1;
+                if (received[e] < windows.Count) continue;
+                var prediction = Score(e, outputs);
+                squad.Add(prediction.Answer.Text, References(examples[e]));
+                predictions?.Add(prediction);
+                pending.Remove(e);
+                received.Remove(e);
             }
-        }
-        finally
-        {
-            model.train(wasTraining);
-        }
+        });
         var metrics = new Dictionary<string, double>(squad.ToDictionary());
-        if (lossDenominator > 0) metrics[MetricNames.Loss] = lossSum / lossDenominator;
+        loss.WriteTo(metrics);
         return new QuestionAnsweringEvaluation(metrics, squad, predictions);
     }
 

@@ -36,47 +36,26 @@ public sealed class TokenClassificationEvaluator(IReadOnlyList<TokenExample> exa
     {
         var entities = new EntityMetrics();
         var predictions = keepPredictions ? new WordTagPrediction[features.Count] : null;
-        double lossSum = 0, lossDenominator = 0;
-        bool wasTraining = model.training;
-        model.eval();
-        try
+        var loss = new LossTotal();
+        var order = ModelBatches.LongestFirst(features, f => f.Length);
+        ModelBatches.Evaluate(model, features, order, batchSize, TaskKind.TokenClassification, padId, device, precisionScope, (indices, batch, output) =>
         {
-            using var _ = inference_mode();
-            var order = Enumerable.Range(0, features.Count).OrderByDescending(i => features[i].Length).ToArray();
-            for (int start = 0; start < order.Length; start += batchSize)
+            loss.Add(output);
+            var (best, ids) = output.Logits.to(ScalarType.Float32).softmax(-1).max(-1);      // [B, T, C] -> [B, T]
+            var scores = best.cpu().data<float>().ToArray();
+            var labelIds = ids.to(ScalarType.Int32).cpu().data<int>().ToArray();
+            int width = (int)ids.shape[1];
+            for (int r = 0; r < batch.Count; r++)
             {
-                using var scope = NewDisposeScope();
-                var indices = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
-                var batch = indices.Select(i => features[i]).ToList();
-                var input = Collator.Collate(batch, TaskKind.TokenClassification, padId, device);
-                ClassifierOutput output;
-                using (precisionScope?.Invoke())
-                    output = model.call(input);
-                if (output.LossSum is not null)
-                {
-                    lossSum += output.LossSum.to(ScalarType.Float64).item<double>();
-                    lossDenominator += output.LossDenominator;
-                }
-                var (best, ids) = output.Logits.to(ScalarType.Float32).softmax(-1).max(-1);      // [B, T, C] -> [B, T]
-                var scores = best.cpu().data<float>().ToArray();
-                var labelIds = ids.to(ScalarType.Int32).cpu().data<int>().ToArray();
-                int width = (int)ids.shape[1];
-                for (int r = 0; r < batch.Count; r++)
-                {
-                    var feature = batch[r];
-                    var example = examples[feature.ExampleIndex];
-                    var prediction = WordTags(feature, labelIds.AsSpan(r * width, feature.Length), scores.AsSpan(r * width, feature.Length), example.Words.Count);
-                    entities.Add(example.Tags, prediction.Tags);
-                    if (predictions is not null) predictions[indices[r]] = prediction with { ExampleIndex = feature.ExampleIndex };
-                }
+                var feature = batch[r];
+                var example = examples[feature.ExampleIndex];
+                var prediction = WordTags(feature, labelIds.AsSpan(r * width, feature.Length), scores.AsSpan(r * width, feature.Length), example.Words.Count);
+                entities.Add(example.Tags, prediction.Tags);
+                if (predictions is not null) predictions[indices[r]] = prediction with { ExampleIndex = feature.ExampleIndex };
             }
-        }
-        finally
-        {
-            model.train(wasTraining);
-        }
+        });
         var metrics = new Dictionary<string, double>(entities.ToDictionary());
-        if (lossDenominator > 0) metrics[MetricNames.Loss] = lossSum / lossDenominator;
+        loss.WriteTo(metrics);
         return new TokenClassificationEvaluation(metrics, entities, predictions);
     }
 

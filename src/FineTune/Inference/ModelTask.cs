@@ -1,5 +1,6 @@
 using FineTune.Checkpoints;
 using FineTune.Configuration;
+using FineTune.Evaluation;
 using FineTune.Modeling;
 using FineTune.Runtime;
 using FineTune.Training;
@@ -89,17 +90,8 @@ internal static class BatchedForward
     public static void Run(TaskModel model, IReadOnlyList<Feature> features, int batchSize, int padId, Device device,
         Func<IDisposable?>? precisionScope, Action<int[], Tensor> onBatch)
     {
-        using var _ = inference_mode();
-        var order = Enumerable.Range(0, features.Count).OrderByDescending(i => features[i].Length).ToArray();
-        for (int start = 0; start < order.Length; start += batchSize)
-        {
-            using var scope = NewDisposeScope();
-            var indices = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
-            var input = Collator.Collate(indices.Select(i => features[i]).ToList(), model.Task, padId, device, withLabels: false);
-            ClassifierOutput output;
-            using (precisionScope?.Invoke())
-                output = model.call(input);
-            onBatch(indices, output.Logits.to(ScalarType.Float32).cpu());
-        }
+        var order = ModelBatches.LongestFirst(features, f => f.Length);
+        ModelBatches.Run(model, features, order, batchSize, model.Task, padId, device, precisionScope, withLabels: false,
+            (indices, _, output) => onBatch(indices, output.Logits.to(ScalarType.Float32).cpu()));
     }
 }

@@ -114,21 +114,13 @@ public sealed class TextClassifier : IDisposable
     private float[][] RunModel(IReadOnlyList<Feature> features)
     {
         var results = new float[features.Count][];
-        var order = Enumerable.Range(0, features.Count).OrderByDescending(i => features[i].Length).ToArray();
-        using var _ = inference_mode();
-        for (int start = 0; start < order.Length; start += BatchSize)
+        BatchedForward.Run(_model, features, BatchSize, Tokenizer.PaddingTokenId, _device, _precision, (indices, logits) =>
         {
-            using var scope = NewDisposeScope();
-            var indices = order.AsSpan(start, Math.Min(BatchSize, order.Length - start)).ToArray();
-            var input = Collator.Collate(indices.Select(i => features[i]).ToList(), Task, Tokenizer.PaddingTokenId, _device, withLabels: false);
-            Tensor logits;
-            using (_precision?.Invoke())
-                logits = _model.call(input).Logits;
-            var flat = logits.to(ScalarType.Float32).cpu().data<float>().ToArray();
+            var flat = logits.data<float>().ToArray();
             int width = flat.Length / indices.Length;
             for (int r = 0; r < indices.Length; r++)
                 results[indices[r]] = flat.AsSpan(r * width, width).ToArray();
-        }
+        });
         return results;
     }
 
