@@ -101,6 +101,30 @@ public static partial class FineTuner
     }
 
     /// <summary>
+    /// Evaluates the trained model on each held-out split that has features (validation, then test) with
+    /// <paramref name="evaluate"/> (which also writes the split's prediction files), saying so first; returns each
+    /// split's result and the validation and test metrics. <paramref name="unit"/> names the examples ("questions").
+    /// </summary>
+    internal static (Dictionary<string, SplitResult> Splits, IReadOnlyDictionary<string, double>? Validation, IReadOnlyDictionary<string, double>? Test)
+        EvaluateSplits<TExample>(RunContext run, IEnumerable<(string Name, IReadOnlyList<TExample> Examples)> heldOut,
+            IReadOnlyDictionary<string, List<Feature>> features, string unit,
+            Func<string, IReadOnlyList<TExample>, IReadOnlyList<Feature>, (IReadOnlyDictionary<string, double> Metrics, SplitResult Result)> evaluate)
+    {
+        var splits = new Dictionary<string, SplitResult>();
+        IReadOnlyDictionary<string, double>? validation = null, test = null;
+        foreach (var (name, examples) in heldOut)
+        {
+            if (!features.TryGetValue(name, out var set)) continue;
+            run.Info($"Evaluating the trained model on {examples.Count} {name} {unit} ...");
+            var (metrics, result) = evaluate(name, examples, set);
+            if (name == "validation") validation = metrics;
+            else test = metrics;
+            splits[name] = result;
+        }
+        return (splits, validation, test);
+    }
+
+    /// <summary>
     /// Writes metrics.json, run.json and the report of a finished run and returns its result: the last step every task
     /// shares. <paramref name="columns"/> names the input columns as the run read them; <paramref name="settings"/> are the
     /// run's hyperparameters (<see cref="Settings"/> plus the task's own).

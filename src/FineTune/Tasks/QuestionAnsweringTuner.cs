@@ -131,22 +131,16 @@ public static class QuestionAnsweringTuner
             new(examples, decoder, training.EvalBatchSize, tokenizer.PaddingTokenId, run.EvaluationScope);
         var (result, metricForBest) = FineTuner.Fit(run, model, features["train"], features.GetValueOrDefault("validation") ?? [], EvaluatorFor(data.Validation));
 
-        var splitResults = new Dictionary<string, SplitResult>();
-        IReadOnlyDictionary<string, double>? validationMetrics = null, testMetrics = null;
-        foreach (var (name, examples) in splits.Skip(1))
+        var (splitResults, validationMetrics, testMetrics) = FineTuner.EvaluateSplits(run, splits.Skip(1), features, "questions", (name, examples, set) =>
         {
-            if (!features.TryGetValue(name, out var set)) continue;
-            run.Info($"Evaluating the trained model on {examples.Count} {name} questions ...");
             var evaluation = EvaluatorFor(examples).Run(model, set, run.Device, keepPredictions: true);
-            if (name == "validation") validationMetrics = evaluation.Metrics;
-            else testMetrics = evaluation.Metrics;
-            splitResults[name] = SplitResultOf(evaluation, examples);
             if (name == "test")
             {
                 TokenTaskPredictionFiles.WriteAnswers(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!);
                 TokenTaskPredictionFiles.WriteSquadJson(Path.Combine(run.Output, "predictions-test.json"), examples, evaluation.Predictions!);
             }
-        }
+            return (evaluation.Metrics, SplitResultOf(evaluation, examples));
+        });
         var settings = new Dictionary<string, object?>(FineTuner.Settings(training, request, maxLength))
         {
             ["doc_stride"] = qa.DocStride,
