@@ -89,14 +89,7 @@ public sealed class BertSelfAttention : Module<Tensor, Tensor, Tensor>
     /// <param name="attentionBias">[B, 1, 1, T], 0 for tokens and a large negative number for padding.</param>
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
-        long b = hidden.shape[0], t = hidden.shape[1];
-        var (q, k, v) = Projections.QueryKeyValue(hidden, query, key, value, _heads, _headSize);           // 3 x [B, N, T, D]
-        using var _q = q;
-        using var _k = k;
-        using var _v = v;
-        using var context = Attention.Compute(q, k, v, attentionBias, training ? _dropout : 0.0);            // [B, N, T, D]
-        using var heads = context.transpose(1, 2);
-        return heads.reshape(b, t, _heads * _headSize);                                                      // [B, N, T, D] -> [B, T, H]
+        return Attention.SelfAttention(hidden, query, key, value, _heads, _headSize, attentionBias, training ? _dropout : 0.0);
     }
 }
 

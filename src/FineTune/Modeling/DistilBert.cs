@@ -83,15 +83,8 @@ public sealed class MultiHeadSelfAttention : Module<Tensor, Tensor, Tensor>
 
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
-        long b = hidden.shape[0], t = hidden.shape[1];
-        var (q, k, v) = Projections.QueryKeyValue(hidden, q_lin, k_lin, v_lin, _heads, _headSize);          // 3 x [B, N, T, D]
-        using var _q = q;
-        using var _k = k;
-        using var _v = v;
-        using var context = Attention.Compute(q, k, v, attentionBias, training ? _dropout : 0.0);            // [B, N, T, D]
-        using var heads = context.transpose(1, 2);
-        using var merged = heads.reshape(b, t, _heads * _headSize);                                         // [B, N, T, D] -> [B, T, H]
-        return out_lin.call(merged);
+        using var merged = Attention.SelfAttention(hidden, q_lin, k_lin, v_lin, _heads, _headSize, attentionBias, training ? _dropout : 0.0);
+        return out_lin.call(merged);                                                                         // [B, T, H]
     }
 }
 

@@ -33,6 +33,23 @@ public sealed class FastDropout : nn.Module<Tensor, Tensor>
 internal static class Attention
 {
     /// <summary>
+    /// Self-attention of <paramref name="hidden"/> [B, T, H]: the Q/K/V projections (<see cref="Projections.QueryKeyValue"/>),
+    /// <see cref="Compute"/>, and the heads merged back into [B, T, H] (before any output projection).
+    /// </summary>
+    public static Tensor SelfAttention(Tensor hidden, TorchSharp.Modules.Linear query, TorchSharp.Modules.Linear key,
+        TorchSharp.Modules.Linear value, int heads, int headSize, Tensor bias, double dropout)
+    {
+        long b = hidden.shape[0], t = hidden.shape[1];
+        var (q, k, v) = Projections.QueryKeyValue(hidden, query, key, value, heads, headSize);              // 3 x [B, N, T, D]
+        using var _q = q;
+        using var _k = k;
+        using var _v = v;
+        using var context = Compute(q, k, v, bias, dropout);                                                // [B, N, T, D]
+        using var merged = context.transpose(1, 2);
+        return merged.reshape(b, t, heads * headSize);                                                      // [B, N, T, D] -> [B, T, H]
+    }
+
+    /// <summary>
     /// softmax(q·kᵀ/√d + bias) · v, with dropout on the probabilities when <paramref name="dropout"/> is positive.
     /// libtorch's fused SDPA is used where it was measured fastest: without dropout, for the forward pass, and for
     /// forward + backward in fp32. The eager form is used with dropout (SDPA then falls back to its unfused path
