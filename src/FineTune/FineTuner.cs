@@ -156,6 +156,8 @@ public static partial class FineTuner
         var (model, loadReport) = ModelFolder.LoadTaskModel(modelFolder, task, labels?.Labels, request.Load);
         using var _ = model;
         info(loadReport.Describe());
+        if (!similarity)
+            info(PoolingNote(modelFolder, model.Config, request.Load.ClassifierPooling));
         model.Loss = LossFor(training, dataset, labels);
         model.to(device);
 
@@ -247,6 +249,15 @@ public static partial class FineTuner
         return counts.Select(c => c == 0 ? 1f : (float)train.Count / (classes * c)).ToArray();
     }
 
+    private static string PoolingNote(string modelFolder, BertConfig config, string? requested)
+    {
+        var folderConfig = BertConfig.Load(Path.Combine(modelFolder, "config.json"));
+        var reason = ModelFolder.ResolvePooling(modelFolder, folderConfig, requested).Reason;
+        return config.MeanPooling
+            ? $"The head reads the mean of the token states ({reason}; --pooling cls for the [CLS] token)."
+            : $"The head reads the [CLS] token ({reason}; --pooling mean for the mean of the token states).";
+    }
+
     internal static IReadOnlyDictionary<string, object?> Settings(TrainingOptions t, FineTuneRequest r, int maxLength) => new Dictionary<string, object?>
     {
         ["epochs"] = t.Epochs, ["max_steps"] = t.MaxSteps, ["batch_size"] = t.BatchSize, ["learning_rate"] = t.LearningRate,
@@ -256,7 +267,7 @@ public static partial class FineTuner
         ["seed"] = t.Seed, ["eval_strategy"] = t.EvalStrategy.ToString().ToLowerInvariant(), ["early_stopping_patience"] = t.EarlyStoppingPatience,
         ["class_weights"] = t.ClassWeighting.ToString().ToLowerInvariant(), ["label_smoothing"] = t.LabelSmoothing,
         ["regression_loss"] = t.RegressionLoss.ToString().ToLowerInvariant(), ["threshold"] = t.Threshold,
-        ["device"] = r.Device, ["threads"] = torch.get_num_threads(),
+        ["device"] = r.Device, ["threads"] = torch.get_num_threads(), ["pooling"] = r.Load.ClassifierPooling ?? "auto",
     };
 
     private static SplitResult SplitResultOf(EvaluationResult result, IReadOnlyList<TextExample> examples, LabelMap? labels, TaskKind task, double scoreScale)

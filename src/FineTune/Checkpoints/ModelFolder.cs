@@ -12,6 +12,13 @@ public sealed record ModelLoadOptions
 
     /// <summary>Re-initialise a head whose shape differs from the checkpoint's (another number of labels).</summary>
     public bool IgnoreMismatchedSizes { get; init; }
+
+    /// <summary>
+    /// What a sequence head (classification, multi-label, regression) reads: "cls" or "mean" (see
+    /// <see cref="BertConfig.ClassifierPooling"/>). Null: config.json's classifier_pooling when it has one, else
+    /// "mean" for a sentence-transformers folder whose pooling is mean, else "cls".
+    /// </summary>
+    public string? ClassifierPooling { get; init; }
 }
 
 /// <summary>
@@ -33,6 +40,8 @@ public static class ModelFolder
             config = config.WithLabels(labels, TaskModel.ProblemType(task));
         else if (TaskModel.ProblemType(task) is { } problem && config.ProblemType is null)
             config = config with { ProblemType = problem };
+        if (IsSequenceTask(task))
+            config = config with { ClassifierPooling = ResolvePooling(folder, config, options.ClassifierPooling).Pooling };
         var checkpoint = WeightFiles.Load(folder, options.AllowPickle);
         try
         {
@@ -79,6 +88,28 @@ public static class ModelFolder
         {
             foreach (var t in checkpoint.Values) t.Dispose();
         }
+    }
+
+    private static bool IsSequenceTask(TaskKind task) =>
+        task is TaskKind.SingleLabelClassification or TaskKind.MultiLabelClassification or TaskKind.Regression;
+
+    /// <summary>
+    /// The pooling a sequence head gets from a folder (see <see cref="ModelLoadOptions.ClassifierPooling"/>) and
+    /// why, in words for the run's log.
+    /// </summary>
+    public static (string Pooling, string Reason) ResolvePooling(string folder, BertConfig config, string? requested)
+    {
+        if (requested is not null)
+        {
+            if (!BertConfig.SupportedPoolings.Contains(requested))
+                throw new FineTuneException($"--pooling: {string.Join(", ", BertConfig.SupportedPoolings)} or auto, got '{requested}'");
+            return (requested, "as asked");
+        }
+        if (config.ClassifierPooling is { } saved)
+            return (saved, "config.json's classifier_pooling");
+        return SentenceTransformersFolder.PoolingMode(folder) == "mean"
+            ? ("mean", "the model is a sentence-transformers model trained with mean pooling")
+            : ("cls", "Hugging Face's head for this model");
     }
 
     private static bool HasPooler(IReadOnlyDictionary<string, Tensor> checkpoint, BertConfig config) =>

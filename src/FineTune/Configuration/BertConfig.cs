@@ -52,6 +52,12 @@ public sealed record BertConfig
     /// <summary>DistilBERT: dropout of the sequence-classification head.</summary>
     [JsonPropertyName("seq_classif_dropout")] public double? SeqClassifDropout { get; init; }
     [JsonPropertyName("problem_type")] public string? ProblemType { get; init; }
+    /// <summary>
+    /// What a sequence head reads: "cls" (the first token, through the family's own head: Hugging Face's behaviour)
+    /// or "mean" (the mean of the last hidden states over real tokens, as sentence-transformers models are trained
+    /// to be read). Absent means "cls". Hugging Face's BERT-family classes ignore this key.
+    /// </summary>
+    [JsonPropertyName("classifier_pooling")] public string? ClassifierPooling { get; init; }
     [JsonPropertyName("id2label")] public IReadOnlyDictionary<string, string>? Id2Label { get; init; }
     [JsonPropertyName("label2id")] public IReadOnlyDictionary<string, int>? Label2Id { get; init; }
 
@@ -78,6 +84,12 @@ public sealed record BertConfig
         ModelFamily.Electra => "electra",
         _ => "bert",
     };
+
+    /// <summary>Pooling values config.json's classifier_pooling may hold.</summary>
+    public static IReadOnlyList<string> SupportedPoolings { get; } = ["cls", "mean"];
+
+    /// <summary>Whether sequence heads read the mean of the token states instead of the first token's.</summary>
+    [JsonIgnore] public bool MeanPooling => ClassifierPooling == "mean";
 
     /// <summary>The number of labels the head has: id2label's size, or 2 when there is none (HF's default).</summary>
     [JsonIgnore] public int NumLabels => Id2Label?.Count ?? 2;
@@ -200,6 +212,8 @@ public sealed record BertConfig
             throw new ModelLoadException($"only \"absolute\" position embeddings are supported, got '{PositionEmbeddingType}'", source, "position_embedding_type");
         if (PadTokenId < 0 || PadTokenId >= VocabSize)
             throw new ModelLoadException($"pad_token_id {PadTokenId} is outside the vocabulary of {VocabSize}", source, "pad_token_id");
+        if (ClassifierPooling is not null && !SupportedPoolings.Contains(ClassifierPooling))
+            throw new ModelLoadException($"unknown classifier_pooling '{ClassifierPooling}'; supported: {string.Join(", ", SupportedPoolings)}", source, "classifier_pooling");
         if (ProblemType is not null and not ("single_label_classification" or "multi_label_classification" or "regression"))
             throw new ModelLoadException($"unknown problem_type '{ProblemType}'", source, "problem_type");
         if (Id2Label is not null)

@@ -8,7 +8,7 @@ namespace FineTune.Modeling;
 
 // Sequence-classification heads (single-label, multi-label, regression), one per family, as Hugging Face defines them.
 
-/// <summary>BERT: pooler output -> dropout -> classifier.</summary>
+/// <summary>BERT: pooler output (or the mean of the token states) -> dropout -> classifier.</summary>
 public sealed class BertForSequenceClassification : TaskModel
 {
     private readonly TransformerEncoder bert;
@@ -24,6 +24,12 @@ public sealed class BertForSequenceClassification : TaskModel
         classifier = Linear(config.HiddenSize, NumOutputs);
         RegisterComponents();
         InitializeHead();
+        // With mean pooling the pooler is kept (the folder stays loadable as BertForSequenceClassification) but unused:
+        // frozen, so that the optimizer leaves it as loaded.
+        if (config.MeanPooling)
+            foreach (var (name, p) in bert.named_parameters())
+                if (name.StartsWith("pooler.", StringComparison.Ordinal))
+                    p.requires_grad = false;
     }
 
     public override TransformerEncoder Encoder => bert;
@@ -32,22 +38,23 @@ public sealed class BertForSequenceClassification : TaskModel
 
     public override ClassifierOutput forward(BertInput input)
     {
-        var pooled = bert.call(input).PooledOutput!;                                         // [B, H]
+        var encoded = bert.call(input);
+        var pooled = Config.MeanPooling ? SentenceVector(encoded.LastHiddenState, input.AttentionMask) : encoded.PooledOutput!;   // [B, H]
         return Output(classifier.call(dropout.call(pooled)), input.Labels);                  // [B, H] -> [B, C]
     }
 }
 
 /// <summary>
-/// The head of RoBERTa / XLM-R and ELECTRA: first token -> dropout -> dense -> activation -> dropout -> out_proj
-/// (the two differ only in the activation).
+/// The head of RoBERTa / XLM-R and ELECTRA: sentence vector (the first token's state) -> dropout -> dense ->
+/// activation -> dropout -> out_proj (the two differ only in the activation).
 /// </summary>
-public abstract class FirstTokenClassificationHead : Module<Tensor, Tensor>
+public abstract class DenseClassificationHead : Module<Tensor, Tensor>
 {
     private readonly Linear dense;
     private readonly Dropout dropout;
     private readonly Linear out_proj;
 
-    protected FirstTokenClassificationHead(string name, BertConfig config, long outputs, double dropoutProb) : base(name)
+    protected DenseClassificationHead(string name, BertConfig config, long outputs, double dropoutProb) : base(name)
     {
         dense = Linear(config.HiddenSize, config.HiddenSize);
         dropout = Dropout(dropoutProb);
@@ -57,9 +64,9 @@ public abstract class FirstTokenClassificationHead : Module<Tensor, Tensor>
 
     protected abstract Tensor Activate(Tensor x);
 
-    public override Tensor forward(Tensor hidden)
+    public override Tensor forward(Tensor sentence)
     {
-        var x = dropout.call(hidden[.., 0]);                                                 // [B, T, H] -> [B, H]
+        var x = dropout.call(sentence);                                                      // [B, H]
         x = dropout.call(Activate(dense.call(x)));
         return out_proj.call(x);                                                              // [B, H] -> [B, C]
     }
@@ -67,7 +74,7 @@ public abstract class FirstTokenClassificationHead : Module<Tensor, Tensor>
 
 /// <summary>RoBERTa / XLM-R: first token -> dropout -> dense -> tanh -> dropout -> out_proj.</summary>
 public sealed class RobertaClassificationHead(BertConfig config, long outputs, double dropoutProb)
-    : FirstTokenClassificationHead(nameof(RobertaClassificationHead), config, outputs, dropoutProb)
+    : DenseClassificationHead(nameof(RobertaClassificationHead), config, outputs, dropoutProb)
 {
     protected override Tensor Activate(Tensor x) => x.tanh();
 }
@@ -95,10 +102,10 @@ public sealed class RobertaForSequenceClassification : TaskModel
     public override IReadOnlyList<string> HeadPrefixes { get; } = ["classifier."];
 
     public override ClassifierOutput forward(BertInput input) =>
-        Output(classifier.call(roberta.call(input).LastHiddenState), input.Labels);
+        Output(classifier.call(SentenceVector(roberta.call(input).LastHiddenState, input.AttentionMask)), input.Labels);
 }
 
-/// <summary>DistilBERT: first token -> pre_classifier -> ReLU -> dropout -> classifier.</summary>
+/// <summary>DistilBERT: first token (or the mean of the token states) -> pre_classifier -> ReLU -> dropout -> classifier.</summary>
 public sealed class DistilBertForSequenceClassification : TaskModel
 {
     private readonly TransformerEncoder distilbert;
@@ -124,7 +131,7 @@ public sealed class DistilBertForSequenceClassification : TaskModel
 
     public override ClassifierOutput forward(BertInput input)
     {
-        var first = distilbert.call(input).LastHiddenState[.., 0];                           // [B, T, H] -> [B, H]
+        var first = SentenceVector(distilbert.call(input).LastHiddenState, input.AttentionMask);   // [B, T, H] -> [B, H]
         var x = dropout.call(functional.relu(pre_classifier.call(first)));
         return Output(classifier.call(x), input.Labels);                                      // [B, H] -> [B, C]
     }
@@ -132,7 +139,7 @@ public sealed class DistilBertForSequenceClassification : TaskModel
 
 /// <summary>ELECTRA: first token -> dropout -> dense -> GELU -> dropout -> out_proj.</summary>
 public sealed class ElectraClassificationHead(BertConfig config, long outputs, double dropoutProb)
-    : FirstTokenClassificationHead(nameof(ElectraClassificationHead), config, outputs, dropoutProb)
+    : DenseClassificationHead(nameof(ElectraClassificationHead), config, outputs, dropoutProb)
 {
     protected override Tensor Activate(Tensor x) => functional.gelu(x);
 }
@@ -158,5 +165,5 @@ public sealed class ElectraForSequenceClassification : TaskModel
     public override IReadOnlyList<string> HeadPrefixes { get; } = ["classifier."];
 
     public override ClassifierOutput forward(BertInput input) =>
-        Output(classifier.call(electra.call(input).LastHiddenState), input.Labels);
+        Output(classifier.call(SentenceVector(electra.call(input).LastHiddenState, input.AttentionMask)), input.Labels);
 }

@@ -76,6 +76,13 @@ public abstract class TaskModel : nn.Module<BertInput, ClassifierOutput>
                 }
     }
 
+    /// <summary>
+    /// The vector a sequence head reads from the last hidden states [B, T, H]: the first token's ([CLS]), or with
+    /// classifier_pooling "mean" the mean over real tokens. [B, T, H] -> [B, H].
+    /// </summary>
+    protected Tensor SentenceVector(Tensor hidden, Tensor attentionMask) =>
+        Config.MeanPooling ? ForSentenceEmbedding.MeanPool(hidden, attentionMask) : hidden[.., 0];
+
     /// <summary>The dropout before a classifier: classifier_dropout when set, else hidden_dropout_prob.</summary>
     protected double ClassifierDropout => Config.ClassifierDropout ?? Config.HiddenDropoutProb;
 

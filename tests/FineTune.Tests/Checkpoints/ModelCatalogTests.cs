@@ -7,9 +7,9 @@ namespace FineTune.Tests.Checkpoints;
 public class ModelCatalogTests
 {
     [Theory]
-    [InlineData("all-MiniLM-L6-v2", true)]
-    [InlineData("snowflake-arctic-embed-xs", false)]
-    public void CatalogNameResolvesToAnImportedHuggingFaceFolder(string name, bool pooler)
+    [InlineData("all-MiniLM-L6-v2", true, "mean")]
+    [InlineData("snowflake-arctic-embed-xs", false, "cls")]
+    public void CatalogNameResolvesToAnImportedHuggingFaceFolder(string name, bool pooler, string sentencePooling)
     {
         var folder = ModelCatalog.Resolve(name);
         var config = BertConfig.Load(Path.Combine(folder, "config.json"));
@@ -17,6 +17,8 @@ public class ModelCatalogTests
         Assert.Equal(30522, File.ReadAllLines(Path.Combine(folder, "vocab.txt")).Length);
         var header = SafeTensors.ReadHeader(Path.Combine(folder, "model.safetensors"));
         Assert.Equal(pooler, header.Entries.Any(e => e.Name == "pooler.dense.weight"));
+        // The sentence-transformers files of the original repository say how the model was trained to be read.
+        Assert.Equal(sentencePooling, SentenceTransformersFolder.PoolingMode(folder));
         // Resolved again, the same folder is reused rather than imported anew.
         var weights = new FileInfo(Path.Combine(folder, "model.safetensors")).LastWriteTimeUtc;
         Assert.Equal(folder, ModelCatalog.Resolve(name));

@@ -59,6 +59,9 @@ public class CliTests
         (code, _, error) = Run("train", "--data", data, "--output", dir.File("run"), "--text-column", "message");
         Assert.Equal(2, code);
         Assert.Contains("column 'message': no such column; the file's columns are: label, text", error);
+        (code, _, error) = Run("train", "--data", data, "--output", dir.File("run"), "--pooling", "max");
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: --pooling: expected one of auto, cls, mean, got 'max'", error.Trim());
         Assert.DoesNotContain("   at ", error); // no stack trace
     }
 

@@ -1,0 +1,164 @@
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace FineTune.Tests.Modeling;
+
+/// <summary>classifier_pooling "mean": sequence heads read the mean of the real tokens' states.</summary>
+[Collection(SeededTestsCollection.Name)]
+public class PoolingTests
+{
+    /// <summary>The mean of each row's real-token states, one row at a time (independent of the library's pooling).</summary>
+    private static Tensor RowMeans(Tensor hidden, int[] lengths) =>
+        stack(lengths.Select((n, b) => hidden[b, TensorIndex.Slice(0, n)].mean([0])).ToArray());
+
+    private static float[] Values(Tensor t) => t.contiguous().data<float>().ToArray();
+
+    [Theory]
+    [InlineData("bert")]
+    [InlineData("roberta")]
+    [InlineData("distilbert")]
+    [InlineData("electra")]
+    public void MeanPoolingHeadsReadTheMeanOfTheRealTokens(string modelType)
+    {
+        random.manual_seed(5);
+        var config = TestSupport.Tiny(modelType).WithLabels(["a", "b", "c"], "single_label_classification") with { ClassifierPooling = "mean" };
+        using var model = TaskModels.Create(config, TaskKind.SingleLabelClassification);
+        model.eval();
+        int[] lengths = [3, 9, 6];
+        var (ids, mask) = TestSupport.Batch(100, lengths, pad: config.PadTokenId);
+        using var _ = inference_mode();
+        var logits = model.call(new BertInput(ids, mask)).Logits;
+        var mean = RowMeans(model.Encoder.call(new BertInput(ids, mask)).LastHiddenState, lengths);   // [B, H]
+        var state = model.state_dict();
+        Tensor Dense(Tensor x, string prefix) => functional.linear(x, state[prefix + ".weight"], state[prefix + ".bias"]);
+        var expected = modelType switch
+        {
+            "bert" => Dense(mean, "classifier"),
+            "distilbert" => Dense(functional.relu(Dense(mean, "pre_classifier")), "classifier"),
+            "roberta" => Dense(Dense(mean, "classifier.dense").tanh(), "classifier.out_proj"),
+            _ => Dense(functional.gelu(Dense(mean, "classifier.dense")), "classifier.out_proj"),
+        };
+        var (a, e) = (Values(logits), Values(expected));
+        Assert.Equal(e.Length, a.Length);
+        for (int i = 0; i < a.Length; i++)
+            Assert.True(Math.Abs(a[i] - e[i]) < 1e-5, $"{modelType} logit {i}: {a[i]} vs {e[i]}");
+
+        // The same weights read through the first token give other logits: the setting is what changes the head.
+        using var cls = TaskModels.Create(config with { ClassifierPooling = "cls" }, TaskKind.SingleLabelClassification);
+        cls.load_state_dict(model.state_dict());
+        cls.eval();
+        Assert.NotEqual(a, Values(cls.call(new BertInput(ids, mask)).Logits));
+    }
+
+    [Fact]
+    public void TheUnusedPoolerIsFrozenUnderMeanPooling()
+    {
+        var config = TestSupport.Tiny().WithLabels(["a", "b"], "single_label_classification");
+        using var mean = TaskModels.Create(config with { ClassifierPooling = "mean" }, TaskKind.SingleLabelClassification);
+        using var cls = TaskModels.Create(config, TaskKind.SingleLabelClassification);
+        var frozen = mean.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => p.name).ToList();
+        Assert.Equal(new[] { "bert.pooler.dense.weight", "bert.pooler.dense.bias" }, frozen);
+        Assert.All(cls.parameters(), p => Assert.True(p.requires_grad));
+    }
+
+    /// <summary>A bare encoder folder (keys without prefix, with a pooler), as a pretrained model is published.</summary>
+    private static string EncoderFolder(TestSupport.TempDir dir, string? sentencePooling)
+    {
+        var folder = dir.File("encoder-" + (sentencePooling ?? "plain"));
+        random.manual_seed(2);
+        var config = TestSupport.Tiny();
+        using var encoder = new BertModel(config);
+        Directory.CreateDirectory(folder);
+        config.Save(folder);
+        SafeTensors.Save(Path.Combine(folder, "model.safetensors"), encoder.state_dict());
+        if (sentencePooling is not null)
+            SentenceTransformersFolder.Write(folder, sentencePooling, config.HiddenSize, normalize: true);
+        return folder;
+    }
+
+    private static string? PoolingOf(string folder, TaskKind task, string? requested = null)
+    {
+        var (model, _) = ModelFolder.LoadTaskModel(folder, task, task == TaskKind.Regression ? null : ["x", "y"],
+            new ModelLoadOptions { ClassifierPooling = requested });
+        using (model) return model.Config.ClassifierPooling;
+    }
+
+    [Fact]
+    public void AutoPoolingFollowsTheSentenceTransformersFiles()
+    {
+        using var dir = new TestSupport.TempDir();
+        var mean = EncoderFolder(dir, "mean");
+        var cls = EncoderFolder(dir, "cls");
+        var plain = EncoderFolder(dir, null);
+        Assert.Equal("mean", SentenceTransformersFolder.PoolingMode(mean));
+        Assert.Equal("cls", SentenceTransformersFolder.PoolingMode(cls));
+        Assert.Null(SentenceTransformersFolder.PoolingMode(plain));
+
+        Assert.Equal("mean", PoolingOf(mean, TaskKind.SingleLabelClassification));
+        Assert.Equal("mean", PoolingOf(mean, TaskKind.MultiLabelClassification));
+        Assert.Equal("mean", PoolingOf(mean, TaskKind.Regression));
+        Assert.Equal("cls", PoolingOf(cls, TaskKind.SingleLabelClassification));
+        Assert.Equal("cls", PoolingOf(plain, TaskKind.SingleLabelClassification));
+        // Asked for, either way.
+        Assert.Equal("cls", PoolingOf(mean, TaskKind.SingleLabelClassification, "cls"));
+        Assert.Equal("mean", PoolingOf(plain, TaskKind.SingleLabelClassification, "mean"));
+        // Token tasks have no sequence head.
+        Assert.Null(PoolingOf(mean, TaskKind.TokenClassification));
+
+        // modules.json names the Pooling module's folder.
+        Directory.Move(Path.Combine(mean, "1_Pooling"), Path.Combine(mean, "pool"));
+        File.WriteAllText(Path.Combine(mean, "modules.json"),
+            """[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},{"idx":1,"name":"1","path":"pool","type":"sentence_transformers.models.Pooling"}]""");
+        Assert.Equal("mean", SentenceTransformersFolder.PoolingMode(mean));
+    }
+
+    [Fact]
+    public void TheSavedModelKeepsItsPoolingAndReloadsIdentically()
+    {
+        using var dir = new TestSupport.TempDir();
+        var encoder = EncoderFolder(dir, "mean");
+        var (model, _) = ModelFolder.LoadTaskModel(encoder, TaskKind.SingleLabelClassification, ["x", "y"]);
+        using var _m = model;
+        var saved = dir.File("saved");
+        ModelFolder.Save(model, saved);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(saved, "config.json")))!;
+        Assert.Equal("mean", json["classifier_pooling"]!.GetValue<string>());
+        Assert.False(File.Exists(Path.Combine(saved, "modules.json")));   // the config alone carries it
+
+        var (loaded, report) = ModelFolder.LoadTaskModel(saved, TaskKind.SingleLabelClassification);
+        using var _l = loaded;
+        Assert.Empty(report.NewlyInitialized);
+        Assert.Equal("mean", loaded.Config.ClassifierPooling);
+        model.eval();
+        loaded.eval();
+        var (ids, mask) = TestSupport.Batch(100, [4, 7]);
+        using var __ = inference_mode();
+        Assert.Equal(Values(model.call(new BertInput(ids, mask)).Logits), Values(loaded.call(new BertInput(ids, mask)).Logits));
+    }
+
+    [Fact]
+    public void BadPoolingSettingsAreErrorsNamingTheFileAndKey()
+    {
+        using var dir = new TestSupport.TempDir();
+        var folder = EncoderFolder(dir, null);
+        var config = File.ReadAllText(Path.Combine(folder, "config.json"));
+        File.WriteAllText(Path.Combine(folder, "config.json"), config.Replace("{", "{\"classifier_pooling\": \"max\",", StringComparison.Ordinal));
+        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification, ["x", "y"]));
+        Assert.Contains("classifier_pooling", e.Message);
+        Assert.Contains("unknown classifier_pooling 'max'", e.Message);
+        Assert.Contains(Path.Combine(folder, "config.json"), e.Message);
+
+        File.WriteAllText(Path.Combine(folder, "config.json"), config);
+        File.WriteAllText(Path.Combine(folder, "modules.json"), "[{\"type\": ");
+        var broken = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification, ["x", "y"]));
+        Assert.Contains(Path.Combine(folder, "modules.json"), broken.Message);
+        Assert.Contains("not valid JSON", broken.Message);
+
+        var asked = Assert.Throws<FineTuneException>(() => ModelFolder.ResolvePooling(folder, TestSupport.Tiny(), "first"));
+        Assert.Contains("--pooling", asked.Message);
+    }
+}
