@@ -79,7 +79,7 @@ internal static class E2eSst2Scenario
 
             if (withPeer)
             {
-                var peer = RunPeer(python, peerPrecision, n, examples, trainFile, devFile, datasetOptions, work.FullName, report);
+                var peer = RunPeer(python, peerPrecision, n, examples, trainFile, devFile, datasetOptions, work.FullName, report, defaults);
                 if (peer is { } p)
                 {
                     double peerRate = p.GetProperty("examples_per_second").GetDouble();
@@ -112,7 +112,7 @@ internal static class E2eSst2Scenario
     }
 
     private static JsonElement? RunPeer(string python, string precision, int threads, int examples, string trainFile, string devFile,
-        DatasetOptions datasetOptions, string work, Report report)
+        DatasetOptions datasetOptions, string work, Report report, TrainingOptions defaults)
     {
         var script = Path.Combine(AppContext.BaseDirectory, "peer", "bert_peer.py");
         if (!File.Exists(python))
@@ -141,7 +141,10 @@ internal static class E2eSst2Scenario
 
         var psi = new ProcessStartInfo(python, [script, "--model", folder, "--train", trainJson, "--dev", devJson,
             "--labels", dataset.Labels!.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--precision", precision, "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+            "--precision", precision, "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            // The same learning rate and warmup as our defaults; the head stays Hugging Face's (pooled [CLS]).
+            "--lr", defaults.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            "--warmup-ratio", defaults.WarmupRatio.ToString("R", System.Globalization.CultureInfo.InvariantCulture)])
         { RedirectStandardOutput = true, RedirectStandardError = true };
         // OpenBLAS for this process only (Debian's default libblas.so.3 may be the reference BLAS), the same
         // OpenMP wait policy as ours.

@@ -238,6 +238,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--eval-batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--warmup-ratio", type=float, default=0.0, help="fraction of the steps with a linear warmup")
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (timing runs)")
@@ -269,7 +270,15 @@ def main():
     no_decay = [p_ for n, p_ in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, (total_steps - s) / max(1, total_steps)))
+    warmup = math.ceil(a.warmup_ratio * total_steps)
+
+    def multiplier(s):
+        # Hugging Face's linear schedule: up from 0 over the warmup, then down to 0 at the last step.
+        if s < warmup:
+            return s / max(1, warmup)
+        return max(0.0, (total_steps - s) / max(1, total_steps - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
 
     model.train()
     generator = torch.Generator().manual_seed(a.seed)
