@@ -45,8 +45,8 @@ public sealed class BertForSequenceClassification : TaskModel
 }
 
 /// <summary>
-/// The head of RoBERTa / XLM-R and ELECTRA: sentence vector (the first token's state) -> dropout -> dense ->
-/// activation -> dropout -> out_proj (the two differ only in the activation).
+/// The head of RoBERTa / XLM-R and ELECTRA: sentence vector (the first token's state, or the mean of the token
+/// states) -> dropout -> dense -> activation -> dropout -> out_proj (the two differ only in the activation).
 /// </summary>
 public abstract class DenseClassificationHead : Module<Tensor, Tensor>
 {
