@@ -74,7 +74,8 @@ public class QaRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
             Assert.Equal(json[row[0]], row[3]);
             f1Sum += double.Parse(row[9], System.Globalization.CultureInfo.InvariantCulture);
         }
-        Assert.Equal(result.Test!["f1"], 100 * f1Sum / split.Test.Count, 2);
+        // Each row's F1 is written with 4 decimals, so their mean (in points) is within 100 × 0.00005 of the metric.
+        Assert.InRange(100 * f1Sum / split.Test.Count - result.Test!["f1"], -0.005 - 1e-9, 0.005 + 1e-9);
 
         var config = BertConfig.Load(Path.Combine(result.ModelDirectory, "config.json"));
         Assert.Equal(["BertForQuestionAnswering"], config.Architectures);
