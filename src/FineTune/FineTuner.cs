@@ -157,7 +157,7 @@ public static partial class FineTuner
         using var _ = model;
         info(loadReport.Describe());
         if (!similarity)
-            info(PoolingNote(modelFolder, model.Config, request.Load.ClassifierPooling));
+            info(PoolingNote(model.Config, loadReport.PoolingReason));
         model.Loss = LossFor(training, dataset, labels);
         model.to(device);
 
@@ -249,14 +249,9 @@ public static partial class FineTuner
         return counts.Select(c => c == 0 ? 1f : (float)train.Count / (classes * c)).ToArray();
     }
 
-    private static string PoolingNote(string modelFolder, BertConfig config, string? requested)
-    {
-        var folderConfig = BertConfig.Load(Path.Combine(modelFolder, "config.json"));
-        var reason = ModelFolder.ResolvePooling(modelFolder, folderConfig, requested).Reason;
-        return config.MeanPooling
-            ? $"The head reads the mean of the token states ({reason}; --pooling cls for the [CLS] token)."
-            : $"The head reads the [CLS] token ({reason}; --pooling mean for the mean of the token states).";
-    }
+    private static string PoolingNote(BertConfig config, string? reason) => config.MeanPooling
+        ? $"The head reads the mean of the token states ({reason}; --pooling cls for the [CLS] token)."
+        : $"The head reads the [CLS] token ({reason}; --pooling mean for the mean of the token states).";
 
     internal static IReadOnlyDictionary<string, object?> Settings(TrainingOptions t, FineTuneRequest r, int maxLength) => new Dictionary<string, object?>
     {

@@ -193,12 +193,14 @@ internal static class TrainCommand
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {k,-20} {v:0.0000}"));
     }
 
-    private static string? ParsePooling(string value) => value.ToLowerInvariant() switch
+    private static string? ParsePooling(string value)
     {
-        "auto" => null,
-        "cls" or "mean" => value.ToLowerInvariant(),
-        _ => throw new FineTuneException($"--pooling: expected one of auto, cls, mean, got '{value}'"),
-    };
+        var pooling = value.ToLowerInvariant();
+        if (pooling == "auto") return null;
+        return BertConfig.SupportedPoolings.Contains(pooling)
+            ? pooling
+            : throw new FineTuneException($"--pooling: expected one of auto, {string.Join(", ", BertConfig.SupportedPoolings)}, got '{value}'");
+    }
 
     internal static T ParseEnum<T>(string value, string option) where T : struct, Enum =>
         Enum.TryParse<T>(value.Replace("-", ""), ignoreCase: true, out var result) && Enum.IsDefined(result)

@@ -40,8 +40,12 @@ public static class ModelFolder
             config = config.WithLabels(labels, TaskModel.ProblemType(task));
         else if (TaskModel.ProblemType(task) is { } problem && config.ProblemType is null)
             config = config with { ProblemType = problem };
+        string? poolingReason = null;
         if (IsSequenceTask(task))
-            config = config with { ClassifierPooling = ResolvePooling(folder, config, options.ClassifierPooling).Pooling };
+        {
+            (var pooling, poolingReason) = ResolvePooling(folder, config, options.ClassifierPooling);
+            config = config with { ClassifierPooling = pooling };
+        }
         var checkpoint = WeightFiles.Load(folder, options.AllowPickle);
         try
         {
@@ -50,7 +54,7 @@ public static class ModelFolder
             try
             {
                 var report = WeightLoader.Load(model, checkpoint, WeightSourceName(folder, options), options.IgnoreMismatchedSizes);
-                return (model, report);
+                return (model, report with { PoolingReason = poolingReason });
             }
             catch
             {

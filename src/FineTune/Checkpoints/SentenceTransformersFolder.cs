@@ -13,6 +13,13 @@ public static class SentenceTransformersFolder
     private const string PoolingType = "sentence_transformers.models.Pooling";
     private const string NormalizeType = "sentence_transformers.models.Normalize";
 
+    /// <summary>The pooling modes and the Pooling config's flag of each.</summary>
+    private static readonly (string Mode, string Key)[] s_modes =
+    [
+        ("cls", "pooling_mode_cls_token"), ("mean", "pooling_mode_mean_tokens"), ("max", "pooling_mode_max_tokens"),
+        ("mean_sqrt_len", "pooling_mode_mean_sqrt_len_tokens"),
+    ];
+
     /// <summary>
     /// The pooling mode of a sentence-transformers folder: "mean", "cls", "max" or "mean_sqrt_len"; null when the
     /// folder has no Pooling module (a plain Hugging Face model). Unreadable files are errors naming the file.
@@ -24,9 +31,9 @@ public static class SentenceTransformersFolder
         var path = Path.Combine(poolingFolder, "config.json");
         if (!File.Exists(path)) return null;
         var config = ReadObject(path);
-        var modes = new[] { ("cls", "pooling_mode_cls_token"), ("mean", "pooling_mode_mean_tokens"), ("max", "pooling_mode_max_tokens"), ("mean_sqrt_len", "pooling_mode_mean_sqrt_len_tokens") }
-            .Where(m => config[m.Item2] is JsonValue v && v.GetValueKind() == JsonValueKind.True)
-            .Select(m => m.Item1)
+        var modes = s_modes
+            .Where(m => config[m.Key] is JsonValue v && v.GetValueKind() == JsonValueKind.True)
+            .Select(m => m.Mode)
             .ToList();
         if (Text(config["pooling_mode"]) is { } named)
             modes = [named];
@@ -64,7 +71,7 @@ public static class SentenceTransformersFolder
         File.WriteAllText(Path.Combine(folder, "modules.json"), modules.ToJsonString(indented) + "\n");
         Directory.CreateDirectory(Path.Combine(folder, "1_Pooling"));
         var pooling = new JsonObject { ["word_embedding_dimension"] = hiddenSize };
-        foreach (var (mode, key) in new[] { ("cls", "pooling_mode_cls_token"), ("mean", "pooling_mode_mean_tokens"), ("max", "pooling_mode_max_tokens"), ("mean_sqrt_len", "pooling_mode_mean_sqrt_len_tokens") })
+        foreach (var (mode, key) in s_modes)
             pooling[key] = mode == poolingMode;
         File.WriteAllText(Path.Combine(folder, "1_Pooling", "config.json"), pooling.ToJsonString(indented) + "\n");
         if (normalize)

@@ -13,6 +13,12 @@ public sealed record LoadReport(
     IReadOnlyList<string> Unused,
     IReadOnlyList<string> ResizedAndReinitialized)
 {
+    /// <summary>
+    /// For a sequence head: why it reads what it reads (the [CLS] token or the mean of the token states), in words for
+    /// the run's log; set by <see cref="ModelFolder.LoadTaskModel"/>, null for other tasks.
+    /// </summary>
+    public string? PoolingReason { get; init; }
+
     /// <summary>A human-readable account: what was loaded, what is new (and needs training), what was dropped.</summary>
     public string Describe()
     {

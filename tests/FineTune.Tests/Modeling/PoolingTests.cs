@@ -121,8 +121,9 @@ public class PoolingTests
     {
         using var dir = new TestSupport.TempDir();
         var encoder = EncoderFolder(dir, "mean");
-        var (model, _) = ModelFolder.LoadTaskModel(encoder, TaskKind.SingleLabelClassification, ["x", "y"]);
+        var (model, encoderReport) = ModelFolder.LoadTaskModel(encoder, TaskKind.SingleLabelClassification, ["x", "y"]);
         using var _m = model;
+        Assert.Equal("the model is a sentence-transformers model trained with mean pooling", encoderReport.PoolingReason);
         var saved = dir.File("saved");
         ModelFolder.Save(model, saved);
         var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(saved, "config.json")))!;
@@ -133,6 +134,7 @@ public class PoolingTests
         using var _l = loaded;
         Assert.Empty(report.NewlyInitialized);
         Assert.Equal("mean", loaded.Config.ClassifierPooling);
+        Assert.Equal("config.json's classifier_pooling", report.PoolingReason);
         model.eval();
         loaded.eval();
         var (ids, mask) = TestSupport.Batch(100, [4, 7]);
