@@ -161,7 +161,6 @@ public static partial class FineTuner
         model.Loss = LossFor(training, dataset, labels);
         model.to(device);
 
-        var output = run.Output;
         var evaluator = new SequenceEvaluator(task, labels, training.EvalBatchSize, tokenizer.PaddingTokenId, training.Threshold, run.EvaluationScope);
         if (similarity && validationFeatures.Count > 0 && request.ResumeFrom is null)
         {
@@ -170,25 +169,18 @@ public static partial class FineTuner
                 $"Before fine-tuning (zero-shot cosine): pearson {zeroShot[MetricNames.Pearson]:0.0000}, spearman {zeroShot[MetricNames.Spearman]:0.0000} on validation."));
         }
         var (result, metricForBest) = Fit(run, model, trainFeatures, validationFeatures, evaluator);
-        var modelDirectory = run.ModelDirectory;
 
-        var splits = new Dictionary<string, SplitResult>();
-        IReadOnlyDictionary<string, double>? validationMetrics = null, testMetrics = null;
-        if (validationFeatures.Count > 0)
+        var heldOutFeatures = new Dictionary<string, List<Feature>>();
+        if (validationFeatures.Count > 0) heldOutFeatures["validation"] = validationFeatures;
+        if (testFeatures.Count > 0) heldOutFeatures["test"] = testFeatures;
+        var heldOut = new (string, IReadOnlyList<TextExample>)[] { ("validation", dataset.Validation), ("test", dataset.Test) };
+        var (splits, validationMetrics, testMetrics) = EvaluateSplits(run, heldOut, heldOutFeatures, "examples", (name, examples, set) =>
         {
-            info($"Evaluating the trained model on {validationFeatures.Count} validation examples ...");
-            var v = evaluator.Evaluate(model, validationFeatures, device, keepPredictions: true);
-            validationMetrics = v.Metrics;
-            splits["validation"] = SplitResultOf(v, dataset.Validation, labels, task, request.Similarity.ScoreScale);
-        }
-        if (testFeatures.Count > 0)
-        {
-            info($"Evaluating the trained model on {testFeatures.Count} test examples ...");
-            var t = evaluator.Evaluate(model, testFeatures, device, keepPredictions: true);
-            testMetrics = t.Metrics;
-            splits["test"] = SplitResultOf(t, dataset.Test, labels, task, request.Similarity.ScoreScale);
-            PredictionsCsv.Write(Path.Combine(output, "predictions-test.csv"), dataset.Test, t.Predictions!, labels, task);
-        }
+            var evaluation = evaluator.Evaluate(model, set, device, keepPredictions: true);
+            if (name == "test")
+                PredictionsCsv.Write(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!, labels, task);
+            return (evaluation.Metrics, SplitResultOf(evaluation, examples, labels, task, request.Similarity.ScoreScale));
+        });
         var columns = new Dictionary<string, string?>
         {
             ["text"] = request.Dataset.Columns.Text,
