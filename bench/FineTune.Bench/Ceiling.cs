@@ -4,12 +4,19 @@ using static TorchSharp.torch;
 namespace FineTune.Bench;
 
 /// <summary>
-/// The machine's matrix-product ceiling for a dtype: the median rate of an n×n by n×n product (2n³ FLOPs) on the
-/// threads in use, measured in the same process as what it is compared with.
+/// The machine's matrix-product ceiling for a dtype: the rate of an n×n by n×n product (2n³ FLOPs) on the threads in
+/// use, measured in the same process as what it is compared with.
+/// The rate on these machines is not one number: the bf16 product (AMX) switches between about 600–750 and about
+/// 1,300–1,600 GFLOP/s within a second, and the products at the model's own shapes switch with it (the
+/// <c>ceiling</c> scenario prints the timeline). A ceiling measured once before or after the steps lands in one
+/// regime while the steps span both; <see cref="Sampler"/> takes a short sample before every step instead, so that the
+/// ceiling and the steps see the same mixture.
 /// </summary>
 internal static class Ceiling
 {
-    public static double MatmulFlopsPerSecond(ScalarType dtype, int n = 2048, int warmup = 2, int reps = 7)
+    public const int N = 2048;
+
+    public static double MatmulFlopsPerSecond(ScalarType dtype, int n = N, int warmup = 2, int reps = 7)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -17,5 +24,40 @@ internal static class Ceiling
         var b = randn(n, n).to(dtype);
         var times = Stats.Time(() => { using var c = a.matmul(b); }, warmup, reps);
         return 2.0 * n * n * n / Stats.Median(times);
+    }
+
+    /// <summary>Short ceiling samples taken between the measured steps (one product to warm the caches, then the median of three).</summary>
+    public sealed class Sampler : IDisposable
+    {
+        private readonly Tensor _a, _b;
+        private readonly int _n;
+
+        public Sampler(ScalarType dtype, int n = N)
+        {
+            _n = n;
+            using var _ = no_grad();
+            using var a = randn(n, n);
+            using var b = randn(n, n);
+            _a = a.to(dtype);
+            _b = b.to(dtype);
+        }
+
+        public List<double> Samples { get; } = [];
+
+        /// <summary>Takes one sample (FLOP/s) and keeps it.</summary>
+        public double Sample()
+        {
+            using var _ = no_grad();
+            var times = Stats.Time(() => { using var c = _a.matmul(_b); }, 1, 3);
+            double rate = 2.0 * _n * _n * _n / Stats.Median(times);
+            Samples.Add(rate);
+            return rate;
+        }
+
+        public void Dispose()
+        {
+            _a.Dispose();
+            _b.Dispose();
+        }
     }
 }

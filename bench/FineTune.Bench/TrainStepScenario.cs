@@ -32,7 +32,7 @@ internal static class TrainStepScenario
         KernelSwitches.Describe(report);
 
         var ceilingDtype = precision == Precision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
-        double ceiling = Ceiling.MatmulFlopsPerSecond(ceilingDtype);
+        using var ceiling = new Ceiling.Sampler(ceilingDtype);
 
         random.manual_seed(1);
         using var model = Workload.LoadClassifier();
@@ -42,7 +42,7 @@ internal static class TrainStepScenario
         for (int i = 0; i < warmup; i++) step.Run(inputs[i % inputs.Count]);
         if (ab is not null)
         {
-            RunAlternating(report, step, inputs, ab.Value, reps, flops, ceiling, ceilingDtype);
+            RunAlternating(report, step, inputs, ab.Value, reps, flops, ceiling);
             return;
         }
         long rssAfterWarmup = Machine.RssBytes();
@@ -51,18 +51,25 @@ internal static class TrainStepScenario
         var fwd = new List<double>();
         var bwd = new List<double>();
         var opt = new List<double>();
+        var paired = new List<double>();
+        // A ceiling sample before every step and one after the last: the ceiling is the median of the samples, taken
+        // across the same stretch of time as the steps (see Ceiling).
+        double before = ceiling.Sample();
         for (int i = 0; i < reps; i++)
         {
             double t = step.Run(inputs[i % inputs.Count]);
+            double after = ceiling.Sample();
             total.Add(t); fwd.Add(step.ForwardSeconds); bwd.Add(step.BackwardSeconds); opt.Add(step.OptimizerSeconds);
-            rows.Add([i + 1, t, step.ForwardSeconds, step.BackwardSeconds, step.OptimizerSeconds, Machine.GiB(Machine.RssBytes())]);
+            // The step against the samples on either side of it.
+            paired.Add(flops / t / ((before + after) / 2));
+            rows.Add([i + 1, t, step.ForwardSeconds, step.BackwardSeconds, step.OptimizerSeconds, before / 1e9, flops / t / before, Machine.GiB(Machine.RssBytes())]);
+            before = after;
         }
-        // The ceiling again after the steps: the machine is shared and the figure moves; the larger of the two is used.
-        double ceilingAfter = Ceiling.MatmulFlopsPerSecond(ceilingDtype);
-        double ceilingUsed = Math.Max(ceiling, ceilingAfter);
-        report.Table("steps (seconds; rss GiB)", ["rep", "step_s", "forward_s", "backward_s", "optimizer_s", "rss_gib"], rows);
+        report.Table("steps (seconds; ceiling sample before the step, GFLOP/s; rss GiB)",
+            ["rep", "step_s", "forward_s", "backward_s", "optimizer_s", "ceiling_gflops", "mfu_vs_sample", "rss_gib"], rows);
 
         double median = Stats.Median(total);
+        double ceilingMedian = Stats.Median(ceiling.Samples), ceilingMax = ceiling.Samples.Max();
         report.Add("step_seconds", median);
         report.Add("step_seconds_min", Stats.Min(total));
         report.Add("forward_seconds", Stats.Median(fwd));
@@ -71,10 +78,13 @@ internal static class TrainStepScenario
         report.Add("tokens_per_second", batch * seq / median);
         report.Add("model_gflop", flops / 1e9);
         report.Add("achieved_gflops", flops / median / 1e9);
-        report.Add("ceiling_gflops", ceilingUsed / 1e9);
-        report.Add("ceiling_gflops_before", ceiling / 1e9);
-        report.Add("ceiling_gflops_after", ceilingAfter / 1e9);
-        report.Add("mfu", flops / median / ceilingUsed);
+        report.Add("ceiling_gflops", ceilingMedian / 1e9);
+        report.Add("ceiling_gflops_min", ceiling.Samples.Min() / 1e9);
+        report.Add("ceiling_gflops_max", ceilingMax / 1e9);
+        report.Add("ceiling_samples", ceiling.Samples.Count);
+        report.Add("mfu", flops / median / ceilingMedian);
+        report.Add("mfu_paired_median", Stats.Median(paired));
+        report.Add("mfu_vs_max_sample", flops / median / ceilingMax);
         report.Add("rss_after_warmup_gib", Machine.GiB(rssAfterWarmup));
         report.Add("rss_end_gib", Machine.GiB(Machine.RssBytes()));
         report.Add("peak_rss_gib", Machine.GiB(Machine.PeakRssBytes()));
@@ -86,7 +96,7 @@ internal static class TrainStepScenario
     /// same load; medians of each, and their ratio.
     /// </summary>
     private static void RunAlternating(Report report, TrainStep step, List<FineTune.Modeling.BertInput> inputs, (string Name, Action<bool> Set) ab,
-        int reps, double flops, double ceiling, ScalarType ceilingDtype)
+        int reps, double flops, Ceiling.Sampler ceiling)
     {
         var times = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
         var cpu = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
@@ -95,6 +105,7 @@ internal static class TrainStepScenario
         for (int i = 0; i < reps; i++)
             foreach (bool enabled in i % 2 == 0 ? new[] { true, false } : [false, true])
             {
+                ceiling.Sample();
                 ab.Set(enabled);
                 step.Run(inputs[i % inputs.Count]); // the first step after a switch is not timed (allocator, caches)
                 process.Refresh();
@@ -106,7 +117,8 @@ internal static class TrainStepScenario
                 cpu[enabled].Add(c);
                 rows.Add([i + 1, enabled ? "on" : "off", t, c]);
             }
-        double ceilingUsed = Math.Max(ceiling, Ceiling.MatmulFlopsPerSecond(ceilingDtype));
+        ceiling.Sample();
+        double ceilingUsed = Stats.Median(ceiling.Samples);
         // CPU seconds (all threads) move less than wall time when other work shares the cores.
         report.Table($"steps, {ab.Name} on and off (seconds; cpu: seconds of all threads)", ["rep", ab.Name, "step_s", "cpu_s"], rows);
         double on = Stats.Median(times[true]), off = Stats.Median(times[false]);

@@ -1,0 +1,64 @@
+using FineTune.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FineTune.Bench;
+
+/// <summary>
+/// ceiling: a timeline of the matrix-product rate: the n×n×n product that train-step takes as its ceiling, and two
+/// products at the training step's own shapes ([B·T, 384]·[384, 1536] and [B·T, 1536]·[1536, 384]), sampled one
+/// after the other, round after round. It shows how far the ceiling moves within seconds, and whether the model's
+/// products move with it.
+/// </summary>
+internal static class CeilingScenario
+{
+    public static void Run(BenchArgs args)
+    {
+        int rounds = args.Int("rounds", 40), batch = args.Int("batch", 32), seq = args.Int("seq", 128);
+        var dtype = args.String("precision", "bf16") switch
+        {
+            "bf16" => ScalarType.BFloat16,
+            "fp32" => ScalarType.Float32,
+            var p => throw new ArgumentException($"--precision: fp32 or bf16, got '{p}'"),
+        };
+        int? threads = args.OptionalInt("threads");
+        args.CheckAllUsed();
+        TorchRuntime.SetThreads(threads);
+        var report = new Report("ceiling");
+        report.Add("load_average_start", Machine.LoadAverage());
+        report.Add("threads", torch.get_num_threads());
+        report.Add("precision", dtype == ScalarType.BFloat16 ? "bf16" : "fp32");
+
+        const int h = 384, inter = 1536, n = Ceiling.N;
+        int m = batch * seq;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var a = randn(n, n).to(dtype);
+        var b = randn(n, n).to(dtype);
+        var x = randn(m, h).to(dtype);
+        var w = randn(inter, h).to(dtype);
+        var y = randn(m, inter).to(dtype);
+        double Rate(Action product, double flops, int reps) => flops / Stats.Median(Stats.Time(product, 1, reps));
+        var rows = new List<IReadOnlyList<object?>>();
+        var square = new List<double>();
+        var up = new List<double>();
+        var down = new List<double>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int r = 0; r < rounds; r++)
+        {
+            double s = Rate(() => { using var c = a.matmul(b); }, 2.0 * n * n * n, 3);
+            double u = Rate(() => { using var c = x.matmul(w.t()); }, 2.0 * m * h * inter, 5);
+            double d = Rate(() => { using var c = y.matmul(w); }, 2.0 * m * h * inter, 5);
+            square.Add(s); up.Add(u); down.Add(d);
+            rows.Add([r + 1, clock.Elapsed.TotalSeconds, s / 1e9, u / 1e9, d / 1e9]);
+        }
+        report.Table($"matrix-product rates, round after round (GFLOP/s)", ["round", "at_s", $"square_{n}", "up_4096x384x1536", "down_4096x1536x384"], rows);
+        foreach (var (name, v) in new[] { ("square", square), ("up", up), ("down", down) })
+        {
+            report.Add($"{name}_gflops_median", Stats.Median(v) / 1e9);
+            report.Add($"{name}_gflops_min", v.Min() / 1e9);
+            report.Add($"{name}_gflops_max", v.Max() / 1e9);
+        }
+        report.Finish();
+    }
+}
