@@ -5,7 +5,7 @@ namespace FineTune.Bench;
 /// <summary>--dropout fast|torch, --attention auto|sdpa|eager, --fuse-qkv on|off, …: the alternatives the library chose between.</summary>
 internal static class KernelSwitches
 {
-    public const string Help = "--dropout fast|torch --attention auto|sdpa|eager --fuse-qkv on|off --sparse-embeddings on|off --bf16-attention on|off --fused-softmax on|off";
+    public const string Help = "--dropout fast|torch --attention auto|sdpa|eager --fuse-qkv on|off --sparse-embeddings on|off --bf16-attention on|off --fused-softmax on|off --fused-layernorm on|off --explicit-casts on|off";
 
     public static void Apply(BenchArgs args)
     {
@@ -26,6 +26,8 @@ internal static class KernelSwitches
         KernelSettings.SparseEmbeddingGradients = OnOff(args, "sparse-embeddings", KernelSettings.SparseEmbeddingGradients);
         KernelSettings.AttentionInScoresDtype = OnOff(args, "bf16-attention", KernelSettings.AttentionInScoresDtype);
         KernelSettings.FusedSoftmaxDropout = OnOff(args, "fused-softmax", KernelSettings.FusedSoftmaxDropout);
+        KernelSettings.FusedResidualLayerNorm = OnOff(args, "fused-layernorm", KernelSettings.FusedResidualLayerNorm);
+        KernelSettings.ExplicitAutocastCasts = OnOff(args, "explicit-casts", KernelSettings.ExplicitAutocastCasts);
     }
 
     /// <summary>The switch --ab alternates in one run (train-step), or null.</summary>
@@ -35,7 +37,9 @@ internal static class KernelSwitches
         "fused-softmax" => ("fused-softmax", on => KernelSettings.FusedSoftmaxDropout = on),
         "fast-dropout" => ("fast-dropout", on => KernelSettings.FastDropout = on),
         "fuse-qkv" => ("fuse-qkv", on => KernelSettings.FuseQkv = on),
-        _ => throw new ArgumentException($"--ab: fused-softmax, fast-dropout or fuse-qkv, got '{name}'"),
+        "fused-layernorm" => ("fused-layernorm", on => KernelSettings.FusedResidualLayerNorm = on),
+        "explicit-casts" => ("explicit-casts", on => KernelSettings.ExplicitAutocastCasts = on),
+        _ => throw new ArgumentException($"--ab: fused-softmax, fast-dropout, fuse-qkv, fused-layernorm or explicit-casts, got '{name}'"),
     };
 
     private static bool OnOff(BenchArgs args, string name, bool fallback) => args.String(name) switch
@@ -54,5 +58,7 @@ internal static class KernelSwitches
         report.Add("sparse_embedding_gradients", KernelSettings.SparseEmbeddingGradients);
         report.Add("bf16_attention_probabilities", KernelSettings.AttentionInScoresDtype);
         report.Add("fused_softmax_dropout", KernelSettings.FusedSoftmaxDropout);
+        report.Add("fused_residual_layernorm", KernelSettings.FusedResidualLayerNorm);
+        report.Add("explicit_autocast_casts", KernelSettings.ExplicitAutocastCasts);
     }
 }

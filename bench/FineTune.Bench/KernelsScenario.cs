@@ -53,6 +53,7 @@ internal static class KernelsScenario
             var up = Linear(h, inter);
             var down = Linear(inter, h);
             var ln = LayerNorm(h, eps: 1e-12);
+            var xr = randn(batch, seq, h).requires_grad_();
             var emb = Embedding(vocab, h, padding_idx: 0);
             var ids = randint(1000, vocab, [batch, seq]);
             // per_step: how many of each op one training step of all-MiniLM-L6-v2 runs with the library's choices;
@@ -73,10 +74,12 @@ internal static class KernelsScenario
                 new("probabilities: scale, bias, softmax, fast dropout 0.1", 0, () => Probabilities(scores, scoresBf16, bias, 0.1, d, fused: false)),
                 new("probabilities: fused (SoftmaxDropout) 0.1", 0, () => Probabilities(scores, scoresBf16, bias, 0.1, d, fused: true)),
                 new("gelu [B,T,1536]", layers, () => functional.gelu(xi)),
-                new("layer_norm [B,T,384]", 2 * layers + 1, () => ln.call(x)),
+                new("layer_norm [B,T,384]", 1, () => ln.call(x)),
                 new("dropout 0.1 [B,T,384], torch", 0, () => functional.dropout(x, 0.1, true)),
-                new("dropout 0.1 [B,T,384], fast", 2 * layers + 1, () => DropoutMask.Apply(x, 0.1)),
-                new("add [B,T,384]", 2 * layers, () => x + x),
+                new("dropout 0.1 [B,T,384], fast", 1, () => DropoutMask.Apply(x, 0.1)),
+                new("add [B,T,384]", 0, () => x + x),
+                new("block end: dropout, add, layer_norm (composed)", 0, () => BlockEnd(x, xr, ln, composed: true)),
+                new("block end: fused (ResidualLayerNorm)", 2 * layers, () => BlockEnd(x, xr, ln, composed: false)),
                 new("embedding 30522x384", 1, () => emb.call(ids)),
             };
             var rows = new List<IReadOnlyList<object?>>();
@@ -108,6 +111,31 @@ internal static class KernelsScenario
         }
         report.Finish();
     }
+
+    /// <summary>
+    /// The end of a block as a layer has it: dropout of the projection (bf16 under autocast), the residual added,
+    /// LayerNorm, and under autocast the result also as bf16 for the next linear layer; the sum of both is returned so
+    /// that both get a gradient.
+    /// </summary>
+    private static Tensor BlockEnd(Tensor x, Tensor residual, TorchSharp.Modules.LayerNorm ln, bool composed)
+    {
+        var low = FineTune.Runtime.Autocast.LowPrecisionFor(TorchSharp.DeviceType.CPU);
+        var branch = low is { } dt ? x.to(dt) : x;
+        bool fused = KernelSettings.FusedResidualLayerNorm;
+        KernelSettings.FusedResidualLayerNorm = !composed;
+        try
+        {
+            var (y, yLow) = FineTune.Modeling.BlockEnd.Apply(branch, residual, ln, 1e-12, Dropout01, wantLow: true);
+            var next = yLow ?? (low is { } d2 ? y.to(d2) : y);
+            return y + next.to(y.dtype);
+        }
+        finally
+        {
+            KernelSettings.FusedResidualLayerNorm = fused;
+        }
+    }
+
+    private static readonly FastDropout Dropout01 = new(0.1);
 
     /// <summary>The library's attention with its choices (eager with fast dropout in training; scores-dtype probabilities in bf16).</summary>
     private static Tensor LibraryAttention(Tensor q, Tensor k, Tensor v, Tensor bias, double dropout)

@@ -100,20 +100,29 @@ public sealed class BertSelfOutput : Module<Tensor, Tensor, Tensor>
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
     private readonly FastDropout dropout;
 
+    private readonly double _eps;
+
     public BertSelfOutput(BertConfig config) : base(nameof(BertSelfOutput))
     {
         dense = Linear(config.HiddenSize, config.HiddenSize);
         layerNorm = LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
         dropout = new FastDropout(config.HiddenDropoutProb);
+        _eps = config.LayerNormEps;
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor attended, Tensor residual)
     {
-        using var projected = dense.call(attended);
-        using var dropped = dropout.call(projected);
-        using var sum = dropped + residual;
-        return layerNorm.call(sum);
+        var (output, low) = ForwardPair(attended, residual, wantLow: false);
+        low?.Dispose();
+        return output;
+    }
+
+    /// <summary>The block's output, and under bf16 autocast when <paramref name="wantLow"/> also as bf16 for the next linear layer (see <see cref="BlockEnd"/>).</summary>
+    internal (Tensor Output, Tensor? Low) ForwardPair(Tensor attended, Tensor residual, bool wantLow)
+    {
+        using var projected = Dense.Apply(dense, attended);
+        return BlockEnd.Apply(projected, residual, layerNorm, _eps, dropout, wantLow);
     }
 }
 
@@ -132,8 +141,17 @@ public sealed class BertAttention : Module<Tensor, Tensor, Tensor>
 
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
-        using var attended = selfAttention.call(hidden, attentionBias);
-        return output.call(attended, hidden);
+        var (result, low) = ForwardPair(hidden, null, attentionBias, wantLow: false);
+        low?.Dispose();
+        return result;
+    }
+
+    /// <param name="hidden">the block's input (the residual)</param>
+    /// <param name="hiddenLow">the same rounded to bf16 for the projections under autocast, or null</param>
+    internal (Tensor Output, Tensor? Low) ForwardPair(Tensor hidden, Tensor? hiddenLow, Tensor attentionBias, bool wantLow)
+    {
+        using var attended = selfAttention.call(hiddenLow ?? hidden, attentionBias);
+        return output.ForwardPair(attended, hidden, wantLow);
     }
 }
 
@@ -152,7 +170,7 @@ public sealed class BertIntermediate : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor hidden)
     {
-        using var expanded = dense.call(hidden);                                            // [B, T, H] -> [B, T, I]
+        using var expanded = Dense.Apply(dense, hidden);                                     // [B, T, H] -> [B, T, I]
         return _activation(expanded);
     }
 }
@@ -164,20 +182,29 @@ public sealed class BertOutput : Module<Tensor, Tensor, Tensor>
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
     private readonly FastDropout dropout;
 
+    private readonly double _eps;
+
     public BertOutput(BertConfig config) : base(nameof(BertOutput))
     {
         dense = Linear(config.IntermediateSize, config.HiddenSize);
         layerNorm = LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
         dropout = new FastDropout(config.HiddenDropoutProb);
+        _eps = config.LayerNormEps;
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor intermediate, Tensor residual)
     {
-        using var projected = dense.call(intermediate);                                     // [B, T, I] -> [B, T, H]
-        using var dropped = dropout.call(projected);
-        using var sum = dropped + residual;
-        return layerNorm.call(sum);
+        var (output, low) = ForwardPair(intermediate, residual, wantLow: false);
+        low?.Dispose();
+        return output;
+    }
+
+    /// <inheritdoc cref="BertSelfOutput.ForwardPair"/>
+    internal (Tensor Output, Tensor? Low) ForwardPair(Tensor intermediate, Tensor residual, bool wantLow)
+    {
+        using var projected = Dense.Apply(dense, intermediate);                              // [B, T, I] -> [B, T, H]
+        return BlockEnd.Apply(projected, residual, layerNorm, _eps, dropout, wantLow);
     }
 }
 
@@ -198,9 +225,22 @@ public sealed class BertLayer : Module<Tensor, Tensor, Tensor>
 
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
-        using var attended = attention.call(hidden, attentionBias);
-        using var expanded = intermediate.call(attended);
-        return output.call(expanded, attended);
+        var (result, low) = ForwardPair(hidden, null, attentionBias, wantLow: false);
+        low?.Dispose();
+        return result;
+    }
+
+    /// <summary>
+    /// The layer on <paramref name="hidden"/> (with its bf16 copy for the projections, when the previous layer made
+    /// one); returns the output, and its bf16 copy when <paramref name="wantLow"/> and autocast runs in bf16.
+    /// </summary>
+    internal (Tensor Output, Tensor? Low) ForwardPair(Tensor hidden, Tensor? hiddenLow, Tensor attentionBias, bool wantLow)
+    {
+        var (attended, attendedLow) = attention.ForwardPair(hidden, hiddenLow, attentionBias, wantLow: true);
+        using var _attended = attended;
+        using var _attendedLow = attendedLow;
+        using var expanded = intermediate.call(attendedLow ?? attended);
+        return output.ForwardPair(expanded, attended, wantLow);
     }
 }
 
@@ -219,13 +259,19 @@ public sealed class BertEncoder : Module<Tensor, Tensor, Tensor>
     {
         // Each layer's input is released as soon as the next layer has run (autograd keeps what backward needs);
         // the dispose scope of the step would otherwise hold every intermediate until the step ends.
+        // Under bf16 autocast each layer also hands the next one its output rounded to bf16 (see BlockEnd), which
+        // the next layer's projections take instead of casting the fp32 output again.
         var current = hidden;
-        foreach (var l in layer)
+        Tensor? currentLow = null;
+        for (int i = 0; i < layer.Count; i++)
         {
-            var next = l.call(current, attentionBias);
+            var (next, nextLow) = layer[i].ForwardPair(current, currentLow, attentionBias, wantLow: i < layer.Count - 1);
             if (!ReferenceEquals(current, hidden)) current.Dispose();
+            currentLow?.Dispose();
             current = next;
+            currentLow = nextLow;
         }
+        currentLow?.Dispose();
         return current;
     }
 }

@@ -84,7 +84,7 @@ public sealed class MultiHeadSelfAttention : Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
         using var merged = Attention.SelfAttention(hidden, q_lin, k_lin, v_lin, _heads, _headSize, attentionBias, training ? _dropout : 0.0);
-        return out_lin.call(merged);                                                                         // [B, T, H]
+        return Dense.Apply(out_lin, merged);                                                                 // [B, T, H]
     }
 }
 
@@ -107,9 +107,9 @@ public sealed class FFN : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor hidden)
     {
-        using var expanded = lin1.call(hidden);
+        using var expanded = Dense.Apply(lin1, hidden);
         using var activated = _activation(expanded);
-        using var contracted = lin2.call(activated);
+        using var contracted = Dense.Apply(lin2, activated);
         return dropout.call(contracted).alias();
     }
 }

@@ -39,6 +39,10 @@ public static partial class Autocast
     /// <summary>Whether autocast is on for the device type on this thread.</summary>
     public static bool IsEnabledFor(DeviceType device) => IsEnabled((sbyte)device);
 
+    /// <summary>The dtype that autocast runs matrix products in on this thread for the device type, or null when it is off.</summary>
+    public static ScalarType? LowPrecisionFor(DeviceType device) =>
+        IsEnabled((sbyte)device) ? (ScalarType)GetDType((sbyte)device) : null;
+
     /// <summary>Turns autocast on for <paramref name="device"/> with <paramref name="dtype"/> until the scope is disposed.</summary>
     public static IDisposable Enter(DeviceType device, ScalarType dtype) => new Scope((sbyte)device, (sbyte)dtype);
 

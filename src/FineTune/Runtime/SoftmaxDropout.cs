@@ -126,7 +126,7 @@ internal static class SoftmaxDropout
         bool bf16 = source.dtype == ScalarType.BFloat16;
         float scale = input.Scale;
         var mask = input.Mask;
-        ForRows(rows, t, (first, end) =>
+        RowKernels.ForRows(rows, t, (first, end) =>
         {
             if (bf16) ForwardRows<Bf16>((byte*)src, (byte*)dst, (byte*)probs, (ushort*)bits, (float*)bias, layout, t, first, end, scale, mask);
             else ForwardRows<Fp32>((byte*)src, (byte*)dst, (byte*)probs, (ushort*)bits, (float*)bias, layout, t, first, end, scale, mask);
@@ -144,7 +144,7 @@ internal static class SoftmaxDropout
         IntPtr probs = NativeTensor.DataPointer(probabilities);
         IntPtr bits = kept is null ? IntPtr.Zero : NativeTensor.DataPointer(kept);
         bool bf16 = probabilities.dtype == ScalarType.BFloat16;
-        ForRows(rows, t, (first, end) =>
+        RowKernels.ForRows(rows, t, (first, end) =>
         {
             if (bf16) BackwardRows<Bf16>((byte*)dy, (byte*)probs, (ushort*)bits, (byte*)dx, t, first, end, scale, keepScale);
             else BackwardRows<Fp32>((byte*)dy, (byte*)probs, (ushort*)bits, (byte*)dx, t, first, end, scale, keepScale);
@@ -193,23 +193,6 @@ internal static class SoftmaxDropout
                 }
             }
         }
-    }
-
-    private const int ElementsPerTask = 1 << 15;
-
-    /// <summary>Splits the rows into one range per thread (none smaller than about <see cref="ElementsPerTask"/> elements) and runs them in parallel.</summary>
-    private static void ForRows(long rows, long width, Action<long, long> body)
-    {
-        long minRows = Math.Max(1, ElementsPerTask / width);
-        int threads = (int)Math.Max(1, Math.Min(get_num_threads(), rows / minRows));
-        if (threads == 1)
-        {
-            body(0, rows);
-            return;
-        }
-        long perThread = (rows + threads - 1) / threads;
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads },
-            i => body(Math.Min(rows, i * perThread), Math.Min(rows, (i + 1) * perThread)));
     }
 
     /// <summary>Rows up to this many elements keep their fp32 scratch on the stack.</summary>
@@ -265,7 +248,7 @@ internal static class SoftmaxDropout
                     if (bits is not null && mask is { } masked)
                     {
                         DropoutMask.Factors(factors, start, n, masked);
-                        StoreBits(factors, bits + r * ((n + 15) / 16), n);
+                        RowKernels.StoreBits(factors, bits + r * ((n + 15) / 16), n);
                     }
                     continue;
                 }
@@ -291,7 +274,7 @@ internal static class SoftmaxDropout
                 if (mask is { } m)
                 {
                     DropoutMask.Factors(factors, start, n, m);
-                    if (bits is not null) StoreBits(factors, bits + r * ((n + 15) / 16), n);
+                    if (bits is not null) RowKernels.StoreBits(factors, bits + r * ((n + 15) / 16), n);
                 }
                 for (j = 0; j + 16 <= n; j += 16)
                 {
@@ -327,21 +310,20 @@ internal static class SoftmaxDropout
                 // dp = dy · mask, and Σ dp · p.
                 ushort* rowBits = bits is null ? null : bits + r * ((n + 15) / 16);
                 var vkeep = Vector512.Create(keepScale);
-                var lanes = Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
                 var vdot = Vector512<float>.Zero;
                 int j = 0;
                 for (; j + 16 <= n; j += 16)
                 {
                     var d = T.Load(g, j);
                     if (rowBits is not null)
-                        d *= vkeep & Vector512.Equals(Vector512.Create((uint)rowBits[j >> 4]) & lanes, lanes).AsSingle();
+                        d *= RowKernels.Factors(rowBits[j >> 4], vkeep);
                     d.Store(values + j);
                     vdot += d * T.Load(p, j);
                 }
                 float dot = Vector512.Sum(vdot);
                 for (; j < n; j++)
                 {
-                    float d = T.Get(g, j) * (rowBits is null ? 1f : (rowBits[j >> 4] >> (j & 15) & 1) != 0 ? keepScale : 0f);
+                    float d = T.Get(g, j) * (rowBits is null ? 1f : RowKernels.Factor(rowBits, j, keepScale));
                     values[j] = d;
                     dot += d * T.Get(p, j);
                 }
@@ -389,21 +371,6 @@ internal static class SoftmaxDropout
 
     private static float Exp(float x) => x >= ExpCutoff ? MathF.Exp(x) : 0f;
 
-    /// <summary>Which of a row's <paramref name="n"/> factors are non-zero, as bits: one 16-bit word per 16 elements.</summary>
-    private static unsafe void StoreBits(float* factors, ushort* bits, int n)
-    {
-        int j = 0;
-        for (; j + 16 <= n; j += 16)
-            bits[j >> 4] = (ushort)Vector512.GreaterThan(Vector512.Load(factors + j), Vector512<float>.Zero).ExtractMostSignificantBits();
-        if (j < n)
-        {
-            uint word = 0;
-            for (int i = j; i < n; i++)
-                if (factors[i] != 0) word |= 1u << (i - j);
-            bits[j >> 4] = (ushort)word;
-        }
-    }
-
     private static float Max(Vector512<float> v)
     {
         var m = Vector256.MaxNative(v.GetLower(), v.GetUpper());
@@ -411,52 +378,5 @@ internal static class SoftmaxDropout
         float max = float.NegativeInfinity;
         for (int i = 0; i < 4; i++) max = MathF.Max(max, m128.GetElement(i));
         return max;
-    }
-
-    /// <summary>Loads and stores of 16 elements (or one) as fp32, whatever the tensor's dtype.</summary>
-    private interface IElements
-    {
-        static abstract int Size { get; }
-        static abstract unsafe Vector512<float> Load(byte* row, int i);
-        static abstract unsafe void Store(Vector512<float> v, byte* row, int i);
-        static abstract unsafe float Get(byte* row, int i);
-        static abstract unsafe void Set(byte* row, int i, float value);
-    }
-
-    private struct Fp32 : IElements
-    {
-        public static int Size => 4;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe Vector512<float> Load(byte* row, int i) => Vector512.Load((float*)row + i);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe void Store(Vector512<float> v, byte* row, int i) => v.Store((float*)row + i);
-        public static unsafe float Get(byte* row, int i) => ((float*)row)[i];
-        public static unsafe void Set(byte* row, int i, float value) => ((float*)row)[i] = value;
-    }
-
-    /// <summary>bf16 as the upper half of fp32's bits; stores round to nearest even (finite values, as <see cref="DropoutMask"/>).</summary>
-    private struct Bf16 : IElements
-    {
-        public static int Size => 2;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe Vector512<float> Load(byte* row, int i) =>
-            Vector512.ShiftLeft(Avx512F.ConvertToVector512UInt32(Vector256.Load((ushort*)row + i)), 16).AsSingle();
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe void Store(Vector512<float> v, byte* row, int i)
-        {
-            var bits = v.AsUInt32();
-            var rounded = Vector512.ShiftRightLogical(bits + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(bits, 16) & Vector512.Create(1u)), 16);
-            Avx512F.ConvertToVector256UInt16(rounded).Store((ushort*)row + i);
-        }
-
-        public static unsafe float Get(byte* row, int i) => BitConverter.UInt32BitsToSingle((uint)((ushort*)row)[i] << 16);
-
-        public static unsafe void Set(byte* row, int i, float value)
-        {
-            uint bits = BitConverter.SingleToUInt32Bits(value);
-            ((ushort*)row)[i] = float.IsNaN(value) ? (ushort)((bits >> 16) | 0x40) : (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1)) >> 16);
-        }
     }
 }

@@ -1,0 +1,254 @@
+using FineTune.Modeling;
+using FineTune.Runtime;
+using static TorchSharp.torch;
+
+namespace FineTune.Tests.Modeling;
+
+/// <summary>The fused block end LayerNorm(dropout(branch) + residual) against libtorch's ops composed.</summary>
+[Collection(SeededTestsCollection.Name)]
+public class ResidualLayerNormTests
+{
+    private const double Eps = 1e-12;
+
+    private static double MaxError(Tensor a, Tensor b) => (a.to(ScalarType.Float64) - b.to(ScalarType.Float64)).abs().max().item<double>();
+
+    private static double MaxAbs(Tensor a) => a.to(ScalarType.Float64).abs().max().item<double>();
+
+    [Theory]
+    [InlineData(48, 0.0)]
+    [InlineData(48, 0.1)]
+    [InlineData(20, 0.3)]   // 16 lanes and a tail of 4
+    [InlineData(7, 0.1)]    // only the tail
+    public void EqualsTheCompositionInFp32(int h, double p)
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(31);
+        var branch = randn(3, 11, h) * 2;
+        var residual = randn(3, 11, h) + 0.5;
+        var weight = (randn(h) * 0.3 + 1).requires_grad_();
+        var bias = (randn(h) * 0.1).requires_grad_();
+        var grad = randn(3, 11, h);
+
+        var b1 = branch.clone().requires_grad_();
+        var r1 = residual.clone().requires_grad_();
+        random.manual_seed(5);
+        var (y, low) = ResidualLayerNorm.Apply(b1, r1, weight, bias, Eps, p, low: false);
+        Assert.Null(low);
+        y.backward([grad]);
+        var fused = (b1.grad!.clone(), r1.grad!.clone(), weight.grad!.clone(), bias.grad!.clone());
+        weight.grad!.zero_();
+        bias.grad!.zero_();
+
+        var b2 = branch.clone().requires_grad_();
+        var r2 = residual.clone().requires_grad_();
+        random.manual_seed(5);
+        var mask = p > 0 ? DropoutMask.Create([3, 11, h], p) : ones(3, 11, h);
+        var expected = nn.functional.layer_norm(b2 * mask + r2, [h], weight, bias, Eps);
+        expected.backward([grad]);
+
+        Assert.Equal(ScalarType.Float32, y.dtype);
+        Assert.Equal(branch.shape, y.shape);
+        Assert.True(MaxError(y, expected) < 2e-6, $"output {MaxError(y, expected)}");
+        Assert.True(MaxError(fused.Item1, b2.grad!) < 2e-5 * MaxAbs(b2.grad!), $"branch gradient {MaxError(fused.Item1, b2.grad!)}");
+        Assert.True(MaxError(fused.Item2, r2.grad!) < 2e-5 * MaxAbs(r2.grad!), $"residual gradient {MaxError(fused.Item2, r2.grad!)}");
+        Assert.True(MaxError(fused.Item3, weight.grad!) < 2e-5 * MaxAbs(weight.grad!), $"weight gradient {MaxError(fused.Item3, weight.grad!)}");
+        Assert.True(MaxError(fused.Item4, bias.grad!) < 2e-5 * MaxAbs(bias.grad!), $"bias gradient {MaxError(fused.Item4, bias.grad!)}");
+        if (p > 0)
+        {
+            // Dropped elements of the branch get no gradient; the residual's gradient does not depend on the mask.
+            var dropped = mask.eq(0);
+            Assert.True(dropped.any().item<bool>());
+            Assert.Equal(0.0, MaxAbs(fused.Item1.masked_select(dropped)));
+        }
+    }
+
+    [Fact]
+    public void Bf16BranchGivesTheFp32ResultAndItsBf16Rounding()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(32);
+        const int h = 64;
+        const double p = 0.1;
+        var branch = (randn(4, 9, h) * 2).to(ScalarType.BFloat16);
+        var residual = randn(4, 9, h);
+        var weight = (randn(h) * 0.3 + 1).requires_grad_();
+        var bias = (randn(h) * 0.1).requires_grad_();
+        var g1 = randn(4, 9, h);
+        var g2 = randn(4, 9, h);
+
+        var b1 = branch.clone().requires_grad_();
+        var r1 = residual.clone().requires_grad_();
+        random.manual_seed(6);
+        var (y, low) = ResidualLayerNorm.Apply(b1, r1, weight, bias, Eps, p, low: true);
+        Assert.NotNull(low);
+        Assert.Equal(ScalarType.Float32, y.dtype);
+        Assert.Equal(ScalarType.BFloat16, low!.dtype);
+        // The bf16 copy is the fp32 result rounded as a cast rounds it.
+        Assert.True(low.eq(y.detach().to(ScalarType.BFloat16)).all().item<bool>());
+        ((y * g1).sum() + (low.to(ScalarType.Float32) * g2).sum()).backward();
+        Assert.Equal(ScalarType.BFloat16, b1.grad!.dtype);
+        Assert.Equal(ScalarType.Float32, r1.grad!.dtype);
+        var fused = (b1.grad!.clone(), r1.grad!.clone(), weight.grad!.clone(), bias.grad!.clone());
+        weight.grad!.zero_();
+        bias.grad!.zero_();
+
+        // The composition as a bf16 autocast step has it: dropout of the bf16 branch (scaled in fp32, rounded once),
+        // the fp32 sum, LayerNorm in fp32, and the cast for the next linear layer.
+        var b2 = branch.clone().requires_grad_();
+        var r2 = residual.clone().requires_grad_();
+        random.manual_seed(6);
+        var dropped = DropoutMask.Apply(b2, p);
+        var expected = nn.functional.layer_norm(dropped + r2, [h], weight, bias, Eps);
+        var expectedLow = expected.to(ScalarType.BFloat16);
+        ((expected * g1).sum() + (expectedLow.to(ScalarType.Float32) * g2).sum()).backward();
+
+        Assert.True(MaxError(y, expected) < 2e-6, $"output {MaxError(y, expected)}");
+        // Equal up to the last bit of LayerNorm's sums: a bf16 rounding may fall the other way.
+        Assert.True(MaxError(low, expectedLow) <= Math.Pow(2, -8) * MaxAbs(expected), $"bf16 output {MaxError(low, expectedLow)}");
+        // The branch gradient is rounded to bf16 once here, twice in the composition (before and after the mask).
+        Assert.True(MaxError(fused.Item1, b2.grad!) <= Math.Pow(2, -7) * MaxAbs(b2.grad!), $"branch gradient {MaxError(fused.Item1, b2.grad!)}");
+        Assert.True(MaxError(fused.Item2, r2.grad!) < 2e-5 * MaxAbs(r2.grad!), $"residual gradient {MaxError(fused.Item2, r2.grad!)}");
+        Assert.True(MaxError(fused.Item3, weight.grad!) < 2e-5 * MaxAbs(weight.grad!), $"weight gradient {MaxError(fused.Item3, weight.grad!)}");
+        Assert.True(MaxError(fused.Item4, bias.grad!) < 2e-5 * MaxAbs(bias.grad!), $"bias gradient {MaxError(fused.Item4, bias.grad!)}");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AnOutputThatNothingUsesContributesNoGradient(bool useLow)
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(33);
+        const int h = 32;
+        var branch = randn(5, h).to(ScalarType.BFloat16).requires_grad_();
+        var residual = randn(5, h).requires_grad_();
+        var weight = ones(h).requires_grad_();
+        var bias = zeros(h).requires_grad_();
+        var g = randn(5, h);
+        var (y, low) = ResidualLayerNorm.Apply(branch, residual, weight, bias, Eps, 0.0, low: true);
+        (useLow ? (low!.to(ScalarType.Float32) * g).sum() : (y * g).sum()).backward();
+
+        var r2 = residual.detach().clone().requires_grad_();
+        var expected = nn.functional.layer_norm(branch.detach().to(ScalarType.Float32) + r2, [h], null, null, Eps);
+        (useLow ? (expected.to(ScalarType.BFloat16).to(ScalarType.Float32) * g).sum() : (expected * g).sum()).backward();
+        Assert.True(MaxError(residual.grad!, r2.grad!) < 2e-5 * MaxAbs(r2.grad!), $"residual gradient {MaxError(residual.grad!, r2.grad!)}");
+        Assert.False(branch.grad!.isnan().any().item<bool>());
+    }
+
+    [Fact]
+    public void WithoutGradientsItIsTheForwardAlone()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(34);
+        const int h = 40;
+        var branch = randn(2, 6, h);
+        var residual = randn(2, 6, h);
+        var weight = randn(h).requires_grad_();
+        var bias = randn(h).requires_grad_();
+        using (no_grad())
+        {
+            var (y, _) = ResidualLayerNorm.Apply(branch, residual, weight, bias, 1e-5, 0.0, low: false);
+            Assert.False(y.requires_grad);
+            var expected = nn.functional.layer_norm(branch + residual, [h], weight, bias, 1e-5);
+            Assert.True(MaxError(y, expected) < 2e-6);
+        }
+    }
+
+    [Fact]
+    public void FollowsTheSeedAndNotTheThreadCount()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(35);
+        const int h = 384;
+        var branch = randn(16, 128, h).to(ScalarType.BFloat16);
+        var residual = randn(16, 128, h);
+        var weight = randn(h).requires_grad_();
+        var bias = randn(h).requires_grad_();
+        var g = randn(16, 128, h);
+        int threads = get_num_threads();
+        (Tensor Y, Tensor Branch, Tensor Weight) Run(int seed)
+        {
+            weight.grad?.zero_();
+            var b = branch.clone().requires_grad_();
+            random.manual_seed(seed);
+            var (y, _) = ResidualLayerNorm.Apply(b, residual, weight, bias, Eps, 0.1, low: false);
+            (y * g).sum().backward();
+            return (y.detach(), b.grad!, weight.grad!.clone());
+        }
+        try
+        {
+            set_num_threads(2);
+            var a = Run(9);
+            var a2 = Run(10);
+            set_num_threads(1);
+            var c = Run(9);
+            Assert.True(a.Y.eq(c.Y).all().item<bool>());
+            Assert.True(a.Branch.eq(c.Branch).all().item<bool>());
+            // The weight gradient's sums are split differently over the threads.
+            Assert.True(MaxError(a.Weight, c.Weight) < 1e-5 * MaxAbs(c.Weight));
+            Assert.False(a.Y.eq(a2.Y).all().item<bool>());
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
+    }
+
+    [Fact]
+    public void RejectsWhatItDoesNotSupport()
+    {
+        using var scope = NewDisposeScope();
+        var x = randn(2, 8);
+        Assert.False(ResidualLayerNorm.Supports(x, randn(2, 9), ones(8), zeros(8)));
+        Assert.False(ResidualLayerNorm.Supports(x, randn(2, 8), ones(9), zeros(9)));
+        Assert.False(ResidualLayerNorm.Supports(x.to(ScalarType.Float64), randn(2, 8), ones(8), zeros(8)));
+        Assert.False(ResidualLayerNorm.Supports(x, randn(2, 8), ones(8).to(ScalarType.BFloat16), zeros(8)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ResidualLayerNorm.Apply(x, randn(2, 8), ones(8), zeros(8), Eps, 1.0, low: false));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FusedBlockEndsInAnEncoderEqualTheComposition(bool bf16)
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(13);
+        var config = TestSupport.Tiny() with { HiddenDropoutProb = 0.1, AttentionProbsDropoutProb = 0.1 };
+        var encoder = TaskModels.CreateEncoder(config);
+        encoder.train();
+        var (ids, mask) = TestSupport.Batch(100, [7, 20, 3, 20], seed: 4);
+        var input = new BertInput(ids, mask);
+        (Tensor Output, Tensor[] Grads) Run(bool fused)
+        {
+            KernelSettings.FusedResidualLayerNorm = fused;
+            try
+            {
+                encoder.zero_grad();
+                random.manual_seed(78);
+                Tensor output;
+                using (bf16 ? Autocast.Enter(TorchSharp.DeviceType.CPU, ScalarType.BFloat16) : null)
+                    output = encoder.call(input).LastHiddenState;
+                output.to(ScalarType.Float32).mul(mask.unsqueeze(-1)).square().sum().backward();
+                return (output.detach().to(ScalarType.Float32), encoder.parameters().Select(p => p.grad?.clone() ?? zeros_like(p)).ToArray());
+            }
+            finally
+            {
+                KernelSettings.FusedResidualLayerNorm = true;
+            }
+        }
+        var reference = Run(fused: false);
+        var other = Run(fused: true);
+        // The same masks: the block ends draw the same seeds in the same order as dropout did.
+        double tolerance = bf16 ? 0.05 : 1e-5;
+        var real = mask.unsqueeze(-1).to(ScalarType.Bool);
+        Assert.True((other.Output - reference.Output).masked_select(real).abs().max().item<float>() < tolerance, "output");
+        for (int i = 0; i < reference.Grads.Length; i++)
+            Assert.True((other.Grads[i] - reference.Grads[i]).abs().max().item<float>() < tolerance * Math.Max(1, reference.Grads[i].abs().max().item<float>()),
+                $"gradient {i}");
+        // And the run changed something: the outputs differ from the same encoder with other dropout masks.
+        KernelSettings.FusedResidualLayerNorm = true;
+        random.manual_seed(79);
+        var otherMasks = encoder.call(input).LastHiddenState.detach();
+        Assert.True((otherMasks - other.Output).abs().max().item<float>() > 1e-3);
+    }
+}
