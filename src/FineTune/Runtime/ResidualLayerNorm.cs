@@ -65,6 +65,7 @@ internal static class ResidualLayerNorm
         try
         {
             var outputs = Function.apply(branch, residual, weight, bias, input);
+            AutogradNodes.ReleaseOutputCache<Function>();
             return (outputs[0], low ? outputs[1] : null);
         }
         finally
@@ -74,6 +75,9 @@ internal static class ResidualLayerNorm
             input.Kept?.Dispose();
         }
     }
+
+    /// <summary>How many output buffers the newest graph node of this op holds (see <see cref="AutogradNodes"/>); for tests.</summary>
+    internal static int? CachedOutputsOfNewestNode() => AutogradNodes.CachedOutputs<Function>();
 
     /// <summary>The arguments besides the tensors; not a tensor, so that autograd does not take it for an input.</summary>
     private sealed class Input(float eps, DropoutMask.Mask? mask, bool low)

@@ -53,7 +53,9 @@ internal static class SoftmaxDropout
             return Forward(scores, input, keepProbabilities: false);
         try
         {
-            return Function.apply(scores, input);
+            var output = Function.apply(scores, input);
+            AutogradNodes.ReleaseOutputCache<Function>();
+            return output;
         }
         finally
         {
@@ -61,6 +63,9 @@ internal static class SoftmaxDropout
             input.Kept?.Dispose();
         }
     }
+
+    /// <summary>How many output buffers the newest graph node of this op holds (see <see cref="AutogradNodes"/>); for tests.</summary>
+    internal static int? CachedOutputsOfNewestNode() => AutogradNodes.CachedOutputs<Function>();
 
     /// <summary>The arguments besides the scores; not a tensor, so that autograd does not take the bias for an input.</summary>
     private sealed class Input(Tensor? bias, float scale, DropoutMask.Mask? mask)
@@ -80,6 +85,8 @@ internal static class SoftmaxDropout
         {
             var input = (Input)vars[1];
             var output = Forward((Tensor)vars[0], input, keepProbabilities: true);
+            // No zeros are made for a missing gradient (backward handles it), so no output-sized buffer is kept for them.
+            ctx.set_materialize_grads(false);
             ctx.save_for_backward(input.Kept is null ? [input.Probabilities!] : [input.Probabilities!, input.Kept]);
             ctx.save_data("scale", input.Scale);
             ctx.save_data("keepScale", input.Mask?.Scale ?? 1f);
@@ -88,6 +95,7 @@ internal static class SoftmaxDropout
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
+            if (gradOutput is null || gradOutput.IsInvalid) return [null!, null!]; // no gradient came (not materialised)
             var saved = ctx.get_saved_variables();
             using var probabilities = saved[0];
             using var kept = saved.Count > 1 ? saved[1] : null;

@@ -251,4 +251,40 @@ public class ResidualLayerNormTests
         var otherMasks = encoder.call(input).LastHiddenState.detach();
         Assert.True((otherMasks - other.Output).abs().max().item<float>() > 1e-3);
     }
+
+    [Fact]
+    public void TheFusedOpsKeepNoOutputBuffersInTheGraph()
+    {
+        // TorchSharp keeps an output-sized buffer per output of a custom autograd function until backward; the
+        // fused ops release theirs (AutogradNodes). The TorchSharp in use must lay its nodes out as expected.
+        Assert.True(AutogradNodes.CanRelease);
+        using var scope = NewDisposeScope();
+        random.manual_seed(36);
+        var x = randn(4, 16).requires_grad_();
+        // A function that does not release: its buffer is there to be seen.
+        var kept = KeepsItsBuffer.apply(x);
+        Assert.Equal(1, AutogradNodes.CachedOutputs<KeepsItsBuffer>());
+
+        var branch = randn(4, 16).to(ScalarType.BFloat16).requires_grad_();
+        var residual = randn(4, 16).requires_grad_();
+        var (y, low) = ResidualLayerNorm.Apply(branch, residual, ones(16), zeros(16), Eps, 0.1, low: true);
+        Assert.Equal(0, ResidualLayerNorm.CachedOutputsOfNewestNode());
+        var scores = randn(2, 3, 8, 8).requires_grad_();
+        var probabilities = SoftmaxDropout.Apply(scores, null, 0.5, 0.1);
+        Assert.Equal(0, SoftmaxDropout.CachedOutputsOfNewestNode());
+
+        // Backward still works, with a gradient for every input.
+        ((y + low!.to(ScalarType.Float32)).sum() + probabilities.sum() + kept.sum()).backward();
+        Assert.NotNull(branch.grad);
+        Assert.NotNull(residual.grad);
+        Assert.NotNull(scores.grad);
+        Assert.False(scores.grad!.isnan().any().item<bool>());
+    }
+
+    private sealed class KeepsItsBuffer : TorchSharp.torch.autograd.SingleTensorFunction<KeepsItsBuffer>
+    {
+        public override string Name => nameof(KeepsItsBuffer);
+        public override Tensor forward(TorchSharp.torch.autograd.AutogradContext ctx, params object[] vars) => ((Tensor)vars[0]).mul(2);
+        public override List<Tensor> backward(TorchSharp.torch.autograd.AutogradContext ctx, Tensor gradOutput) => [gradOutput.mul(2)];
+    }
 }
