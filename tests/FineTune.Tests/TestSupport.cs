@@ -62,4 +62,21 @@ internal static class TestSupport
             }
         return (tensor(ids).view(lengths.Length, t), tensor(mask).view(lengths.Length, t));
     }
+
+    /// <summary>
+    /// One forward pass of <paramref name="encoder"/> (in training mode, under bf16 autocast when asked, dropout seeded
+    /// with <paramref name="seed"/>) and the backward pass of the masked sum of squares of its output: the output in
+    /// fp32 and every parameter's gradient. For comparing kernel choices that must give the same results.
+    /// </summary>
+    public static (Tensor Output, Tensor[] Grads) ForwardBackward(FineTune.Modeling.TransformerEncoder encoder, FineTune.Modeling.BertInput input, long seed, bool bf16)
+    {
+        encoder.train();
+        encoder.zero_grad();
+        random.manual_seed(seed);
+        Tensor output;
+        using (bf16 ? FineTune.Runtime.Autocast.Enter(TorchSharp.DeviceType.CPU, ScalarType.BFloat16) : null)
+            output = encoder.call(input).LastHiddenState;
+        output.to(ScalarType.Float32).mul(input.AttentionMask.unsqueeze(-1)).square().sum().backward();
+        return (output.detach().to(ScalarType.Float32), encoder.parameters().Select(p => p.grad?.clone() ?? zeros_like(p)).ToArray());
+    }
 }

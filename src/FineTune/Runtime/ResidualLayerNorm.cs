@@ -24,8 +24,7 @@ namespace FineTune.Runtime;
 internal static class ResidualLayerNorm
 {
     /// <summary>Whether the op can run on <paramref name="like"/>'s device (a CPU with AVX-512).</summary>
-    public static bool IsAvailable(Tensor like) =>
-        Vector512.IsHardwareAccelerated && Avx512F.IsSupported && like.device_type == DeviceType.CPU;
+    public static bool IsAvailable(Tensor like) => RowKernels.IsAvailable(like);
 
     /// <summary>
     /// Whether <see cref="Apply"/> takes these tensors: on a CPU with AVX-512, branch and residual of one shape in

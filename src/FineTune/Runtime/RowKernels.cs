@@ -10,6 +10,10 @@ internal static class RowKernels
 {
     private const int ElementsPerTask = 1 << 15;
 
+    /// <summary>Whether the row kernels can run on <paramref name="like"/>'s device (a CPU with AVX-512).</summary>
+    public static bool IsAvailable(Tensor like) =>
+        Vector512.IsHardwareAccelerated && Avx512F.IsSupported && like.device_type == TorchSharp.DeviceType.CPU;
+
     /// <summary>
     /// Splits the rows into one range per thread (none smaller than about <see cref="ElementsPerTask"/> elements) and
     /// runs them in parallel; the body gets the range's index (0 to the number of ranges − 1) and its rows.

@@ -22,8 +22,7 @@ namespace FineTune.Runtime;
 internal static class SoftmaxDropout
 {
     /// <summary>Whether the op can run on <paramref name="like"/>'s device (a CPU with AVX-512).</summary>
-    public static bool IsAvailable(Tensor like) =>
-        Vector512.IsHardwareAccelerated && Avx512F.IsSupported && like.device_type == DeviceType.CPU;
+    public static bool IsAvailable(Tensor like) => RowKernels.IsAvailable(like);
 
     /// <summary>Whether <see cref="Apply"/> takes these tensors: CPU with AVX-512, fp32 or bf16 scores, a bias that broadcasts to them and needs no gradient.</summary>
     public static bool Supports(Tensor scores, Tensor? bias)

@@ -346,13 +346,7 @@ public class KernelTests
             KernelSettings.FusedSoftmaxDropout = fused;
             try
             {
-                encoder.zero_grad();
-                random.manual_seed(77);
-                Tensor output;
-                using (bf16 ? Autocast.Enter(TorchSharp.DeviceType.CPU, ScalarType.BFloat16) : null)
-                    output = encoder.call(input).LastHiddenState;
-                output.to(ScalarType.Float32).mul(mask.unsqueeze(-1)).square().sum().backward();
-                return (output.detach().to(ScalarType.Float32), encoder.parameters().Select(p => p.grad?.clone() ?? zeros_like(p)).ToArray());
+                return TestSupport.ForwardBackward(encoder, input, seed: 77, bf16);
             }
             finally
             {
@@ -386,13 +380,7 @@ public class KernelTests
             KernelSettings.ExplicitAutocastCasts = explicitCasts;
             try
             {
-                encoder.zero_grad();
-                random.manual_seed(80);
-                Tensor output;
-                using (Autocast.Enter(TorchSharp.DeviceType.CPU, ScalarType.BFloat16))
-                    output = encoder.call(input).LastHiddenState;
-                output.to(ScalarType.Float32).square().sum().backward();
-                return (output.detach(), encoder.parameters().Select(p => p.grad?.clone() ?? zeros_like(p)).ToArray());
+                return TestSupport.ForwardBackward(encoder, input, seed: 80, bf16: true);
             }
             finally
             {

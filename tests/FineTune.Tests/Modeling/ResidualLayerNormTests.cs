@@ -223,13 +223,7 @@ public class ResidualLayerNormTests
             KernelSettings.FusedResidualLayerNorm = fused;
             try
             {
-                encoder.zero_grad();
-                random.manual_seed(78);
-                Tensor output;
-                using (bf16 ? Autocast.Enter(TorchSharp.DeviceType.CPU, ScalarType.BFloat16) : null)
-                    output = encoder.call(input).LastHiddenState;
-                output.to(ScalarType.Float32).mul(mask.unsqueeze(-1)).square().sum().backward();
-                return (output.detach().to(ScalarType.Float32), encoder.parameters().Select(p => p.grad?.clone() ?? zeros_like(p)).ToArray());
+                return TestSupport.ForwardBackward(encoder, input, seed: 78, bf16);
             }
             finally
             {
