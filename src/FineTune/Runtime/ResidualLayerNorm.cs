@@ -114,6 +114,7 @@ internal static class ResidualLayerNorm
             using var weight = saved[2];
             using var kept = saved.Count > 3 ? saved[3] : null;
             Tensor? Defined(int i) => i < gradOutputs.Count && gradOutputs[i] is { } g && !g.IsInvalid ? g : null;
+            if (Defined(0) is null && Defined(1) is null) return [null!, null!, null!, null!, null!]; // no gradient came
             var (dBranch, dResidual, dWeight, dBias) = Backward(Defined(0), Defined(1), normalized, rstd, weight, kept,
                 (float)ctx.get_data("keepScale"), (ScalarType)ctx.get_data("branch"), (ScalarType)ctx.get_data("residual"));
             return [dBranch, dResidual, dWeight, dBias, null!];
@@ -168,7 +169,7 @@ internal static class ResidualLayerNorm
         Tensor normalized, Tensor rstd, Tensor weight, Tensor? kept, float keepScale, ScalarType branchDtype, ScalarType residualDtype)
     {
         long h = normalized.shape[1], rows = normalized.shape[0];
-        var shape = (gradOutput ?? gradLow)?.shape ?? [rows, h];
+        var shape = (gradOutput ?? gradLow)!.shape;
         using var g = gradOutput?.contiguous();
         using var gl = gradLow?.to(ScalarType.BFloat16).contiguous();
         var outDtype = promote_types(branchDtype, residualDtype);
