@@ -23,9 +23,6 @@ namespace FineTune.Runtime;
 /// </summary>
 internal static class ResidualLayerNorm
 {
-    /// <summary>Whether the op can run on <paramref name="like"/>'s device (a CPU with AVX-512).</summary>
-    public static bool IsAvailable(Tensor like) => RowKernels.IsAvailable(like);
-
     /// <summary>
     /// Whether <see cref="Apply"/> takes these tensors: on a CPU with AVX-512, branch and residual of one shape in
     /// fp32 or bf16, fp32 weight and bias of the last dimension's size, none of them needing a gradient through
@@ -33,7 +30,7 @@ internal static class ResidualLayerNorm
     /// </summary>
     public static bool Supports(Tensor branch, Tensor residual, Tensor weight, Tensor bias)
     {
-        if (!IsAvailable(branch) || residual.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU || bias.device_type != DeviceType.CPU)
+        if (!RowKernels.IsAvailable(branch) || residual.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU || bias.device_type != DeviceType.CPU)
             return false;
         if (branch.dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || residual.dtype is not (ScalarType.Float32 or ScalarType.BFloat16))
             return false;
