@@ -16,16 +16,6 @@ internal static class Ceiling
 {
     public const int N = 2048;
 
-    public static double MatmulFlopsPerSecond(ScalarType dtype, int n = N, int warmup = 2, int reps = 7)
-    {
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var a = randn(n, n).to(dtype);
-        var b = randn(n, n).to(dtype);
-        var times = Stats.Time(() => { using var c = a.matmul(b); }, warmup, reps);
-        return 2.0 * n * n * n / Stats.Median(times);
-    }
-
     /// <summary>Short ceiling samples taken between the measured steps (one product to warm the caches, then the median of three).</summary>
     public sealed class Sampler : IDisposable
     {

@@ -125,7 +125,7 @@ internal static class KernelsScenario
         KernelSettings.FusedResidualLayerNorm = !composed;
         try
         {
-            var (y, yLow) = FineTune.Modeling.BlockEnd.Apply(branch, residual, ln, 1e-12, Dropout01, wantLow: true);
+            var (y, yLow) = FineTune.Modeling.BlockEnd.Apply(branch, residual, ln, Dropout01, wantLow: true);
             var next = yLow ?? (low is { } d2 ? y.to(d2) : y);
             return y + next.to(y.dtype);
         }

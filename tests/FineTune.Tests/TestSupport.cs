@@ -79,4 +79,17 @@ internal static class TestSupport
         output.to(ScalarType.Float32).mul(input.AttentionMask.unsqueeze(-1)).square().sum().backward();
         return (output.detach().to(ScalarType.Float32), encoder.parameters().Select(p => p.grad?.clone() ?? zeros_like(p)).ToArray());
     }
+
+    /// <summary>
+    /// Two <see cref="ForwardBackward"/> results agree: the outputs at real tokens (<paramref name="mask"/>) within
+    /// <paramref name="tolerance"/>, each gradient within <paramref name="tolerance"/> times its largest value (at least 1).
+    /// </summary>
+    public static void AssertSameForwardBackward((Tensor Output, Tensor[] Grads) reference, (Tensor Output, Tensor[] Grads) other, Tensor mask, double tolerance)
+    {
+        var real = mask.unsqueeze(-1).to(ScalarType.Bool);
+        Assert.True((other.Output - reference.Output).masked_select(real).abs().max().item<float>() < tolerance, "output");
+        for (int i = 0; i < reference.Grads.Length; i++)
+            Assert.True((other.Grads[i] - reference.Grads[i]).abs().max().item<float>() < tolerance * Math.Max(1, reference.Grads[i].abs().max().item<float>()),
+                $"gradient {i}");
+    }
 }

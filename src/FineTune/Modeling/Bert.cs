@@ -100,14 +100,11 @@ public sealed class BertSelfOutput : Module<Tensor, Tensor, Tensor>
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
     private readonly FastDropout dropout;
 
-    private readonly double _eps;
-
     public BertSelfOutput(BertConfig config) : base(nameof(BertSelfOutput))
     {
         dense = Linear(config.HiddenSize, config.HiddenSize);
         layerNorm = LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
         dropout = new FastDropout(config.HiddenDropoutProb);
-        _eps = config.LayerNormEps;
         RegisterComponents();
     }
 
@@ -122,7 +119,7 @@ public sealed class BertSelfOutput : Module<Tensor, Tensor, Tensor>
     internal (Tensor Output, Tensor? Low) ForwardPair(Tensor attended, Tensor residual, bool wantLow)
     {
         using var projected = Dense.Apply(dense, attended);
-        return BlockEnd.Apply(projected, residual, layerNorm, _eps, dropout, wantLow);
+        return BlockEnd.Apply(projected, residual, layerNorm, dropout, wantLow);
     }
 }
 
@@ -182,14 +179,11 @@ public sealed class BertOutput : Module<Tensor, Tensor, Tensor>
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
     private readonly FastDropout dropout;
 
-    private readonly double _eps;
-
     public BertOutput(BertConfig config) : base(nameof(BertOutput))
     {
         dense = Linear(config.IntermediateSize, config.HiddenSize);
         layerNorm = LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
         dropout = new FastDropout(config.HiddenDropoutProb);
-        _eps = config.LayerNormEps;
         RegisterComponents();
     }
 
@@ -204,7 +198,7 @@ public sealed class BertOutput : Module<Tensor, Tensor, Tensor>
     internal (Tensor Output, Tensor? Low) ForwardPair(Tensor intermediate, Tensor residual, bool wantLow)
     {
         using var projected = Dense.Apply(dense, intermediate);                              // [B, T, I] -> [B, T, H]
-        return BlockEnd.Apply(projected, residual, layerNorm, _eps, dropout, wantLow);
+        return BlockEnd.Apply(projected, residual, layerNorm, dropout, wantLow);
     }
 }
 

@@ -61,7 +61,7 @@ internal static class Dense
 /// </summary>
 internal static class BlockEnd
 {
-    public static (Tensor Output, Tensor? Low) Apply(Tensor projected, Tensor residual, TorchSharp.Modules.LayerNorm layerNorm, double eps,
+    public static (Tensor Output, Tensor? Low) Apply(Tensor projected, Tensor residual, TorchSharp.Modules.LayerNorm layerNorm,
         FastDropout dropout, bool wantLow)
     {
         double p = dropout.training ? dropout.P : 0.0;
@@ -73,7 +73,7 @@ internal static class BlockEnd
             // The bf16 copy only helps when autocast would cast an fp32 result for the next linear layer.
             bool low = wantLow && Autocast.LowPrecisionFor(projected.device_type) == ScalarType.BFloat16
                 && promote_types(projected.dtype, residual.dtype) == ScalarType.Float32;
-            return ResidualLayerNorm.Apply(projected, residual, weight, bias, eps, p, low);
+            return ResidualLayerNorm.Apply(projected, residual, weight, bias, layerNorm.eps, p, low);
         }
         using var dropped = dropout.call(projected);
         using var sum = dropped + residual;

@@ -31,16 +31,9 @@ internal static class AutogradNodes
     /// </summary>
     public static bool ReleaseOutputCache<T>() where T : torch.autograd.Function<T>, new()
     {
-        if (Fields<T>.Cache is not { } cacheField || Fields<T>.Context is not { } contextField || AliveNodes!.GetValue(null) is not IList nodes)
+        if (NewestNode<T>() is not { } node || Fields<T>.Context!.GetValue(node) is not torch.autograd.AutogradContext context
+            || context.MaterializeGrads || Fields<T>.Cache!.GetValue(node) is not List<torch.Tensor> cache)
             return false;
-        object? node = null;
-        lock (nodes)
-        {
-            for (int i = nodes.Count - 1; i >= 0; i--)
-                if (nodes[i]?.GetType() == Fields<T>.Type) { node = nodes[i]; break; }
-        }
-        if (node is null || contextField.GetValue(node) is not torch.autograd.AutogradContext context || context.MaterializeGrads) return false;
-        if (cacheField.GetValue(node) is not List<torch.Tensor> cache) return false;
         for (int i = 0; i < cache.Count; i++)
         {
             cache[i]?.Dispose();
@@ -50,14 +43,17 @@ internal static class AutogradNodes
     }
 
     /// <summary>How many output buffers the newest node of <typeparamref name="T"/> still holds; null when there is no such node.</summary>
-    public static int? CachedOutputs<T>() where T : torch.autograd.Function<T>, new()
+    public static int? CachedOutputs<T>() where T : torch.autograd.Function<T>, new() =>
+        NewestNode<T>() is { } node ? (Fields<T>.Cache!.GetValue(node) as List<torch.Tensor>)?.Count(t => t is not null) ?? 0 : null;
+
+    /// <summary>The most recently created live node of <typeparamref name="T"/>, or null (also when the fields are not there).</summary>
+    private static object? NewestNode<T>() where T : torch.autograd.Function<T>, new()
     {
-        if (Fields<T>.Cache is not { } cacheField || AliveNodes!.GetValue(null) is not IList nodes) return null;
+        if (Fields<T>.Type is null || AliveNodes!.GetValue(null) is not IList nodes) return null;
         lock (nodes)
         {
             for (int i = nodes.Count - 1; i >= 0; i--)
-                if (nodes[i]?.GetType() == Fields<T>.Type)
-                    return (cacheField.GetValue(nodes[i]) as List<torch.Tensor>)?.Count(t => t is not null) ?? 0;
+                if (nodes[i]?.GetType() == Fields<T>.Type) return nodes[i];
         }
         return null;
     }

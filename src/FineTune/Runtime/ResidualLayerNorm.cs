@@ -53,11 +53,7 @@ internal static class ResidualLayerNorm
         if (p is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1)");
         var input = new Input((float)eps, p > 0 ? new DropoutMask.Mask(DropoutMask.NextSeed(), p) : null, low);
         bool grad = is_grad_enabled() && (branch.requires_grad || residual.requires_grad || weight.requires_grad || bias.requires_grad);
-        if (!grad)
-        {
-            var (output, lowOutput) = Forward(branch, residual, weight, bias, input, keep: false);
-            return (output, lowOutput);
-        }
+        if (!grad) return Forward(branch, residual, weight, bias, input, keep: false);
         try
         {
             var outputs = Function.apply(branch, residual, weight, bias, input);

@@ -357,12 +357,7 @@ public class KernelTests
         var reference = Run(fused: false);
         var other = Run(fused: true);
         // The same masks: dropout draws the same seeds in the same order.
-        double tolerance = bf16 ? 0.05 : 1e-5;
-        var real = mask.unsqueeze(-1).to(ScalarType.Bool);
-        Assert.True((other.Output - reference.Output).masked_select(real).abs().max().item<float>() < tolerance, "output");
-        for (int i = 0; i < reference.Grads.Length; i++)
-            Assert.True((other.Grads[i] - reference.Grads[i]).abs().max().item<float>() < tolerance * Math.Max(1, reference.Grads[i].abs().max().item<float>()),
-                $"gradient {i}");
+        TestSupport.AssertSameForwardBackward(reference, other, mask, tolerance: bf16 ? 0.05 : 1e-5);
     }
 
     [Fact]
