@@ -164,6 +164,7 @@ internal sealed class EmbeddingLookup : TorchSharp.torch.autograd.SingleTensorFu
     {
         var weight = (Tensor)vars[0];
         var ids = (Tensor)vars[1];
+        ctx.set_materialize_grads(false); // no output-sized buffer for zeros (see AutogradNodes)
         ctx.save_for_backward([weight, ids.reshape(-1)]);
         ctx.save_data("padding", vars[2]);
         var flat = ids.reshape(-1);
@@ -172,6 +173,7 @@ internal sealed class EmbeddingLookup : TorchSharp.torch.autograd.SingleTensorFu
 
     public override List<Tensor> backward(TorchSharp.torch.autograd.AutogradContext ctx, Tensor gradOutput)
     {
+        if (gradOutput is null || gradOutput.IsInvalid) return [null!, null!, null!]; // no gradient came
         var saved = ctx.get_saved_variables();
         var (weight, ids) = (saved[0], saved[1]);
         long padding = (long)ctx.get_data("padding");
@@ -200,7 +202,9 @@ internal static class Words
         var weight = embedding.weight!;
         if (!KernelSettings.SparseEmbeddingGradients || !is_grad_enabled() || !weight.requires_grad || ids.device_type != TorchSharp.DeviceType.CPU)
             return embedding.call(ids);
-        return EmbeddingLookup.apply(weight, ids, (long)paddingIndex);
+        var rows = EmbeddingLookup.apply(weight, ids, (long)paddingIndex);
+        AutogradNodes.ReleaseOutputCache<EmbeddingLookup>();
+        return rows;
     }
 }
 

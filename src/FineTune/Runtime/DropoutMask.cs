@@ -27,9 +27,10 @@ public static class DropoutMask
         if (x.device_type != DeviceType.CPU || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16))
             return nn.functional.dropout(x, p, training: true);
         var mask = new Mask(NextSeed(), p);
-        if (is_grad_enabled() && x.requires_grad)
-            return DropoutFunction.apply(x, mask);
-        return Run(x, mask);
+        if (!(is_grad_enabled() && x.requires_grad)) return Run(x, mask);
+        var output = DropoutFunction.apply(x, mask);
+        AutogradNodes.ReleaseOutputCache<DropoutFunction>();
+        return output;
     }
 
     /// <summary>The mask dropout with probability <paramref name="p"/> would apply next: 1/(1−p) where kept, 0 where dropped (fp32).</summary>
@@ -84,13 +85,17 @@ public static class DropoutMask
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
             var mask = (Mask)vars[1];
+            ctx.set_materialize_grads(false); // no output-sized buffer for zeros (see AutogradNodes)
             ctx.save_data("mask", mask);
             return Run((Tensor)vars[0], mask);
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) =>
-            [Run(gradOutput, (Mask)ctx.get_data("mask")), null!];
+            gradOutput is null || gradOutput.IsInvalid ? [null!, null!] : [Run(gradOutput, (Mask)ctx.get_data("mask")), null!];
     }
+
+    /// <summary>How many output buffers the newest graph node of dropout holds (see <see cref="AutogradNodes"/>); for tests.</summary>
+    internal static int? CachedOutputsOfNewestNode() => AutogradNodes.CachedOutputs<DropoutFunction>();
 
     private const int Chunk = 1 << 16;
 

@@ -242,10 +242,10 @@ public class ResidualLayerNormTests
     }
 
     [Fact]
-    public void TheFusedOpsKeepNoOutputBuffersInTheGraph()
+    public void TheLibrarysAutogradFunctionsKeepNoOutputBuffersInTheGraph()
     {
         // TorchSharp keeps an output-sized buffer per output of a custom autograd function until backward; the
-        // fused ops release theirs (AutogradNodes). The TorchSharp in use must lay its nodes out as expected.
+        // library's functions release theirs (AutogradNodes). The TorchSharp in use must lay its nodes out as expected.
         Assert.True(AutogradNodes.CanRelease);
         using var scope = NewDisposeScope();
         random.manual_seed(36);
@@ -261,13 +261,25 @@ public class ResidualLayerNormTests
         var scores = randn(2, 3, 8, 8).requires_grad_();
         var probabilities = SoftmaxDropout.Apply(scores, null, 0.5, 0.1);
         Assert.Equal(0, SoftmaxDropout.CachedOutputsOfNewestNode());
+        var dropped = DropoutMask.Apply(randn(4, 16).requires_grad_(), 0.1);
+        Assert.Equal(0, DropoutMask.CachedOutputsOfNewestNode());
+        var embedding = nn.Embedding(10, 16);
+        var weightGrad = zeros_like(embedding.weight!);
+        embedding.weight!.grad = weightGrad; // a dense gradient to add into, as FusedAdamW attaches one
+        var rows = Words.Lookup(embedding, tensor(new long[] { 1, 2, 2, 0 }).view(1, 4), paddingIndex: 0);
+        Assert.Equal(0, AutogradNodes.CachedOutputs<EmbeddingLookup>());
 
         // Backward still works, with a gradient for every input.
-        ((y + low!.to(ScalarType.Float32)).sum() + probabilities.sum() + kept.sum()).backward();
+        ((y + low!.to(ScalarType.Float32)).sum() + probabilities.sum() + kept.sum() + dropped.sum() + rows.sum()).backward();
         Assert.NotNull(branch.grad);
         Assert.NotNull(residual.grad);
         Assert.NotNull(scores.grad);
         Assert.False(scores.grad!.isnan().any().item<bool>());
+        // Two lookups of row 2, one of row 1, none of the padding row.
+        var embeddingGrad = embedding.weight!.grad!;
+        Assert.Equal(2f, embeddingGrad[2, 0].item<float>());
+        Assert.Equal(1f, embeddingGrad[1, 0].item<float>());
+        Assert.Equal(0f, embeddingGrad[0].abs().sum().item<float>());
     }
 
     private sealed class KeepsItsBuffer : TorchSharp.torch.autograd.SingleTensorFunction<KeepsItsBuffer>
