@@ -64,6 +64,21 @@ internal static class TestSupport
     }
 
     /// <summary>
+    /// A tiny BERT encoder (weights drawn after seeding torch with <paramref name="seed"/>) with dropout 0.1 in the
+    /// hidden states and the attention probabilities, in training mode, and a batch of four sequences of lengths 7,
+    /// 20, 3 and 20: for comparing kernel choices through <see cref="ForwardBackward"/>.
+    /// </summary>
+    public static (FineTune.Modeling.TransformerEncoder Encoder, FineTune.Modeling.BertInput Input) DropoutEncoder(long seed)
+    {
+        random.manual_seed(seed);
+        var config = Tiny() with { HiddenDropoutProb = 0.1, AttentionProbsDropoutProb = 0.1 };
+        var encoder = FineTune.Modeling.TaskModels.CreateEncoder(config);
+        encoder.train();
+        var (ids, mask) = Batch(100, [7, 20, 3, 20], seed: 4);
+        return (encoder, new FineTune.Modeling.BertInput(ids, mask));
+    }
+
+    /// <summary>
     /// One forward pass of <paramref name="encoder"/> (in training mode, under bf16 autocast when asked, dropout seeded
     /// with <paramref name="seed"/>) and the backward pass of the masked sum of squares of its output: the output in
     /// fp32 and every parameter's gradient. For comparing kernel choices that must give the same results.

@@ -334,12 +334,7 @@ public class KernelTests
     public void FusedSoftmaxDropoutInAnEncoderEqualsTheComposition(bool bf16)
     {
         using var scope = NewDisposeScope();
-        random.manual_seed(12);
-        var config = TestSupport.Tiny() with { HiddenDropoutProb = 0.1, AttentionProbsDropoutProb = 0.1 };
-        var encoder = TaskModels.CreateEncoder(config);
-        encoder.train();
-        var (ids, mask) = TestSupport.Batch(100, [7, 20, 3, 20], seed: 4);
-        var input = new BertInput(ids, mask);
+        var (encoder, input) = TestSupport.DropoutEncoder(seed: 12);
         (Tensor Output, Tensor[] Grads) Run(bool fused)
         {
             KernelSettings.Attention = AttentionKernel.Eager;
@@ -357,19 +352,14 @@ public class KernelTests
         var reference = Run(fused: false);
         var other = Run(fused: true);
         // The same masks: dropout draws the same seeds in the same order.
-        TestSupport.AssertSameForwardBackward(reference, other, mask, tolerance: bf16 ? 0.05 : 1e-5);
+        TestSupport.AssertSameForwardBackward(reference, other, input.AttentionMask, tolerance: bf16 ? 0.05 : 1e-5);
     }
 
     [Fact]
     public void LinearLayersCastForAutocastAsAutocastDoes()
     {
         using var scope = NewDisposeScope();
-        random.manual_seed(14);
-        var config = TestSupport.Tiny() with { HiddenDropoutProb = 0.1, AttentionProbsDropoutProb = 0.1 };
-        var encoder = TaskModels.CreateEncoder(config);
-        encoder.train();
-        var (ids, mask) = TestSupport.Batch(100, [7, 20, 3, 20], seed: 4);
-        var input = new BertInput(ids, mask);
+        var (encoder, input) = TestSupport.DropoutEncoder(seed: 14);
         (Tensor Output, Tensor[] Grads) Run(bool explicitCasts)
         {
             KernelSettings.ExplicitAutocastCasts = explicitCasts;
@@ -398,8 +388,8 @@ public class KernelTests
         }
         // Without autocast nothing is cast: the module's own call, bit for bit.
         KernelSettings.ExplicitAutocastCasts = true;
-        var x = randn(3, 5, config.HiddenSize);
-        var linear = nn.Linear(config.HiddenSize, 7);
+        var x = randn(3, 5, encoder.Config.HiddenSize);
+        var linear = nn.Linear(encoder.Config.HiddenSize, 7);
         Assert.True(Dense.Apply(linear, x).eq(linear.call(x)).all().item<bool>());
         Assert.Null(Dense.Apply(x, linear.weight!, linear.bias));
     }

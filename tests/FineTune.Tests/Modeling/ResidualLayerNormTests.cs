@@ -212,12 +212,7 @@ public class ResidualLayerNormTests
     public void FusedBlockEndsInAnEncoderEqualTheComposition(bool bf16)
     {
         using var scope = NewDisposeScope();
-        random.manual_seed(13);
-        var config = TestSupport.Tiny() with { HiddenDropoutProb = 0.1, AttentionProbsDropoutProb = 0.1 };
-        var encoder = TaskModels.CreateEncoder(config);
-        encoder.train();
-        var (ids, mask) = TestSupport.Batch(100, [7, 20, 3, 20], seed: 4);
-        var input = new BertInput(ids, mask);
+        var (encoder, input) = TestSupport.DropoutEncoder(seed: 13);
         (Tensor Output, Tensor[] Grads) Run(bool fused)
         {
             KernelSettings.FusedResidualLayerNorm = fused;
@@ -233,7 +228,7 @@ public class ResidualLayerNormTests
         var reference = Run(fused: false);
         var other = Run(fused: true);
         // The same masks: the block ends draw the same seeds in the same order as dropout did.
-        TestSupport.AssertSameForwardBackward(reference, other, mask, tolerance: bf16 ? 0.05 : 1e-5);
+        TestSupport.AssertSameForwardBackward(reference, other, input.AttentionMask, tolerance: bf16 ? 0.05 : 1e-5);
         // And the run changed something: the outputs differ from the same encoder with other dropout masks.
         KernelSettings.FusedResidualLayerNorm = true;
         random.manual_seed(79);
