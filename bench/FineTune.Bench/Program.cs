@@ -7,10 +7,10 @@ FineTune.Runtime.NativeMemory.PreferTcmalloc();
 
 var scenarios = new Dictionary<string, (Action<BenchArgs> Run, string Help)>
 {
-    ["train-step"] = (TrainStepScenario.Run, "--batch 32 --seq 128 --precision fp32|bf16 [--reps 7 --warmup 3 --threads N --optimizer fused|torchsharp --ab fused-softmax|fast-dropout|fuse-qkv|fused-layernorm|explicit-casts " + KernelSwitches.Help + "]"),
+    ["train-step"] = (TrainStepScenario.Run, "--batch 32 --seq 128 --precision fp32|bf16 [--reps 7 --warmup 3 --threads N --optimizer fused|torchsharp --ab fused-softmax|fast-dropout|fuse-qkv|fused-layernorm|explicit-casts|fused-gelu " + KernelSwitches.Help + "]"),
     ["kernels"] = (KernelsScenario.Run, "--batch 32 --seq 128 [--precision fp32,bf16 --only NAME --reps 7 --threads N " + KernelSwitches.Help + "]"),
     ["gemm"] = (GemmScenario.Run, "[--batch 32 --seq 128 --precision bf16,fp32 --reps 9 --threads N]"),
-    ["ceiling"] = (CeilingScenario.Run, "[--rounds 40 --precision bf16|fp32 --batch 32 --seq 128 --threads N]"),
+    ["ceiling"] = (CeilingScenario.Run, "[--rounds 40 --precision bf16|fp32 --batch 32 --seq 128 --threads N --single]"),
     ["optimizer"] = (OptimizerScenario.Run, "[--reps 15 --threads N]"),
     ["inference"] = (InferenceScenario.Run, "--batch 32 --seq 128 --vs-onnxruntime [--precision fp32,bf16 --reps 9 --threads N]"),
     ["memory"] = (MemoryScenario.Run, "[--steps 100 --batch 32 --seq 128 --precision fp32 --allocators glibc,glibc-trim,glibc-mmap,tcmalloc --threads N]"),
