@@ -108,12 +108,7 @@ public sealed class BertSelfOutput : Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor attended, Tensor residual)
-    {
-        var (output, low) = ForwardPair(attended, residual, wantLow: false);
-        low?.Dispose();
-        return output;
-    }
+    public override Tensor forward(Tensor attended, Tensor residual) => ForwardPair(attended, residual, wantLow: false).Output;
 
     /// <summary>The block's output, and under bf16 autocast when <paramref name="wantLow"/> also as bf16 for the next linear layer (see <see cref="BlockEnd"/>).</summary>
     internal (Tensor Output, Tensor? Low) ForwardPair(Tensor attended, Tensor residual, bool wantLow)
@@ -136,12 +131,7 @@ public sealed class BertAttention : Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor hidden, Tensor attentionBias)
-    {
-        var (result, low) = ForwardPair(hidden, null, attentionBias, wantLow: false);
-        low?.Dispose();
-        return result;
-    }
+    public override Tensor forward(Tensor hidden, Tensor attentionBias) => ForwardPair(hidden, null, attentionBias, wantLow: false).Output;
 
     /// <param name="hidden">the block's input (the residual)</param>
     /// <param name="hiddenLow">the same rounded to bf16 for the projections under autocast, or null</param>
@@ -187,12 +177,7 @@ public sealed class BertOutput : Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor intermediate, Tensor residual)
-    {
-        var (output, low) = ForwardPair(intermediate, residual, wantLow: false);
-        low?.Dispose();
-        return output;
-    }
+    public override Tensor forward(Tensor intermediate, Tensor residual) => ForwardPair(intermediate, residual, wantLow: false).Output;
 
     /// <inheritdoc cref="BertSelfOutput.ForwardPair"/>
     internal (Tensor Output, Tensor? Low) ForwardPair(Tensor intermediate, Tensor residual, bool wantLow)
@@ -217,12 +202,7 @@ public sealed class BertLayer : Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor hidden, Tensor attentionBias)
-    {
-        var (result, low) = ForwardPair(hidden, null, attentionBias, wantLow: false);
-        low?.Dispose();
-        return result;
-    }
+    public override Tensor forward(Tensor hidden, Tensor attentionBias) => ForwardPair(hidden, null, attentionBias, wantLow: false).Output;
 
     /// <summary>
     /// The layer on <paramref name="hidden"/> (with its bf16 copy for the projections, when the previous layer made
