@@ -96,6 +96,26 @@ internal static class TestSupport
     }
 
     /// <summary>
+    /// <see cref="ForwardBackward"/> with a kernel switch off and then on (<paramref name="set"/> flips it; it is left
+    /// on, the library's default, whatever happens): the two results, for comparing the kernel choices.
+    /// </summary>
+    public static ((Tensor Output, Tensor[] Grads) Off, (Tensor Output, Tensor[] Grads) On) ForwardBackwardOffAndOn(
+        FineTune.Modeling.TransformerEncoder encoder, FineTune.Modeling.BertInput input, long seed, bool bf16, Action<bool> set)
+    {
+        try
+        {
+            set(false);
+            var off = ForwardBackward(encoder, input, seed, bf16);
+            set(true);
+            return (off, ForwardBackward(encoder, input, seed, bf16));
+        }
+        finally
+        {
+            set(true);
+        }
+    }
+
+    /// <summary>
     /// Two <see cref="ForwardBackward"/> results agree: the outputs at real tokens (<paramref name="mask"/>) within
     /// <paramref name="tolerance"/>, each gradient within <paramref name="tolerance"/> times its largest value (at least 1).
     /// </summary>

@@ -335,22 +335,16 @@ public class KernelTests
     {
         using var scope = NewDisposeScope();
         var (encoder, input) = TestSupport.DropoutEncoder(seed: 12);
-        (Tensor Output, Tensor[] Grads) Run(bool fused)
+        KernelSettings.Attention = AttentionKernel.Eager;
+        (Tensor Output, Tensor[] Grads) reference, other;
+        try
         {
-            KernelSettings.Attention = AttentionKernel.Eager;
-            KernelSettings.FusedSoftmaxDropout = fused;
-            try
-            {
-                return TestSupport.ForwardBackward(encoder, input, seed: 77, bf16);
-            }
-            finally
-            {
-                KernelSettings.Attention = AttentionKernel.Auto;
-                KernelSettings.FusedSoftmaxDropout = true;
-            }
+            (reference, other) = TestSupport.ForwardBackwardOffAndOn(encoder, input, seed: 77, bf16, fused => KernelSettings.FusedSoftmaxDropout = fused);
         }
-        var reference = Run(fused: false);
-        var other = Run(fused: true);
+        finally
+        {
+            KernelSettings.Attention = AttentionKernel.Auto;
+        }
         // The same masks: dropout draws the same seeds in the same order.
         TestSupport.AssertSameForwardBackward(reference, other, input.AttentionMask, tolerance: bf16 ? 0.05 : 1e-5);
     }
@@ -360,20 +354,8 @@ public class KernelTests
     {
         using var scope = NewDisposeScope();
         var (encoder, input) = TestSupport.DropoutEncoder(seed: 14);
-        (Tensor Output, Tensor[] Grads) Run(bool explicitCasts)
-        {
-            KernelSettings.ExplicitAutocastCasts = explicitCasts;
-            try
-            {
-                return TestSupport.ForwardBackward(encoder, input, seed: 80, bf16: true);
-            }
-            finally
-            {
-                KernelSettings.ExplicitAutocastCasts = true;
-            }
-        }
-        var byAutocast = Run(explicitCasts: false);
-        var explicitly = Run(explicitCasts: true);
+        var (byAutocast, explicitly) = TestSupport.ForwardBackwardOffAndOn(encoder, input, seed: 80, bf16: true,
+            explicitCasts => KernelSettings.ExplicitAutocastCasts = explicitCasts);
         // The same operands in the same dtypes. libtorch's bf16 linear takes another path when autocast casts for it
         // (at 4096 x 384 -> 1536, 7% of the outputs round to a neighbouring bf16 value; the mean error against fp64 is
         // the same, 8.7e-4), so the results agree to bf16's precision rather than bit for bit.

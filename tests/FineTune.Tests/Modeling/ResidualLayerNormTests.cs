@@ -213,20 +213,8 @@ public class ResidualLayerNormTests
     {
         using var scope = NewDisposeScope();
         var (encoder, input) = TestSupport.DropoutEncoder(seed: 13);
-        (Tensor Output, Tensor[] Grads) Run(bool fused)
-        {
-            KernelSettings.FusedResidualLayerNorm = fused;
-            try
-            {
-                return TestSupport.ForwardBackward(encoder, input, seed: 78, bf16);
-            }
-            finally
-            {
-                KernelSettings.FusedResidualLayerNorm = true;
-            }
-        }
-        var reference = Run(fused: false);
-        var other = Run(fused: true);
+        var (reference, other) = TestSupport.ForwardBackwardOffAndOn(encoder, input, seed: 78, bf16,
+            fused => KernelSettings.FusedResidualLayerNorm = fused);
         // The same masks: the block ends draw the same seeds in the same order as dropout did.
         TestSupport.AssertSameForwardBackward(reference, other, input.AttentionMask, tolerance: bf16 ? 0.05 : 1e-5);
         // And the run changed something: the outputs differ from the same encoder with other dropout masks.
