@@ -51,6 +51,17 @@ internal sealed class BenchArgs
     }
 }
 
+/// <summary>The tensor dtype a --precision value names, for the scenarios that time raw products.</summary>
+internal static class Dtypes
+{
+    public static TorchSharp.torch.ScalarType Parse(string precision) => precision switch
+    {
+        "bf16" => TorchSharp.torch.ScalarType.BFloat16,
+        "fp32" => TorchSharp.torch.ScalarType.Float32,
+        _ => throw new ArgumentException($"--precision: fp32 or bf16, got '{precision}'"),
+    };
+}
+
 internal static class Stats
 {
     public static double Median(IEnumerable<double> values)

@@ -16,9 +16,7 @@ internal static class GemmScenario
     {
         int batch = args.Int("batch", 32), seq = args.Int("seq", 128);
         int reps = args.Int("reps", 9), warmup = args.Int("warmup", 3);
-        var dtypes = args.Strings("precision", "bf16", "fp32")
-            .Select(p => p == "bf16" ? ScalarType.BFloat16 : p == "fp32" ? ScalarType.Float32 : throw new ArgumentException($"--precision: fp32 or bf16, got '{p}'"))
-            .ToList();
+        var dtypes = args.Strings("precision", "bf16", "fp32").Select(Dtypes.Parse).ToList();
         int? threads = args.OptionalInt("threads");
         args.CheckAllUsed();
         TorchRuntime.SetThreads(threads);
