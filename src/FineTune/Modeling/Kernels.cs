@@ -164,7 +164,7 @@ internal sealed class EmbeddingLookup : TorchSharp.torch.autograd.SingleTensorFu
     {
         var weight = (Tensor)vars[0];
         var ids = (Tensor)vars[1];
-        ctx.set_materialize_grads(false); // no output-sized buffer for zeros (see AutogradNodes)
+        AutogradNodes.WithoutZeroGradients(ctx); // no output-sized buffer for zeros
         ctx.save_for_backward([weight, ids.reshape(-1)]);
         ctx.save_data("padding", vars[2]);
         var flat = ids.reshape(-1);

@@ -85,7 +85,7 @@ public static class DropoutMask
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
             var mask = (Mask)vars[1];
-            ctx.set_materialize_grads(false); // no output-sized buffer for zeros (see AutogradNodes)
+            AutogradNodes.WithoutZeroGradients(ctx); // no output-sized buffer for zeros
             ctx.save_data("mask", mask);
             return Run((Tensor)vars[0], mask);
         }

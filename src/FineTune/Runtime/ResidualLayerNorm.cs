@@ -91,7 +91,7 @@ internal static class ResidualLayerNorm
             var (branch, residual, weight, bias, input) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3], (Input)vars[4]);
             var (output, low) = Forward(branch, residual, weight, bias, input, keep: true);
             // Gradients of outputs that nothing used arrive undefined rather than as zeros.
-            ctx.set_materialize_grads(false);
+            AutogradNodes.WithoutZeroGradients(ctx);
             ctx.save_for_backward(input.Kept is null ? [input.Normalized!, input.Rstd!, weight] : [input.Normalized!, input.Rstd!, weight, input.Kept]);
             ctx.save_data("keepScale", input.Mask?.Scale ?? 1f);
             ctx.save_data("branch", branch.dtype);

@@ -85,7 +85,7 @@ internal static class SoftmaxDropout
             var input = (Input)vars[1];
             var output = Forward((Tensor)vars[0], input, keepProbabilities: true);
             // No zeros are made for a missing gradient (backward handles it), so no output-sized buffer is kept for them.
-            ctx.set_materialize_grads(false);
+            AutogradNodes.WithoutZeroGradients(ctx);
             ctx.save_for_backward(input.Kept is null ? [input.Probabilities!] : [input.Probabilities!, input.Kept]);
             ctx.save_data("scale", input.Scale);
             ctx.save_data("keepScale", input.Mask?.Scale ?? 1f);
