@@ -39,7 +39,8 @@ internal static class KernelSwitches
         "fuse-qkv" => ("fuse-qkv", on => KernelSettings.FuseQkv = on),
         "fused-layernorm" => ("fused-layernorm", on => KernelSettings.FusedResidualLayerNorm = on),
         "explicit-casts" => ("explicit-casts", on => KernelSettings.ExplicitAutocastCasts = on),
-        _ => throw new ArgumentException($"--ab: fused-softmax, fast-dropout, fuse-qkv, fused-layernorm or explicit-casts, got '{name}'"),
+        "split-batch" => ("split-batch", on => TrainStep.SplitBatch = on),
+        _ => throw new ArgumentException($"--ab: fused-softmax, fast-dropout, fuse-qkv, fused-layernorm, explicit-casts or split-batch, got '{name}'"),
     };
 
     private static bool OnOff(BenchArgs args, string name, bool fallback) => args.String(name) switch

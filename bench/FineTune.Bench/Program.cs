@@ -7,7 +7,7 @@ FineTune.Runtime.NativeMemory.PreferTcmalloc();
 
 var scenarios = new Dictionary<string, (Action<BenchArgs> Run, string Help)>
 {
-    ["train-step"] = (TrainStepScenario.Run, "--batch 32 --seq 128 --precision fp32|bf16 [--reps 7 --warmup 3 --threads N --optimizer fused|torchsharp --ab fused-softmax|fast-dropout|fuse-qkv|fused-layernorm|explicit-casts " + KernelSwitches.Help + "]"),
+    ["train-step"] = (TrainStepScenario.Run, "--batch 32 --seq 128 --precision fp32|bf16 [--reps 7 --warmup 3 --threads N --optimizer fused|torchsharp --ab fused-softmax|fast-dropout|fuse-qkv|fused-layernorm|explicit-casts|split-batch " + KernelSwitches.Help + "]"),
     ["kernels"] = (KernelsScenario.Run, "--batch 32 --seq 128 [--precision fp32,bf16 --only NAME --reps 7 --threads N " + KernelSwitches.Help + "]"),
     ["gemm"] = (GemmScenario.Run, "[--batch 32 --seq 128 --precision bf16,fp32 --reps 9 --threads N]"),
     ["ceiling"] = (CeilingScenario.Run, "[--rounds 40 --precision bf16|fp32 --batch 32 --seq 128 --threads N --single]"),

@@ -82,8 +82,62 @@ internal sealed class TrainStep : IDisposable
     public double BackwardSeconds { get; private set; }
     public double OptimizerSeconds { get; private set; }
 
+    /// <summary>
+    /// An experiment, not a library feature (<c>--ab split-batch</c>): the batch as two halves, forward and backward of
+    /// each on its own thread with one intra-op thread, both adding into the same gradients; then the optimizer on all
+    /// threads. The sums are the same up to the order of the additions, so results are not bit-for-bit those of the
+    /// whole batch, and dropout draws its seeds from the shared generator in whichever order the threads come.
+    /// <see cref="ForwardSeconds"/> is 0 and <see cref="BackwardSeconds"/> covers both passes.
+    /// </summary>
+    public static bool SplitBatch { get; set; }
+
+    /// <summary>Forward and backward of rows [first, first + count) on the calling thread, with one intra-op thread.</summary>
+    private (double LossDenominator, Exception? Error) Half(BertInput input, long first, long count)
+    {
+        try
+        {
+            torch.set_num_threads(1);
+            using var scope = NewDisposeScope();
+            BertInput part = new(input.InputIds.narrow(0, first, count), input.AttentionMask.narrow(0, first, count),
+                input.TokenTypeIds?.narrow(0, first, count), input.Labels?.narrow(0, first, count));
+            ClassifierOutput output;
+            using (_precision?.Invoke())
+                output = _model.call(part);
+            output.LossSum!.backward();
+            return (output.LossDenominator, null);
+        }
+        catch (Exception e) { return (0, e); }
+    }
+
+    private double RunSplit(BertInput input)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        int threads = torch.get_num_threads();
+        if (_fused is null) throw new ArgumentException("--ab split-batch: needs --optimizer fused");
+        _fused.ZeroGrad();
+        long b = input.InputIds.shape[0], h = b / 2;
+        (double LossDenominator, Exception? Error) second = default;
+        var worker = new Thread(() => second = Half(input, h, b - h));
+        worker.Start();
+        var first = Half(input, 0, h);
+        worker.Join();
+        torch.set_num_threads(threads);
+        if ((first.Error ?? second.Error) is { } error) throw error;
+        double backward = sw.Elapsed.TotalSeconds;
+        _fused.EnsureGradViews();
+        _fused.ScaleGradients(1.0 / (first.LossDenominator + second.LossDenominator));
+        _fused.ClipGradNorm(1.0);
+        _fused.Step();
+        double total = sw.Elapsed.TotalSeconds;
+        ForwardSeconds = 0;
+        BackwardSeconds = backward;
+        OptimizerSeconds = total - backward;
+        return total;
+    }
+
     public double Run(BertInput input)
     {
+        if (SplitBatch) return RunSplit(input);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         if (_fused is not null) _fused.ZeroGrad(); else _reference!.zero_grad();
