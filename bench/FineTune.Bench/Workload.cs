@@ -124,10 +124,8 @@ internal sealed class TrainStep : IDisposable
         torch.set_num_threads(threads);
         if ((first.Error ?? second.Error) is { } error) throw error;
         double backward = sw.Elapsed.TotalSeconds;
-        _fused.EnsureGradViews();
-        _fused.ScaleGradients(1.0 / (first.LossDenominator + second.LossDenominator));
-        _fused.ClipGradNorm(1.0);
-        _fused.Step();
+        using (NewDisposeScope())
+            Update(first.LossDenominator + second.LossDenominator);
         double total = sw.Elapsed.TotalSeconds;
         ForwardSeconds = 0;
         BackwardSeconds = backward;
@@ -148,10 +146,21 @@ internal sealed class TrainStep : IDisposable
         double forward = sw.Elapsed.TotalSeconds;
         lossSum.backward();
         double backward = sw.Elapsed.TotalSeconds;
+        Update(output.LossDenominator);
+        double total = sw.Elapsed.TotalSeconds;
+        ForwardSeconds = forward;
+        BackwardSeconds = backward - forward;
+        OptimizerSeconds = total - backward;
+        return total;
+    }
+
+    /// <summary>The optimizer's part of a step: gradients of the summed loss divided by its denominator, clipped to norm 1, then the update.</summary>
+    private void Update(double lossDenominator)
+    {
         if (_fused is not null)
         {
             _fused.EnsureGradViews();
-            _fused.ScaleGradients(1.0 / output.LossDenominator);
+            _fused.ScaleGradients(1.0 / lossDenominator);
             _fused.ClipGradNorm(1.0);
             _fused.Step();
         }
@@ -159,15 +168,10 @@ internal sealed class TrainStep : IDisposable
         {
             using (no_grad())
                 foreach (var p in _model.parameters())
-                    p.grad?.mul_(1.0 / output.LossDenominator);
+                    p.grad?.mul_(1.0 / lossDenominator);
             nn.utils.clip_grad_norm_(_model.parameters(), 1.0);
             _reference!.step();
         }
-        double total = sw.Elapsed.TotalSeconds;
-        ForwardSeconds = forward;
-        BackwardSeconds = backward - forward;
-        OptimizerSeconds = total - backward;
-        return total;
     }
 
     public void Dispose()

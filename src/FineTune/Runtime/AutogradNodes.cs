@@ -30,8 +30,7 @@ internal static class AutogradNodes
 
     /// <summary>Whether the TorchSharp in use has the fields this relies on.</summary>
     public static bool CanRelease => AliveNodes is not null && ContextNode is not null
-        && GenericNode?.GetField("_outputCache", BindingFlags.NonPublic | BindingFlags.Instance) is not null
-        && GenericNode.GetField("_context", BindingFlags.NonPublic | BindingFlags.Instance) is not null;
+        && GenericNode?.GetField("_outputCache", BindingFlags.NonPublic | BindingFlags.Instance) is not null;
 
     /// <summary>
     /// For a function's forward: gradients of its outputs that nothing used arrive undefined, not as zeros (so no
@@ -84,6 +83,5 @@ internal static class AutogradNodes
     {
         public static readonly Type? Type = CanRelease ? GenericNode!.MakeGenericType(typeof(T)) : null;
         public static readonly FieldInfo? Cache = Type?.GetField("_outputCache", BindingFlags.NonPublic | BindingFlags.Instance);
-        public static readonly FieldInfo? Context = Type?.GetField("_context", BindingFlags.NonPublic | BindingFlags.Instance);
     }
 }
