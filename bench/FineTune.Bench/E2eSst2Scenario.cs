@@ -133,7 +133,7 @@ internal static class E2eSst2Scenario
 
         // The same rows, tokenized by us, so that both sides train on the same ids.
         var folder = ModelCatalog.Resolve(Workload.ModelName);
-        var tokenizer = BertTokenizer.FromFolder(folder);
+        var tokenizer = WordPieceTokenizer.FromFolder(folder);
         var dataset = DatasetLoader.Load(new DatasetFiles(trainFile, devFile), datasetOptions);
         string trainJson = Path.Combine(work, "train.jsonl"), devJson = Path.Combine(work, "dev.jsonl");
         WriteTokenized(trainJson, dataset.Train, tokenizer);
@@ -180,7 +180,7 @@ internal static class E2eSst2Scenario
         return JsonDocument.Parse(last).RootElement.Clone();
     }
 
-    private static void WriteTokenized(string path, IReadOnlyList<TextExample> examples, BertTokenizer tokenizer)
+    private static void WriteTokenized(string path, IReadOnlyList<TextExample> examples, WordPieceTokenizer tokenizer)
     {
         var (features, _) = FeatureBuilder.ForSequences(examples, tokenizer, new TrainingOptions().MaxLength);
         using var writer = new StreamWriter(path);

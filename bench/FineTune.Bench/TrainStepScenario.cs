@@ -1,3 +1,4 @@
+using FineTune.Configuration;
 using FineTune.Runtime;
 using FineTune.Training;
 using TorchSharp;
@@ -95,7 +96,7 @@ internal static class TrainStepScenario
     /// --ab SWITCH: the same steps with the switch on and off, alternating (on, off, off, on, …) so that both see the
     /// same load; medians of each, and their ratio.
     /// </summary>
-    private static void RunAlternating(Report report, TrainStep step, List<FineTune.Modeling.BertInput> inputs, (string Name, Action<bool> Set) ab,
+    private static void RunAlternating(Report report, TrainStep step, List<FineTune.Modeling.ModelInput> inputs, (string Name, Action<bool> Set) ab,
         int reps, double flops, Ceiling.Sampler ceiling)
     {
         var times = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };

@@ -21,14 +21,14 @@ internal static class Workload
     }
 
     /// <summary>A batch of <paramref name="batch"/> × <paramref name="seq"/> real (unpadded) tokens: [CLS] random ids [SEP].</summary>
-    public static BertInput RandomBatch(BertConfig config, int batch, int seq, int seed, bool withLabels = true)
+    public static ModelInput RandomBatch(EncoderConfig config, int batch, int seq, int seed, bool withLabels = true)
     {
         var g = new Random(seed);
         var ids = new long[batch * seq];
         for (int i = 0; i < ids.Length; i++) ids[i] = g.Next(1000, config.VocabSize);
         for (int b = 0; b < batch; b++) { ids[b * seq] = 101; ids[b * seq + seq - 1] = 102; }
         var labels = withLabels ? tensor(Enumerable.Range(0, batch).Select(_ => (long)g.Next(2)).ToArray()) : null;
-        return new BertInput(tensor(ids).view(batch, seq), ones(batch, seq, dtype: ScalarType.Int64),
+        return new ModelInput(tensor(ids).view(batch, seq), ones(batch, seq, dtype: ScalarType.Int64),
             zeros(batch, seq, dtype: ScalarType.Int64), labels);
     }
 
@@ -38,7 +38,7 @@ internal static class Workload
     /// context (2·T·H each), per token, times 2; plus the pooler and classifier on the first tokens.
     /// Embedding lookups, LayerNorm, softmax and activations are not counted. Training is 3× this.
     /// </summary>
-    public static double ForwardFlops(BertConfig c, int batch, int seq)
+    public static double ForwardFlops(EncoderConfig c, int batch, int seq)
     {
         double h = c.HiddenSize, i = c.IntermediateSize, t = seq, tokens = (double)batch * seq;
         double perTokenPerLayer = 2 * (4 * h * h + 2 * h * i) + 2 * (2 * t * h);
@@ -92,15 +92,15 @@ internal sealed class TrainStep : IDisposable
     public static bool SplitBatch { get; set; }
 
     /// <summary>Forward and backward of rows [first, first + count) on the calling thread, with one intra-op thread.</summary>
-    private (double LossDenominator, Exception? Error) Half(BertInput input, long first, long count)
+    private (double LossDenominator, Exception? Error) Half(ModelInput input, long first, long count)
     {
         try
         {
             torch.set_num_threads(1);
             using var scope = NewDisposeScope();
-            BertInput part = new(input.InputIds.narrow(0, first, count), input.AttentionMask.narrow(0, first, count),
+            ModelInput part = new(input.InputIds.narrow(0, first, count), input.AttentionMask.narrow(0, first, count),
                 input.TokenTypeIds?.narrow(0, first, count), input.Labels?.narrow(0, first, count));
-            ClassifierOutput output;
+            ModelOutput output;
             using (_precision?.Invoke())
                 output = _model.call(part);
             output.LossSum!.backward();
@@ -109,7 +109,7 @@ internal sealed class TrainStep : IDisposable
         catch (Exception e) { return (0, e); }
     }
 
-    private double RunSplit(BertInput input)
+    private double RunSplit(ModelInput input)
     {
         var sw = System.Diagnostics.Stopwatch.StartNew();
         int threads = torch.get_num_threads();
@@ -133,13 +133,13 @@ internal sealed class TrainStep : IDisposable
         return total;
     }
 
-    public double Run(BertInput input)
+    public double Run(ModelInput input)
     {
         if (SplitBatch) return RunSplit(input);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         if (_fused is not null) _fused.ZeroGrad(); else _reference!.zero_grad();
-        ClassifierOutput output;
+        ModelOutput output;
         using (_precision?.Invoke())
             output = _model.call(input);
         var lossSum = output.LossSum!;

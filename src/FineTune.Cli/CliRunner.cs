@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FineTune.Cli.Commands;
 using FineTune.Runtime;
 
 namespace FineTune.Cli;
@@ -18,7 +19,7 @@ public static class CliRunner
         }
         catch (FineTuneException e)
         {
-            Console.Error.WriteLine("error: " + e.Message);
+            Console.Error.WriteLine("error: " + FlagNames.InFlags(e.Message));
             return UserError;
         }
     }

@@ -51,3 +51,18 @@ public class DataException : FineTuneException
         return $"{where}: {message}";
     }
 }
+
+/// <summary>
+/// An option value that cannot be used. <see cref="Option"/> names the option by its type and property
+/// (<c>TrainingOptions.LearningRate</c>); front ends show it under their own name for it (the CLI: its flag).
+/// </summary>
+public class OptionException : FineTuneException
+{
+    public string Option { get; }
+
+    public OptionException(string option, string message, Exception? inner = null)
+        : base($"{option}: {message}", inner!)
+    {
+        Option = option;
+    }
+}

@@ -8,7 +8,7 @@ namespace FineTune.Tests;
 internal static class TestSupport
 {
     /// <summary>A tiny config (hidden 32, 2 layers, 4 heads) of the given family, as HF's BertModelTester uses.</summary>
-    public static BertConfig Tiny(string modelType = "bert", int vocab = 100) => new()
+    public static EncoderConfig Tiny(string modelType = "bert", int vocab = 100) => new()
     {
         ModelType = modelType,
         VocabSize = vocab,
@@ -68,14 +68,14 @@ internal static class TestSupport
     /// hidden states and the attention probabilities, in training mode, and a batch of four sequences of lengths 7,
     /// 20, 3 and 20: for comparing kernel choices through <see cref="ForwardBackward"/>.
     /// </summary>
-    public static (FineTune.Modeling.TransformerEncoder Encoder, FineTune.Modeling.BertInput Input) DropoutEncoder(long seed)
+    public static (FineTune.Modeling.TransformerEncoder Encoder, FineTune.Modeling.ModelInput Input) DropoutEncoder(long seed)
     {
         random.manual_seed(seed);
         var config = Tiny() with { HiddenDropoutProb = 0.1, AttentionProbsDropoutProb = 0.1 };
         var encoder = FineTune.Modeling.TaskModels.CreateEncoder(config);
         encoder.train();
         var (ids, mask) = Batch(100, [7, 20, 3, 20], seed: 4);
-        return (encoder, new FineTune.Modeling.BertInput(ids, mask));
+        return (encoder, new FineTune.Modeling.ModelInput(ids, mask));
     }
 
     /// <summary>
@@ -83,7 +83,7 @@ internal static class TestSupport
     /// with <paramref name="seed"/>) and the backward pass of the masked sum of squares of its output: the output in
     /// fp32 and every parameter's gradient. For comparing kernel choices that must give the same results.
     /// </summary>
-    public static (Tensor Output, Tensor[] Grads) ForwardBackward(FineTune.Modeling.TransformerEncoder encoder, FineTune.Modeling.BertInput input, long seed, bool bf16)
+    public static (Tensor Output, Tensor[] Grads) ForwardBackward(FineTune.Modeling.TransformerEncoder encoder, FineTune.Modeling.ModelInput input, long seed, bool bf16)
     {
         encoder.train();
         encoder.zero_grad();
@@ -100,7 +100,7 @@ internal static class TestSupport
     /// on, the library's default, whatever happens): the two results, for comparing the kernel choices.
     /// </summary>
     public static ((Tensor Output, Tensor[] Grads) Off, (Tensor Output, Tensor[] Grads) On) ForwardBackwardOffAndOn(
-        FineTune.Modeling.TransformerEncoder encoder, FineTune.Modeling.BertInput input, long seed, bool bf16, Action<bool> set)
+        FineTune.Modeling.TransformerEncoder encoder, FineTune.Modeling.ModelInput input, long seed, bool bf16, Action<bool> set)
     {
         try
         {

@@ -17,7 +17,7 @@ public sealed class TinyModelFolder : IDisposable
 
     public TinyModelFolder()
     {
-        Tokenizer = BertTokenizer.FromFolder(ModelCatalog.Resolve("all-MiniLM-L6-v2"));
+        Tokenizer = WordPieceTokenizer.FromFolder(ModelCatalog.Resolve("all-MiniLM-L6-v2"));
         Path = _dir.File("tiny-bert");
         random.manual_seed(3);
         using var encoder = TaskModels.Create(Config, TaskKind.Similarity);
@@ -29,9 +29,9 @@ public sealed class TinyModelFolder : IDisposable
     /// <summary>One folder shared by the tests of a run (never modified by them).</summary>
     public static string Shared => s_shared.Value.Path;
 
-    public static BertConfig Config { get; } = TestSupport.Tiny(vocab: 30522) with { MaxPositionEmbeddings = 512 };
+    public static EncoderConfig Config { get; } = TestSupport.Tiny(vocab: 30522) with { MaxPositionEmbeddings = 512 };
 
-    public BertTokenizer Tokenizer { get; }
+    public WordPieceTokenizer Tokenizer { get; }
 
     /// <summary>The encoder folder, as a pretrained checkpoint would be (BertModel, no head).</summary>
     public string Path { get; }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using FineTune.Configuration;
 using FineTune.Data;
 
 namespace FineTune.Cli.Commands;
@@ -19,6 +18,27 @@ internal sealed class DataOptions
     public Option<bool> AllowEmptyText { get; } = new("--allow-empty-text") { Description = "Accept empty texts instead of reporting them as invalid rows." };
 
     public IEnumerable<Option> All => [Format, Columns, Quoting, TextColumn, TextPairColumn, LabelColumn, LabelColumns, LabelSeparator, SkipInvalidRows, AllowEmptyText];
+
+    public DataOptions()
+    {
+        FlagNames.Register("ColumnMapping.Text", "--text-column");
+        FlagNames.Register("ColumnMapping.TextPair", "--text-pair-column");
+        FlagNames.Register("ColumnMapping.Label", "--label-column");
+        FlagNames.Register("ColumnMapping.LabelColumns", "--label-columns");
+        FlagNames.Register("DatasetOptions.LabelSeparator", "--label-separator");
+        FlagNames.Register("DatasetOptions.SkipInvalidRows", "--skip-invalid-rows");
+        FlagNames.Register("DatasetOptions.AllowEmptyText", "--allow-empty-text");
+    }
+
+    /// <summary>How the file is read and which columns hold what, as the library takes it.</summary>
+    public DatasetOptions Dataset(ParseResult p) => new()
+    {
+        Columns = Mapping(p),
+        DataFile = FileOptions(p),
+        LabelSeparator = p.GetValue(LabelSeparator)!,
+        AllowEmptyText = p.GetValue(AllowEmptyText),
+        SkipInvalidRows = p.GetValue(SkipInvalidRows),
+    };
 
     public DataFileOptions FileOptions(ParseResult p)
     {
@@ -52,16 +72,5 @@ internal sealed class DataOptions
         "jsonl" or "json" or "ndjson" => DataFormat.JsonLines,
         "parquet" => DataFormat.Parquet,
         _ => throw new FineTuneException($"--format: expected csv, tsv, jsonl or parquet, got '{value}'"),
-    };
-
-    public static TaskKind ParseTask(string value) => value.ToLowerInvariant() switch
-    {
-        "classification" or "single-label" => TaskKind.SingleLabelClassification,
-        "multi-label" or "multilabel" => TaskKind.MultiLabelClassification,
-        "regression" => TaskKind.Regression,
-        "token-classification" or "ner" => TaskKind.TokenClassification,
-        "question-answering" or "qa" => TaskKind.QuestionAnswering,
-        "similarity" => TaskKind.Similarity,
-        _ => throw new FineTuneException($"--task: expected classification, multi-label, regression, token-classification, question-answering or similarity, got '{value}'"),
     };
 }

@@ -56,7 +56,7 @@ internal static class ModelsCommand
                     $"'{from}' is not a catalog name ({string.Join(", ", ModelCatalog.Entries.Select(e => e.Name))}) nor an .onnx file");
                 ModelCatalog.Import(entry, to);
             }
-            var config = Configuration.BertConfig.Load(Path.Combine(to, "config.json"));
+            var config = ModelFolder.LoadConfig(to);
             Console.WriteLine($"Wrote {Path.GetFullPath(to)}: {config.ModelType}, hidden {config.HiddenSize}, {config.NumHiddenLayers} layers, " +
                               $"{config.NumAttentionHeads} heads, intermediate {config.IntermediateSize}, vocab {config.VocabSize}");
             return 0;

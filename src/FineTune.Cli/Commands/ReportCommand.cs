@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FineTune.Evaluation;
+using FineTune.Reports;
 
 namespace FineTune.Cli.Commands;
 

@@ -1,9 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using FineTune.Checkpoints;
 using FineTune.Configuration;
 using FineTune.Data;
-using FineTune.Training;
+using FineTune.Tasks;
 
 namespace FineTune.Cli.Commands;
 
@@ -13,48 +12,47 @@ internal static class TrainCommand
     public static Command Create()
     {
         var data = new DataOptions();
-        var tokenTasks = new TokenTaskOptions();
+        var taskOptions = new TaskOptionFlags(prediction: false);
+        var defaults = new TrainingOptions();
         var model = new Option<string>("--model", "-m") { Description = "A catalog name (see `finetune models list`) or a Hugging Face model folder.", DefaultValueFactory = _ => "all-MiniLM-L6-v2" };
         var train = new Option<string>("--data", "--train") { Description = "The training file (CSV, TSV, JSONL or Parquet; NER: CoNLL columns or JSONL; QA: SQuAD JSON or JSONL).", Required = true };
         var validation = new Option<string?>("--validation") { Description = "A validation file (default: none, or --validation-split of the training file)." };
         var test = new Option<string?>("--test") { Description = "A test file evaluated once at the end (default: none, or --test-split)." };
         var task = new Option<string>("--task")
         {
-            Description = "classification, multi-label, regression, similarity (bi-encoder: cosine of mean-pooled embeddings), token-classification (ner) or question-answering (qa).",
+            Description = "What to train: " + string.Join("; ", FineTuner.Tasks.Select(t => $"{t.Name}{(t.Aliases.Count > 0 ? $" ({string.Join(", ", t.Aliases)})" : "")}: {t.Description}")) + ".",
             DefaultValueFactory = _ => "classification",
         };
         var output = new Option<string>("--output", "-o") { Description = "The run folder to write: model/, metrics.json, predictions-test.csv, log.jsonl, plots/, report.html, checkpoints/.", Required = true };
         var validationSplit = new Option<double>("--validation-split") { Description = "Hold out this fraction of the training file for validation (stratified for classification; QA: of the article titles)." };
         var testSplit = new Option<double>("--test-split") { Description = "Hold out this fraction of the training file for testing (QA: the last titles in file order, so no article is in two splits)." };
         var maxTrain = new Option<int?>("--max-train-examples") { Description = "Train on the first N training rows only." };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => defaults.Epochs };
         var maxSteps = new Option<int>("--max-steps") { Description = "Stop after this many optimizer steps (overrides --epochs)." };
-        var batchSize = new Option<int>("--batch-size") { Description = "Examples per batch.", DefaultValueFactory = _ => 32 };
-        var evalBatchSize = new Option<int>("--eval-batch-size") { Description = "Examples per evaluation batch.", DefaultValueFactory = _ => 64 };
-        var lr = new Option<double>("--learning-rate", "--lr") { Description = "Peak learning rate of AdamW (1e-4 suits the packaged 6-layer models; base-size models usually take 2e-5 to 5e-5).", DefaultValueFactory = _ => new TrainingOptions().LearningRate };
-        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm weights).", DefaultValueFactory = _ => 0.01 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Examples per batch.", DefaultValueFactory = _ => defaults.BatchSize };
+        var evalBatchSize = new Option<int>("--eval-batch-size") { Description = "Examples per evaluation batch.", DefaultValueFactory = _ => defaults.EvalBatchSize };
+        var lr = new Option<double>("--learning-rate", "--lr") { Description = "Peak learning rate of AdamW (1e-4 suits the packaged 6-layer models; base-size models usually take 2e-5 to 5e-5).", DefaultValueFactory = _ => defaults.LearningRate };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm weights).", DefaultValueFactory = _ => defaults.WeightDecay };
         var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule after warmup: linear, cosine or constant.", DefaultValueFactory = _ => "linear" };
-        var warmupRatio = new Option<double>("--warmup-ratio") { Description = "Fraction of the steps spent warming the learning rate up from 0.", DefaultValueFactory = _ => new TrainingOptions().WarmupRatio };
+        var warmupRatio = new Option<double>("--warmup-ratio") { Description = "Fraction of the steps spent warming the learning rate up from 0.", DefaultValueFactory = _ => defaults.WarmupRatio };
         var warmupSteps = new Option<int>("--warmup-steps") { Description = "Warmup steps (overrides --warmup-ratio)." };
-        var maxGradNorm = new Option<double>("--max-grad-norm") { Description = "Clip the gradient norm to this (0: no clipping).", DefaultValueFactory = _ => 1.0 };
-        var accumulation = new Option<int>("--gradient-accumulation-steps") { Description = "Batches whose gradients add up to one optimizer step.", DefaultValueFactory = _ => 1 };
-        var maxLength = new Option<int?>("--max-length") { Description = "Tokens per example; longer texts are truncated (and counted). Default 128; QA: tokens per window, default 384." };
+        var maxGradNorm = new Option<double>("--max-grad-norm") { Description = "Clip the gradient norm to this (0: no clipping).", DefaultValueFactory = _ => defaults.MaxGradNorm };
+        var accumulation = new Option<int>("--gradient-accumulation-steps") { Description = "Batches whose gradients add up to one optimizer step.", DefaultValueFactory = _ => defaults.GradientAccumulationSteps };
+        var maxLength = new Option<int?>("--max-length") { Description = "Tokens per example; longer texts are truncated (and counted). Default: " + string.Join(", ", FineTuner.Tasks.GroupBy(t => t.DefaultMaxLength).Select(g => $"{g.Key} ({string.Join(", ", g.Select(t => t.Name))})")) + "." };
         var noGroup = new Option<bool>("--no-group-by-length") { Description = "Shuffle plainly instead of batching texts of similar length (less padding)." };
         var precision = new Option<string>("--precision") { Description = "auto (bf16 on a CPU with AMX, fp32 elsewhere; evaluation in fp32), fp32, or bf16 (mixed precision: bf16 matrix math, fp32 weights and optimizer).", DefaultValueFactory = _ => "auto" };
         var evalStrategy = new Option<string>("--eval-strategy") { Description = "When to evaluate on validation: epoch, steps or no.", DefaultValueFactory = _ => "epoch" };
-        var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps (with --eval-strategy steps).", DefaultValueFactory = _ => 500 };
+        var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps (with --eval-strategy steps).", DefaultValueFactory = _ => defaults.EvalSteps };
         var saveStrategy = new Option<string>("--save-strategy") { Description = "When to write a checkpoint: epoch, steps or no.", DefaultValueFactory = _ => "epoch" };
-        var saveSteps = new Option<int>("--save-steps") { Description = "Checkpoint every N steps (with --save-strategy steps).", DefaultValueFactory = _ => 500 };
-        var saveLimit = new Option<int>("--save-total-limit") { Description = "Keep at most this many checkpoints (0: all).", DefaultValueFactory = _ => 2 };
+        var saveSteps = new Option<int>("--save-steps") { Description = "Checkpoint every N steps (with --save-strategy steps).", DefaultValueFactory = _ => defaults.SaveSteps };
+        var saveLimit = new Option<int>("--save-total-limit") { Description = "Keep at most this many checkpoints (0: all).", DefaultValueFactory = _ => defaults.SaveTotalLimit };
         var patience = new Option<int>("--early-stopping-patience") { Description = "Stop after this many evaluations without improvement (0: off)." };
-        var metricForBest = new Option<string?>("--metric-for-best") { Description = "The validation metric that picks the best model (default: accuracy; f1_micro for multi-label; pearson for regression; spearman for similarity; f1 for NER and QA)." };
+        var metricForBest = new Option<string?>("--metric-for-best")
+        {
+            Description = "The validation metric that picks the best model (default: " + string.Join("; ", FineTuner.Tasks.GroupBy(t => t.DefaultMetricForBest).Select(g => $"{g.Key} for {string.Join(", ", g.Select(t => t.Name))}")) + ").",
+        };
         var loggingSteps = new Option<int>("--logging-steps") { Description = "Log loss and learning rate every N steps (default: about 30 points per run, at most every 50 steps)." };
-        var classWeights = new Option<string>("--class-weights") { Description = "none, auto (inverse class frequency) or a comma-separated list in label order.", DefaultValueFactory = _ => "none" };
-        var labelSmoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing of the cross-entropy (0 to 1)." };
-        var regressionLoss = new Option<string>("--regression-loss") { Description = "mse, mae or huber.", DefaultValueFactory = _ => "mse" };
-        var scoreScale = new Option<double>("--score-scale") { Description = "Similarity: scores are divided by this to compare with the cosine (5 for a 0–5 scale).", DefaultValueFactory = _ => 1.0 };
-        var threshold = new Option<double>("--threshold") { Description = "Multi-label: probability from which a label is predicted.", DefaultValueFactory = _ => 0.5 };
-        var seed = new Option<int>("--seed") { Description = "Seed of the splits, shuffling, head initialisation and dropout.", DefaultValueFactory = _ => 42 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the splits, shuffling, head initialisation and dropout.", DefaultValueFactory = _ => defaults.Seed };
         var device = new Option<string>("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch (default: one per processor)." };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint folder (DIR/checkpoints/checkpoint-NNNNNN)." };
@@ -66,6 +64,27 @@ internal static class TrainCommand
         };
         var ignoreMismatched = new Option<bool>("--ignore-mismatched-sizes") { Description = "Re-initialise a head whose shape differs from the checkpoint's (another number of labels)." };
 
+        foreach (var (property, option) in new (string, Option)[]
+        {
+            ("Epochs", epochs), ("MaxSteps", maxSteps), ("BatchSize", batchSize), ("EvalBatchSize", evalBatchSize), ("LearningRate", lr),
+            ("WeightDecay", weightDecay), ("Schedule", schedule), ("WarmupRatio", warmupRatio), ("WarmupSteps", warmupSteps), ("MaxGradNorm", maxGradNorm),
+            ("GradientAccumulationSteps", accumulation), ("MaxLength", maxLength), ("GroupByLength", noGroup), ("Precision", precision),
+            ("EvalStrategy", evalStrategy), ("EvalSteps", evalSteps), ("SaveStrategy", saveStrategy), ("SaveSteps", saveSteps), ("SaveTotalLimit", saveLimit),
+            ("EarlyStoppingPatience", patience), ("MetricForBest", metricForBest), ("LoggingSteps", loggingSteps), ("Seed", seed),
+        })
+            FlagNames.Register($"{nameof(TrainingOptions)}.{property}", option.Name);
+        FlagNames.Register("DatasetOptions.ValidationFraction", "--validation-split");
+        FlagNames.Register("DatasetOptions.TestFraction", "--test-split");
+        FlagNames.Register("DatasetOptions.MaxTrainExamples", "--max-train-examples");
+        FlagNames.Register("DatasetOptions.Seed", "--seed");
+        FlagNames.Register("FineTuneRequest.Task", "--task");
+        FlagNames.Register("FineTuneRequest.Threads", "--threads");
+        FlagNames.Register("FineTuneRequest.Device", "--device");
+        FlagNames.Register("FineTuneRequest.ResumeFrom", "--resume");
+        FlagNames.Register("ModelLoadOptions.AllowPickle", "--allow-pickle");
+        FlagNames.Register("ModelLoadOptions.IgnoreMismatchedSizes", "--ignore-mismatched-sizes");
+        FlagNames.Register("ModelLoadOptions.ClassifierPooling", "--pooling");
+
         var command = new Command("train", """
             Fine-tune a pretrained model on labelled text and evaluate it.
             Example: finetune train --model all-MiniLM-L6-v2 --data reviews.csv --text-column review --label-column stars --validation-split 0.1 --test-split 0.1 --output runs/reviews
@@ -75,28 +94,22 @@ internal static class TrainCommand
         foreach (var o in new Option[] { model, train, validation, test, task, output, validationSplit, testSplit, maxTrain })
             command.Options.Add(o);
         foreach (var o in data.All) command.Options.Add(o);
-        foreach (var o in tokenTasks.Training) command.Options.Add(o);
+        foreach (var o in taskOptions.Options) command.Options.Add(o);
         foreach (var o in new Option[] { epochs, maxSteps, batchSize, evalBatchSize, lr, weightDecay, schedule, warmupRatio, warmupSteps, maxGradNorm,
                      accumulation, maxLength, noGroup, precision, evalStrategy, evalSteps, saveStrategy, saveSteps, saveLimit, patience, metricForBest,
-                     loggingSteps, classWeights, labelSmoothing, regressionLoss, threshold, scoreScale, seed, device, threads, resume, allowPickle, ignoreMismatched, pooling })
+                     loggingSteps, seed, device, threads, resume, allowPickle, ignoreMismatched, pooling })
             command.Options.Add(o);
 
         command.SetAction(p =>
         {
-            var taskKind = DataOptions.ParseTask(p.GetValue(task)!);
-            var (weighting, weights) = ParseClassWeights(p.GetValue(classWeights)!);
+            var taskName = TaskName(p.GetValue(task)!);
             var request = new FineTuneRequest
             {
                 Model = p.GetValue(model)!,
+                Task = taskName,
                 Data = new DatasetFiles(p.GetValue(train)!, p.GetValue(validation), p.GetValue(test)),
-                Dataset = new DatasetOptions
+                Dataset = data.Dataset(p) with
                 {
-                    Task = taskKind,
-                    Columns = data.Mapping(p),
-                    DataFile = data.FileOptions(p),
-                    LabelSeparator = p.GetValue(data.LabelSeparator)!,
-                    AllowEmptyText = p.GetValue(data.AllowEmptyText),
-                    SkipInvalidRows = p.GetValue(data.SkipInvalidRows),
                     ValidationFraction = p.GetValue(validationSplit),
                     TestFraction = p.GetValue(testSplit),
                     Seed = p.GetValue(seed),
@@ -104,7 +117,6 @@ internal static class TrainCommand
                 },
                 Training = new TrainingOptions
                 {
-                    Task = taskKind,
                     Epochs = p.GetValue(epochs),
                     MaxSteps = p.GetValue(maxSteps),
                     BatchSize = p.GetValue(batchSize),
@@ -116,7 +128,7 @@ internal static class TrainCommand
                     WarmupSteps = p.GetValue(warmupSteps),
                     MaxGradNorm = p.GetValue(maxGradNorm),
                     GradientAccumulationSteps = p.GetValue(accumulation),
-                    MaxLength = p.GetValue(maxLength) ?? new TrainingOptions().MaxLength,
+                    MaxLength = p.GetValue(maxLength),
                     GroupByLength = !p.GetValue(noGroup),
                     Precision = ParseEnum<Precision>(p.GetValue(precision)!, "--precision"),
                     EvalStrategy = ParseEnum<IntervalKind>(p.GetValue(evalStrategy)!, "--eval-strategy"),
@@ -127,13 +139,9 @@ internal static class TrainCommand
                     EarlyStoppingPatience = p.GetValue(patience),
                     MetricForBest = p.GetValue(metricForBest),
                     LoggingSteps = p.GetValue(loggingSteps),
-                    ClassWeighting = weighting,
-                    ClassWeights = weights,
-                    LabelSmoothing = p.GetValue(labelSmoothing),
-                    RegressionLoss = ParseEnum<RegressionLossKind>(p.GetValue(regressionLoss)!, "--regression-loss"),
-                    Threshold = p.GetValue(threshold),
                     Seed = p.GetValue(seed),
                 },
+                TaskOptions = taskOptions.Bind(p, taskName),
                 OutputDirectory = p.GetValue(output)!,
                 Device = p.GetValue(device)!,
                 Threads = p.GetValue(threads),
@@ -144,9 +152,6 @@ internal static class TrainCommand
                     IgnoreMismatchedSizes = p.GetValue(ignoreMismatched),
                     ClassifierPooling = ParsePooling(p.GetValue(pooling)!),
                 },
-                Similarity = new SimilarityOptions { ScoreScale = p.GetValue(scoreScale) },
-                TokenClassification = tokenTasks.TokenClassification(p),
-                QuestionAnswering = tokenTasks.QuestionAnswering(p, p.GetValue(maxLength)),
             };
             return Run(request);
         });
@@ -169,15 +174,15 @@ internal static class TrainCommand
         FineTuneResult result;
         try
         {
-            result = reporter.Run(() => FineTuner.Train(request with { Callbacks = [reporter], Info = reporter.Info, Cancellation = interrupt.Token }));
+            result = reporter.Run(() => FineTuner.Train(request with { Callbacks = [reporter], Info = m => reporter.Info(FlagNames.InFlags(m)), Cancellation = interrupt.Token }));
         }
         finally
         {
             Console.CancelKeyPress -= onCancel;
         }
         Console.WriteLine();
-        PrintMetrics("validation", result.Validation);
-        PrintMetrics("test", result.Test);
+        Output.PrintMetrics("validation", result.Validation);
+        Output.PrintMetrics("test", result.Test);
         Console.WriteLine($"Model:   {result.ModelDirectory}");
         Console.WriteLine($"Report:  {Path.Combine(result.OutputDirectory, "report.html")}");
         Console.WriteLine($"Metrics: {Path.Combine(result.OutputDirectory, "metrics.json")}");
@@ -185,7 +190,30 @@ internal static class TrainCommand
         return 0;
     }
 
-    internal static void PrintMetrics(string split, IReadOnlyDictionary<string, double>? metrics)
+    /// <summary>The task of a name or alias (any case); an unknown one is an error listing the tasks.</summary>
+    internal static string TaskName(string value) =>
+        FineTuner.Tasks.FirstOrDefault(t => t.Aliases.Prepend(t.Name).Any(n => string.Equals(n, value, StringComparison.OrdinalIgnoreCase)))?.Name
+        ?? throw new FineTuneException($"--task: expected {string.Join(", ", FineTuner.Tasks.Select(t => t.Aliases.Count > 0 ? $"{t.Name} ({string.Join(", ", t.Aliases)})" : t.Name))}, got '{value}'");
+
+    private static string? ParsePooling(string value)
+    {
+        var pooling = value.ToLowerInvariant();
+        if (pooling == "auto") return null;
+        return EncoderConfig.SupportedPoolings.Contains(pooling)
+            ? pooling
+            : throw new FineTuneException($"--pooling: expected one of auto, {string.Join(", ", EncoderConfig.SupportedPoolings)}, got '{value}'");
+    }
+
+    internal static T ParseEnum<T>(string value, string option) where T : struct, Enum =>
+        Enum.TryParse<T>(value.Replace("-", ""), ignoreCase: true, out var result) && Enum.IsDefined(result)
+            ? result
+            : throw new FineTuneException($"{option}: expected one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}, got '{value}'");
+}
+
+/// <summary>How the tool prints what the library returns.</summary>
+internal static class Output
+{
+    public static void PrintMetrics(string split, IReadOnlyDictionary<string, double>? metrics)
     {
         if (metrics is null) return;
         Console.WriteLine($"{split} metrics:");
@@ -193,33 +221,18 @@ internal static class TrainCommand
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {k,-20} {v:0.0000}"));
     }
 
-    private static string? ParsePooling(string value)
+    /// <summary>The metrics of an evaluation, its per-class table, and the files written.</summary>
+    public static void PrintEvaluation(EvaluationOutcome outcome)
     {
-        var pooling = value.ToLowerInvariant();
-        if (pooling == "auto") return null;
-        return BertConfig.SupportedPoolings.Contains(pooling)
-            ? pooling
-            : throw new FineTuneException($"--pooling: expected one of auto, {string.Join(", ", BertConfig.SupportedPoolings)}, got '{value}'");
-    }
-
-    internal static T ParseEnum<T>(string value, string option) where T : struct, Enum =>
-        Enum.TryParse<T>(value.Replace("-", ""), ignoreCase: true, out var result) && Enum.IsDefined(result)
-            ? result
-            : throw new FineTuneException($"{option}: expected one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}, got '{value}'");
-
-    private static (ClassWeighting, IReadOnlyList<float>?) ParseClassWeights(string value)
-    {
-        switch (value.ToLowerInvariant())
+        PrintMetrics("test", outcome.Metrics);
+        if (outcome.Details is { Count: > 0 } rows)
         {
-            case "none": return (ClassWeighting.None, null);
-            case "auto" or "balanced": return (ClassWeighting.Auto, null);
+            Console.WriteLine($"{outcome.DetailsTitle}:");
+            foreach (var c in rows)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {c.Label,-20} precision {c.Precision:0.0000}  recall {c.Recall:0.0000}  f1 {c.F1:0.0000}  support {c.Support}"));
         }
-        var parts = value.Split(',', StringSplitOptions.TrimEntries);
-        var weights = new List<float>();
-        foreach (var part in parts)
-            weights.Add(float.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out var w)
-                ? w
-                : throw new FineTuneException($"--class-weights: expected none, auto or numbers like 1,2.5; '{part}' is not a number"));
-        return (ClassWeighting.Explicit, weights);
+        if (outcome.Files.Count > 0)
+            Console.WriteLine($"Wrote {string.Join(", ", outcome.Files)}");
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FineTune.Configuration;
+using FineTune.Modeling;
 using static TorchSharp.torch;
 
 namespace FineTune.Checkpoints;
@@ -174,7 +175,7 @@ public static class ModelCatalog
         var a = import.Architecture;
         if (vocab.Count != a.VocabSize)
             throw new ModelLoadException($"the vocabulary has {vocab.Count} entries but the model's embeddings have {a.VocabSize} rows", folder);
-        var config = new BertConfig
+        var config = new EncoderConfig
         {
             ModelType = "bert",
             Architectures = ["BertModel"],
@@ -192,7 +193,7 @@ public static class ModelCatalog
         config.Validate(folder);
         AtomicFolder.Write(folder, tmp =>
         {
-            config.Save(tmp);
+            ModelFamilies.SaveConfig(config, tmp);
             var tensors = new List<KeyValuePair<string, Tensor>>();
             try
             {

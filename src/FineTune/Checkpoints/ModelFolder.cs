@@ -4,57 +4,32 @@ using static TorchSharp.torch;
 
 namespace FineTune.Checkpoints;
 
-/// <summary>Options for loading a model folder.</summary>
-public sealed record ModelLoadOptions
-{
-    /// <summary>Allow pytorch_model.bin (a Python pickle, which can run code when read). Off by default.</summary>
-    public bool AllowPickle { get; init; }
-
-    /// <summary>Re-initialise a head whose shape differs from the checkpoint's (another number of labels).</summary>
-    public bool IgnoreMismatchedSizes { get; init; }
-
-    /// <summary>
-    /// What a sequence head (classification, multi-label, regression) reads: "cls" or "mean" (see
-    /// <see cref="BertConfig.ClassifierPooling"/>). Null: config.json's classifier_pooling when it has one, else
-    /// "mean" for a sentence-transformers folder whose pooling is mean, else "cls".
-    /// </summary>
-    public string? ClassifierPooling { get; init; }
-}
-
 /// <summary>
 /// A model in Hugging Face's folder layout: config.json, model.safetensors (or shards), tokenizer files.
 /// Loads a task model from it and saves one into it, atomically.
 /// </summary>
 public static class ModelFolder
 {
+    /// <summary>The config.json of a model folder, read and validated (the model family must be a supported one).</summary>
+    public static EncoderConfig LoadConfig(string folder) => ModelFamilies.LoadConfig(Path.Combine(folder, "config.json"));
+
     /// <summary>
-    /// Builds the task model from a folder's config and loads its weights. When <paramref name="labels"/> is given the
-    /// head gets those labels; otherwise the folder's id2label is kept (a folder without one gets HF's 2 default labels).
+    /// Builds a task model with <paramref name="create"/> from <paramref name="config"/> (the folder's config, with
+    /// whatever the task changed: labels, problem type, pooling) and loads the folder's weights into it strictly
+    /// (<see cref="WeightLoader"/>): only a new head, an unused pooler and other droppable keys may differ.
     /// </summary>
-    public static (TaskModel Model, LoadReport Report) LoadTaskModel(string folder, TaskKind task,
-        IReadOnlyList<string>? labels = null, ModelLoadOptions? options = null)
+    public static (TaskModel Model, LoadReport Report) LoadTaskModel(string folder, EncoderConfig config, Func<EncoderConfig, TaskModel> create,
+        ModelLoadOptions? options = null)
     {
         options ??= new ModelLoadOptions();
-        var config = BertConfig.Load(Path.Combine(folder, "config.json"));
-        if (labels is not null)
-            config = config.WithLabels(labels, TaskModel.ProblemType(task));
-        else if (TaskModel.ProblemType(task) is { } problem && config.ProblemType is null)
-            config = config with { ProblemType = problem };
-        string? poolingReason = null;
-        if (IsSequenceTask(task))
-        {
-            (var pooling, poolingReason) = ResolvePooling(folder, config, options.ClassifierPooling);
-            config = config with { ClassifierPooling = pooling };
-        }
         var checkpoint = WeightFiles.Load(folder, options.AllowPickle);
         try
         {
             CheckVocabulary(folder, config, checkpoint);
-            var model = TaskModels.Create(config, task);
+            var model = create(config);
             try
             {
-                var report = WeightLoader.Load(model, checkpoint, WeightSourceName(folder, options), options.IgnoreMismatchedSizes);
-                return (model, report with { PoolingReason = poolingReason });
+                return (model, WeightLoader.Load(model, checkpoint, WeightSourceName(folder, options), options.IgnoreMismatchedSizes));
             }
             catch
             {
@@ -72,7 +47,7 @@ public static class ModelFolder
     public static (TransformerEncoder Encoder, LoadReport Report) LoadEncoder(string folder, ModelLoadOptions? options = null)
     {
         options ??= new ModelLoadOptions();
-        var config = BertConfig.Load(Path.Combine(folder, "config.json"));
+        var config = LoadConfig(folder);
         var checkpoint = WeightFiles.Load(folder, options.AllowPickle);
         try
         {
@@ -94,19 +69,16 @@ public static class ModelFolder
         }
     }
 
-    private static bool IsSequenceTask(TaskKind task) =>
-        task is TaskKind.SingleLabelClassification or TaskKind.MultiLabelClassification or TaskKind.Regression;
-
     /// <summary>
     /// The pooling a sequence head gets from a folder (see <see cref="ModelLoadOptions.ClassifierPooling"/>) and
     /// why, in words for the run's log.
     /// </summary>
-    public static (string Pooling, string Reason) ResolvePooling(string folder, BertConfig config, string? requested)
+    public static (string Pooling, string Reason) ResolvePooling(string folder, EncoderConfig config, string? requested)
     {
         if (requested is not null)
         {
-            if (!BertConfig.SupportedPoolings.Contains(requested))
-                throw new FineTuneException($"--pooling: {string.Join(", ", BertConfig.SupportedPoolings)} or auto, got '{requested}'");
+            if (!EncoderConfig.SupportedPoolings.Contains(requested))
+                throw new OptionException("ModelLoadOptions.ClassifierPooling", $"{string.Join(", ", EncoderConfig.SupportedPoolings)} or auto, got '{requested}'");
             return (requested, "as asked");
         }
         if (config.ClassifierPooling is { } saved)
@@ -116,14 +88,14 @@ public static class ModelFolder
             : ("cls", "Hugging Face's head for this model");
     }
 
-    private static bool HasPooler(IReadOnlyDictionary<string, Tensor> checkpoint, BertConfig config) =>
-        checkpoint.Keys.Any(k => k == "pooler.dense.weight" || k == config.BaseModelPrefix + ".pooler.dense.weight");
+    private static bool HasPooler(IReadOnlyDictionary<string, Tensor> checkpoint, EncoderConfig config) =>
+        checkpoint.Keys.Any(k => k == "pooler.dense.weight" || k == ModelFamilies.Of(config).BaseModelPrefix + ".pooler.dense.weight");
 
     private static string WeightSourceName(string folder, ModelLoadOptions options) =>
         WeightFiles.Locate(folder, options.AllowPickle) is [var single] ? single : Path.Combine(folder, WeightFiles.SafeTensorsIndexName);
 
     /// <summary>The vocabulary file must have as many entries as the word embeddings have rows (when both exist).</summary>
-    private static void CheckVocabulary(string folder, BertConfig config, IReadOnlyDictionary<string, Tensor> checkpoint)
+    private static void CheckVocabulary(string folder, EncoderConfig config, IReadOnlyDictionary<string, Tensor> checkpoint)
     {
         var vocabPath = Path.Combine(folder, "vocab.txt");
         var embeddingKey = checkpoint.Keys.FirstOrDefault(k => k.EndsWith("embeddings.word_embeddings.weight", StringComparison.Ordinal));
@@ -152,22 +124,24 @@ public static class ModelFolder
             writeExtras?.Invoke(tmp);
         });
 
-    /// <summary>Writes config.json and model.safetensors into an existing folder (not atomically; see <see cref="Save"/>).</summary>
+    /// <summary>
+    /// Writes config.json and model.safetensors into an existing folder (not atomically; see <see cref="Save"/>). A
+    /// model without a head of its own (<see cref="TaskModel.SavesAsEncoder"/>) is saved as a plain encoder
+    /// checkpoint: keys without the base-model prefix, no labels.
+    /// </summary>
     public static void WriteModelFiles(TaskModel model, string folder)
     {
         var config = model.Config with { Architectures = [model.ArchitectureName] };
-        if (model.Task == TaskKind.Similarity)
-            config = config with { Id2Label = null, Label2Id = null, ProblemType = null };
         var state = model.state_dict();
         IEnumerable<KeyValuePair<string, Tensor>> tensors = state;
-        if (model.Task == TaskKind.Similarity)
+        if (model.SavesAsEncoder)
         {
-            // A bi-encoder is saved as a plain encoder checkpoint (keys without the base-model prefix).
-            var prefix = model.Config.BaseModelPrefix + ".";
+            config = config with { Id2Label = null, Label2Id = null, ProblemType = null };
+            var prefix = model.Family.BaseModelPrefix + ".";
             tensors = state.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
                 .Select(kv => new KeyValuePair<string, Tensor>(kv.Key[prefix.Length..], kv.Value));
         }
-        config.Save(folder);
+        ModelFamilies.SaveConfig(config, folder);
         SafeTensors.Save(Path.Combine(folder, WeightFiles.SafeTensorsName), tensors);
     }
 }

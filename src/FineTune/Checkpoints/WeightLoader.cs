@@ -15,7 +15,7 @@ public sealed record LoadReport(
 {
     /// <summary>
     /// For a sequence head: why it reads what it reads (the [CLS] token or the mean of the token states), in words for
-    /// the run's log; set by <see cref="ModelFolder.LoadTaskModel"/>, null for other tasks.
+    /// the run's log; set by the sequence tasks, null for other tasks.
     /// </summary>
     public string? PoolingReason { get; init; }
 
@@ -41,14 +41,6 @@ public sealed record LoadReport(
 /// </summary>
 public static class WeightLoader
 {
-    /// <summary>Checkpoint key prefixes that a fine-tuning model may leave unused.</summary>
-    public static IReadOnlyList<string> DroppablePrefixes { get; } =
-    [
-        "pooler.", "cls.", "lm_head.", "vocab_transform.", "vocab_layer_norm.", "vocab_projector.",
-        "generator_predictions.", "generator_lm_head.", "discriminator_predictions.",
-        "classifier.", "pre_classifier.", "qa_outputs.",
-    ];
-
     /// <summary>
     /// Loads <paramref name="checkpoint"/> into <paramref name="model"/>. <paramref name="ignoreMismatchedHeadSizes"/>
     /// allows a head whose shape differs (another number of labels) to be re-initialised, as HF's ignore_mismatched_sizes.
@@ -56,9 +48,15 @@ public static class WeightLoader
     public static LoadReport Load(nn.Module model, IReadOnlyDictionary<string, Tensor> checkpoint, string source,
         bool ignoreMismatchedHeadSizes = false)
     {
+        var family = model switch
+        {
+            TaskModel tm => tm.Family,
+            TransformerEncoder e => ModelFamilies.Of(e.Config),
+            _ => throw new ArgumentException($"not a task model or an encoder: {model.GetType().Name}", nameof(model)),
+        };
         var (prefix, headPrefixes) = model switch
         {
-            TaskModel tm => (tm.Config.BaseModelPrefix + ".", tm.HeadPrefixes),
+            TaskModel tm => (family.BaseModelPrefix + ".", tm.HeadPrefixes),
             _ => ("", (IReadOnlyList<string>)[]),
         };
         var encoderHasPooler = model switch
@@ -67,12 +65,7 @@ public static class WeightLoader
             TransformerEncoder e => e.HasPooler,
             _ => false,
         };
-        string basePrefix = model switch
-        {
-            TaskModel tm => tm.Config.BaseModelPrefix + ".",
-            TransformerEncoder e => e.Config.BaseModelPrefix + ".",
-            _ => "",
-        };
+        string basePrefix = family.BaseModelPrefix + ".";
 
         // Normalise checkpoint names: old TF-converted LayerNorm names, and the base-model prefix.
         var renamed = new Dictionary<string, (string Original, Tensor Value)>();
@@ -101,7 +94,7 @@ public static class WeightLoader
         var newHead = missing.Where(k => IsHeadKey(k, headPrefixes)).ToList();
         var newPooler = missing.Where(k => Local(k).StartsWith("pooler.", StringComparison.Ordinal) && encoderHasPooler).ToList();
         var badMissing = missing.Except(newHead).Except(newPooler).ToList();
-        var droppable = unexpected.Where(k => DroppablePrefixes.Any(p => Local(k).StartsWith(p, StringComparison.Ordinal)) || k.EndsWith("position_ids", StringComparison.Ordinal)).ToList();
+        var droppable = unexpected.Where(k => family.DroppablePrefixes.Any(p => Local(k).StartsWith(p, StringComparison.Ordinal)) || k.EndsWith("position_ids", StringComparison.Ordinal)).ToList();
         var badUnexpected = unexpected.Except(droppable).ToList();
         var headResized = mismatched.Where(k => IsHeadKey(k, headPrefixes) && ignoreMismatchedHeadSizes).ToList();
         var badShapes = mismatched.Except(headResized).ToList();

@@ -1,5 +1,4 @@
 using System.Globalization;
-using FineTune.Configuration;
 
 namespace FineTune.Data;
 
@@ -21,22 +20,26 @@ public sealed record ExampleFile(IReadOnlyList<TextExample> Examples, SkippedRow
 public static class DatasetLoader
 {
     /// <summary>A dataset from a training file and an optional validation file, read with the default options.</summary>
-    public static TextDataset Load(string trainFile, string? validationFile, TaskKind task, string textColumn, string labelColumn, string? textPairColumn = null) =>
+    public static TextDataset Load(string trainFile, string? validationFile, LabelKind labels, string textColumn, string labelColumn, string? textPairColumn = null) =>
         Load(new DatasetFiles(trainFile, validationFile), new DatasetOptions
         {
-            Task = task,
             Columns = new ColumnMapping { Text = textColumn, TextPair = textPairColumn, Label = labelColumn },
-        });
+        }, labels);
 
-    public static TextDataset Load(DatasetFiles files, DatasetOptions options)
+    /// <summary>
+    /// Reads the files of a dataset whose label cells hold <paramref name="kind"/>, with the label map from the
+    /// training file (or <see cref="DatasetOptions.Labels"/>), and splits off validation and test when asked.
+    /// </summary>
+    /// <param name="task">The task's name, for the summary.</param>
+    public static TextDataset Load(DatasetFiles files, DatasetOptions options, LabelKind kind, string task = "")
     {
-        CheckOptions(options, requireLabels: true);
+        CheckOptions(options, kind, requireLabels: true);
         if (files.Validation is not null && options.ValidationFraction > 0)
-            throw new ArgumentException("a validation file and a validation fraction were both given; use one");
+            throw new OptionException("DatasetOptions.ValidationFraction", "a validation file and a validation fraction were both given; use one");
         if (files.Test is not null && options.TestFraction > 0)
-            throw new ArgumentException("a test file and a test fraction were both given; use one");
+            throw new OptionException("DatasetOptions.TestFraction", "a test file and a test fraction were both given; use one");
 
-        var parser = new ExampleParser(options);
+        var parser = new ExampleParser(options, kind);
         var trainSkips = new SkipTracker(files.Train, options);
         var raw = parser.ReadRaw(files.Train, trainSkips);
         if (raw.Count == 0)
@@ -66,7 +69,7 @@ public static class DatasetLoader
         if (options.ValidationFraction > 0 || options.TestFraction > 0)
         {
             var split = DatasetSplitter.Split(everything, options.ValidationFraction, options.TestFraction, options.Seed,
-                options.Stratify && options.Task == TaskKind.SingleLabelClassification);
+                options.Stratify && kind == LabelKind.Class);
             train = split.Train;
             validation ??= split.Validation;
             test ??= split.Test;
@@ -79,7 +82,7 @@ public static class DatasetLoader
         var splits = new List<SplitSummary> { SplitSummary.Of("train", train, labels) };
         if (validation.Count > 0 || files.Validation is not null) splits.Add(SplitSummary.Of("validation", validation, labels));
         if (test.Count > 0 || files.Test is not null) splits.Add(SplitSummary.Of("test", test, labels));
-        var summary = new DatasetSummary(options.Task, labels, splits, skipped);
+        var summary = new DatasetSummary(task, labels, splits, skipped);
         return new TextDataset(train, validation, test, labels, summary);
     }
 
@@ -88,15 +91,15 @@ public static class DatasetLoader
     /// no label columns in the mapping, unlabelled text to predict on. <paramref name="labels"/> defaults to
     /// <see cref="DatasetOptions.Labels"/>, or the label columns of a multi-label mapping.
     /// </summary>
-    public static ExampleFile ReadExamples(string file, DatasetOptions options, LabelMap? labels)
+    public static ExampleFile ReadExamples(string file, DatasetOptions options, LabelKind kind, LabelMap? labels)
     {
-        CheckOptions(options, requireLabels: false);
+        CheckOptions(options, kind, requireLabels: false);
         labels ??= options.Labels;
         if (labels is null && options.Columns.LabelColumns is { Count: > 0 } labelColumns)
             labels = LabelMap.FromOrdered(labelColumns);
-        if (options.Columns.HasLabels && labels is null && options.Task != TaskKind.Regression)
+        if (options.Columns.HasLabels && labels is null && kind != LabelKind.Number)
             throw new ArgumentException("reading labelled classification examples needs the label map");
-        return ReadFile(new ExampleParser(options), file, labels, options, fromTrainingData: false);
+        return ReadFile(new ExampleParser(options, kind), file, labels, options, fromTrainingData: false);
     }
 
     private static ExampleFile ReadFile(ExampleParser parser, string file, LabelMap? labels, DatasetOptions options, bool fromTrainingData)
@@ -107,23 +110,23 @@ public static class DatasetLoader
         return new ExampleFile(examples, skips.Report());
     }
 
-    private static void CheckOptions(DatasetOptions options, bool requireLabels)
+    private static void CheckOptions(DatasetOptions options, LabelKind kind, bool requireLabels)
     {
         var columns = options.Columns;
         if (string.IsNullOrEmpty(columns.Text))
-            throw new ArgumentException("the text column is not named");
+            throw new OptionException("ColumnMapping.Text", "the text column is not named");
         if (columns.Label is not null && columns.LabelColumns is { Count: > 0 })
-            throw new ArgumentException("name either one label column or a list of label columns, not both");
-        if (columns.LabelColumns is { Count: > 0 } && options.Task != TaskKind.MultiLabelClassification)
-            throw new ArgumentException($"a list of label columns is for multi-label classification, not {options.Task}");
+            throw new OptionException("ColumnMapping.LabelColumns", "name either one label column (ColumnMapping.Label) or a list of label columns, not both");
+        if (columns.LabelColumns is { Count: > 0 } && kind != LabelKind.Classes)
+            throw new OptionException("ColumnMapping.LabelColumns", "a list of 0/1 label columns is for multi-label classification");
         if (requireLabels && !columns.HasLabels)
-            throw new ArgumentException("training data needs a label column");
-        if (options.Task == TaskKind.MultiLabelClassification && string.IsNullOrEmpty(options.LabelSeparator))
-            throw new ArgumentException("the label separator is empty");
+            throw new OptionException("ColumnMapping.Label", "training data needs a label column");
+        if (kind == LabelKind.Classes && string.IsNullOrEmpty(options.LabelSeparator))
+            throw new OptionException("DatasetOptions.LabelSeparator", "the label separator is empty");
         if (options.MaxTrainExamples is <= 0)
-            throw new ArgumentOutOfRangeException(nameof(options), options.MaxTrainExamples, "MaxTrainExamples must be positive");
+            throw new OptionException("DatasetOptions.MaxTrainExamples", $"must be positive, got {options.MaxTrainExamples}");
         if (options.ReportedInvalidRows < 0)
-            throw new ArgumentOutOfRangeException(nameof(options), options.ReportedInvalidRows, "ReportedInvalidRows must not be negative");
+            throw new OptionException("DatasetOptions.ReportedInvalidRows", "must not be negative");
         if (options.Labels is not null && columns.LabelColumns is { Count: > 0 } lc && !options.Labels.Equals(LabelMap.FromOrdered(lc)))
             throw new ArgumentException($"the label columns ({string.Join(", ", lc)}) differ from the given labels ({options.Labels.Describe()})");
     }
@@ -147,7 +150,7 @@ public static class DatasetLoader
     /// <summary>A row's text and label as read, before the label is looked up in the label map.</summary>
     private readonly record struct RawExample(string Text, string? TextPair, string? Label, string[]? Labels, float[]? Targets, float Value, string File, long Row);
 
-    private sealed class ExampleParser(DatasetOptions options)
+    private sealed class ExampleParser(DatasetOptions options, LabelKind kind)
     {
         private readonly ColumnMapping _columns = options.Columns;
 
@@ -191,23 +194,21 @@ public static class DatasetLoader
             {
                 var cell = row[labelColumn];
                 if (cell.IsMissing) throw Error(row, labelColumn, "missing label");
-                switch (options.Task)
+                switch (kind)
                 {
-                    case TaskKind.SingleLabelClassification:
+                    case LabelKind.Class:
                         if (cell.IsList) throw Error(row, labelColumn, "expected one label, found a list");
                         label = cell.Text!.Trim();
                         if (label.Length == 0) throw Error(row, labelColumn, "empty label");
                         break;
-                    case TaskKind.MultiLabelClassification:
+                    case LabelKind.Classes:
                         var parts = cell.IsList ? cell.Items! : cell.Text!.Split(options.LabelSeparator);
                         labels = parts.Select(p => p.Trim()).Where(p => p.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
                         break;
-                    case TaskKind.Regression:
+                    default:
                         if (cell.IsList) throw Error(row, labelColumn, "expected a number, found a list");
                         value = ParseValue(row, labelColumn, cell.Text!);
                         break;
-                    default:
-                        throw new NotSupportedException($"task {options.Task} is not read by the sequence data loader");
                 }
             }
             else if (_columns.LabelColumns is { Count: > 0 } labelColumns)
@@ -256,11 +257,11 @@ public static class DatasetLoader
         {
             if (options.Labels is not null) return options.Labels;
             if (_columns.LabelColumns is { Count: > 0 } labelColumns) return LabelMap.FromOrdered(labelColumns);
-            switch (options.Task)
+            switch (kind)
             {
-                case TaskKind.SingleLabelClassification:
+                case LabelKind.Class:
                     return LabelMap.FromObserved(raw.Select(r => r.Label!));
-                case TaskKind.MultiLabelClassification:
+                case LabelKind.Classes:
                     var all = raw.SelectMany(r => r.Labels!).ToArray();
                     if (all.Length == 0) throw new DataException("no example of the training file has a label", trainFile, column: _columns.Label);
                     return LabelMap.FromObserved(all);
@@ -290,11 +291,11 @@ public static class DatasetLoader
         {
             if (!_columns.HasLabels) return null;
             if (r.Targets is not null) return new MultiLabelTargets(r.Targets);
-            switch (options.Task)
+            switch (kind)
             {
-                case TaskKind.SingleLabelClassification:
+                case LabelKind.Class:
                     return new ClassLabel(LookUp(r, r.Label!, labels!, fromTrainingData));
-                case TaskKind.MultiLabelClassification:
+                case LabelKind.Classes:
                     var targets = new float[labels!.Count];
                     foreach (var l in r.Labels!) targets[LookUp(r, l, labels, fromTrainingData)] = 1f;
                     return new MultiLabelTargets(targets);

@@ -1,16 +1,19 @@
-using FineTune.Configuration;
-
 namespace FineTune.Data;
 
 /// <summary>The files of a dataset. Validation and test are optional; they can also be split off the training file.</summary>
 public sealed record DatasetFiles(string Train, string? Validation = null, string? Test = null);
 
-/// <summary>How to turn data files into labelled examples for a task.</summary>
+/// <summary>
+/// What a label cell holds: one class (single-label classification), a list of classes (multi-label, in one column
+/// or as 0/1 columns) or a number (regression, similarity scores). The task says which it reads.
+/// </summary>
+public enum LabelKind { Class, Classes, Number }
+
+/// <summary>How to turn data files into labelled examples: which columns hold what, how files are read and split.</summary>
 public sealed record DatasetOptions
 {
-    public required TaskKind Task { get; init; }
-
-    public required ColumnMapping Columns { get; init; }
+    /// <summary>Which columns hold the text, the second text of a pair and the label(s); by default "text" and "label".</summary>
+    public ColumnMapping Columns { get; init; } = new() { Text = "text", Label = "label" };
 
     /// <summary>How the files are read (format, header, quoting, encoding); the same for every file of the dataset.</summary>
     public DataFileOptions DataFile { get; init; } = new();

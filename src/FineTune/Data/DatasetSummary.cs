@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using FineTune.Configuration;
 
 namespace FineTune.Data;
 
@@ -46,9 +45,15 @@ public sealed record SplitSummary(string Name, int Count, IReadOnlyDictionary<st
     }
 }
 
-/// <summary>What was loaded: the task, the labels, each split's size and label distribution, and skipped rows.</summary>
-public sealed record DatasetSummary(TaskKind Task, LabelMap? Labels, IReadOnlyList<SplitSummary> Splits, IReadOnlyList<SkippedRows> Skipped)
+/// <summary>
+/// What was loaded: the task (its name), the labels, each split's size and label distribution, and skipped rows.
+/// <see cref="Unit"/> names what a row is, in messages: rows, sentences, questions.
+/// </summary>
+public sealed record DatasetSummary(string Task, LabelMap? Labels, IReadOnlyList<SplitSummary> Splits, IReadOnlyList<SkippedRows> Skipped)
 {
+    /// <summary>What the invalid rows of a file are called in messages (rows, sentences, questions).</summary>
+    public string Unit { get; init; } = "rows";
+
     /// <summary>The split of that name ("train", "validation", "test"), or null.</summary>
     public SplitSummary? this[string name] => Splits.FirstOrDefault(s => s.Name == name);
 
@@ -80,12 +85,7 @@ public sealed record DatasetSummary(TaskKind Task, LabelMap? Labels, IReadOnlyLi
                 sb.Append(inv, $", {t} truncated");
             sb.AppendLine();
         }
-        var rows = Task switch
-        {
-            TaskKind.TokenClassification => "sentences",
-            TaskKind.QuestionAnswering => "questions",
-            _ => "rows",
-        };
+        var rows = Unit;
         foreach (var skipped in Skipped.Where(s => s.Count > 0))
         {
             sb.AppendLine(inv, $"{skipped.File}: {skipped.Count} invalid {rows} skipped, for example:");

@@ -1,4 +1,3 @@
-using FineTune.Configuration;
 using FineTune.Data;
 
 namespace FineTune.Evaluation;
@@ -63,8 +62,6 @@ public sealed class ClassificationMetrics : IMetricAccumulator
         _labels = labelNames?.ToArray() ?? Enumerable.Range(0, classCount).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         _confusion = new long[classCount, classCount];
     }
-
-    public TaskKind Task => TaskKind.SingleLabelClassification;
 
     public int ClassCount { get; }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using FineTune.Data;
 
 namespace FineTune.Evaluation;
 

@@ -1,4 +1,3 @@
-using FineTune.Configuration;
 using FineTune.Data;
 
 namespace FineTune.Evaluation;
@@ -10,8 +9,6 @@ namespace FineTune.Evaluation;
 /// </summary>
 public interface IMetricAccumulator
 {
-    TaskKind Task { get; }
-
     /// <summary>The number of examples added so far.</summary>
     long ExampleCount { get; }
 
@@ -31,20 +28,6 @@ public interface IMetricAccumulator
     IReadOnlyDictionary<string, double> Compute();
 
     void Reset();
-}
-
-/// <summary>Makes the metric accumulator of a task.</summary>
-public static class MetricAccumulator
-{
-    /// <param name="labels">The label map; required for the classification tasks.</param>
-    /// <param name="threshold">Multi-label: the probability from which a label is predicted.</param>
-    public static IMetricAccumulator Create(TaskKind task, LabelMap? labels, double threshold = 0.5) => task switch
-    {
-        TaskKind.SingleLabelClassification => new ClassificationMetrics(labels ?? throw new ArgumentNullException(nameof(labels))),
-        TaskKind.MultiLabelClassification => new MultiLabelMetrics(labels ?? throw new ArgumentNullException(nameof(labels)), threshold),
-        TaskKind.Regression => new RegressionMetrics(),
-        _ => throw new NotSupportedException($"no sequence metrics for task {task}"),
-    };
 }
 
 /// <summary>The example-weighted mean of batch losses.</summary>

@@ -1,4 +1,3 @@
-using FineTune.Configuration;
 using FineTune.Data;
 
 namespace FineTune.Evaluation;
@@ -39,8 +38,6 @@ public sealed class MultiLabelMetrics : IMetricAccumulator
         _falsePositives = new long[labelCount];
         _falseNegatives = new long[labelCount];
     }
-
-    public TaskKind Task => TaskKind.MultiLabelClassification;
 
     public int LabelCount { get; }
 

@@ -1,4 +1,3 @@
-using FineTune.Configuration;
 using FineTune.Data;
 
 namespace FineTune.Evaluation;
@@ -17,8 +16,6 @@ public sealed class RegressionMetrics : IMetricAccumulator
     private readonly List<float> _predictions = [];
     private readonly List<float> _targets = [];
     private LossAverage _loss;
-
-    public TaskKind Task => TaskKind.Regression;
 
     public long ExampleCount => _targets.Count;
 

@@ -1,4 +1,5 @@
 using FineTune.Checkpoints;
+using FineTune.Configuration;
 using FineTune.Modeling;
 using FineTune.Runtime;
 using FineTune.Text;
@@ -18,7 +19,7 @@ public sealed class SentenceEmbedder : IDisposable
     private readonly Device _device;
     private readonly Func<IDisposable?>? _precision;
 
-    private SentenceEmbedder(TransformerEncoder encoder, BertTokenizer tokenizer, Device device, Func<IDisposable?>? precision, int maxLength)
+    private SentenceEmbedder(TransformerEncoder encoder, ITokenizer tokenizer, Device device, Func<IDisposable?>? precision, int maxLength)
     {
         _encoder = encoder;
         Tokenizer = tokenizer;
@@ -27,7 +28,7 @@ public sealed class SentenceEmbedder : IDisposable
         MaxLength = maxLength;
     }
 
-    public BertTokenizer Tokenizer { get; }
+    public ITokenizer Tokenizer { get; }
     public int Dimension => _encoder.Config.HiddenSize;
     public int MaxLength { get; set; }
     public int BatchSize { get; set; } = 64;
@@ -39,8 +40,9 @@ public sealed class SentenceEmbedder : IDisposable
         var dev = TorchRuntime.ParseDevice(device);
         encoder.to(dev);
         encoder.eval();
-        var tokenizer = BertTokenizer.FromFolder(folder);
-        int maxLength = FineTuneMetadata.Load(folder)?.MaxLength is > 0 and var m ? m : Math.Min(tokenizer.ModelMaxLength ?? 512, encoder.Config.MaxPositionEmbeddings);
+        var tokenizer = Tokenizers.FromFolder(folder);
+        int limit = ModelFamilies.Of(encoder.Config).MaxSequenceLength(encoder.Config);
+        int maxLength = FineTuneMetadata.Load(folder)?.MaxLength is > 0 and var m ? m : Math.Min(tokenizer.ModelMaxLength ?? 512, limit);
         return new SentenceEmbedder(encoder, tokenizer, dev, PrecisionScopes.For(precision, dev), maxLength);
     }
 
@@ -56,7 +58,7 @@ public sealed class SentenceEmbedder : IDisposable
         {
             using var scope = NewDisposeScope();
             var indices = order.AsSpan(start, Math.Min(BatchSize, order.Length - start)).ToArray();
-            var input = Collator.Collate(indices.Select(i => features[i]).ToList(), Configuration.TaskKind.Regression, Tokenizer.PaddingTokenId, _device, withLabels: false);
+            var input = InputPadding.Collate(indices.Select(i => features[i]).ToList(), Tokenizer.PaddingTokenId, _device);
             Tensor pooled;
             using (_precision?.Invoke())
                 pooled = ForSentenceEmbedding.MeanPool(_encoder.call(input).LastHiddenState, input.AttentionMask);

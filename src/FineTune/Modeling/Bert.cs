@@ -13,38 +13,42 @@ namespace FineTune.Modeling;
 // discriminator (embedding_size with a projection, no pooler) share these classes; DistilBERT has its own file.
 
 /// <summary>Word + position + token-type embeddings, then LayerNorm and dropout.</summary>
-public sealed class BertEmbeddings : Module<BertInput, Tensor>
+public sealed class BertEmbeddings : Module<ModelInput, Tensor>
 {
     private readonly Embedding word_embeddings;
     private readonly Embedding position_embeddings;
     private readonly Embedding? token_type_embeddings;
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
     private readonly FastDropout dropout;
-    private readonly BertConfig _config;
+    private readonly EncoderConfig _config;
+    private readonly int _positionOffset;
+    private readonly KernelSwitch _kernels;
 
-    public BertEmbeddings(BertConfig config) : base(nameof(BertEmbeddings))
+    internal BertEmbeddings(EncoderConfig config, int positionOffset, KernelSwitch kernels) : base(nameof(BertEmbeddings))
     {
         _config = config;
+        _positionOffset = positionOffset;
+        _kernels = kernels;
         int width = config.EmbeddingWidth;
         word_embeddings = Embedding(config.VocabSize, width, padding_idx: config.PadTokenId);
-        position_embeddings = config.OffsetsPositionsByPadding
+        position_embeddings = positionOffset > 0
             ? Embedding(config.MaxPositionEmbeddings, width, padding_idx: config.PadTokenId)
             : Embedding(config.MaxPositionEmbeddings, width);
         if (config.TypeVocabSize > 0)
             token_type_embeddings = Embedding(config.TypeVocabSize, width);
         layerNorm = LayerNorm(width, eps: config.LayerNormEps);
-        dropout = new FastDropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb, kernels);
         RegisterComponents();
     }
 
-    public override Tensor forward(BertInput input)
+    public override Tensor forward(ModelInput input)
     {
         var ids = input.InputIds;                                   // [B, T]
         long seqLength = ids.shape[1];
-        if (seqLength > _config.MaxPositionEmbeddings - (_config.OffsetsPositionsByPadding ? _config.PadTokenId + 1 : 0))
+        if (seqLength > _config.MaxPositionEmbeddings - _positionOffset)
             throw new ArgumentException($"sequence length {seqLength} exceeds the model's {_config.MaxPositionEmbeddings} positions");
         Tensor positionIds;
-        if (_config.OffsetsPositionsByPadding)
+        if (_positionOffset > 0)
         {
             // RoBERTa: padding tokens keep position padding_idx; real tokens count from padding_idx + 1.
             var notPad = ids.ne(_config.PadTokenId).to(ScalarType.Int64);                          // [B, T]
@@ -54,7 +58,7 @@ public sealed class BertEmbeddings : Module<BertInput, Tensor>
         {
             positionIds = arange(seqLength, dtype: ScalarType.Int64, device: ids.device).unsqueeze(0); // [1, T]
         }
-        using var words = Words.Lookup(word_embeddings, ids, _config.PadTokenId);                       // [B, T, E]
+        using var words = Words.Lookup(word_embeddings, ids, _config.PadTokenId, _kernels.Options);                       // [B, T, E]
         using var positions = position_embeddings.call(positionIds);
         using var sum = words + positions;
         using var types = token_type_embeddings?.call(input.TokenTypeIds ?? zeros_like(ids));
@@ -73,9 +77,11 @@ public sealed class BertSelfAttention : Module<Tensor, Tensor, Tensor>
     private readonly int _heads;
     private readonly int _headSize;
     private readonly double _dropout;
+    private readonly KernelSwitch _kernels;
 
-    public BertSelfAttention(BertConfig config) : base(nameof(BertSelfAttention))
+    internal BertSelfAttention(EncoderConfig config, KernelSwitch kernels) : base(nameof(BertSelfAttention))
     {
+        _kernels = kernels;
         _heads = config.NumAttentionHeads;
         _headSize = config.HiddenSize / config.NumAttentionHeads;
         _dropout = config.AttentionProbsDropoutProb;
@@ -89,7 +95,7 @@ public sealed class BertSelfAttention : Module<Tensor, Tensor, Tensor>
     /// <param name="attentionBias">[B, 1, 1, T], 0 for tokens and a large negative number for padding.</param>
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
-        return Attention.SelfAttention(hidden, query, key, value, _heads, _headSize, attentionBias, training ? _dropout : 0.0);
+        return Attention.SelfAttention(hidden, query, key, value, _heads, _headSize, attentionBias, training ? _dropout : 0.0, _kernels.Options);
     }
 }
 
@@ -100,11 +106,11 @@ public sealed class BertSelfOutput : Module<Tensor, Tensor, Tensor>
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
     private readonly FastDropout dropout;
 
-    public BertSelfOutput(BertConfig config) : base(nameof(BertSelfOutput))
+    internal BertSelfOutput(EncoderConfig config, KernelSwitch kernels) : base(nameof(BertSelfOutput))
     {
         dense = Linear(config.HiddenSize, config.HiddenSize);
         layerNorm = LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
-        dropout = new FastDropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb, kernels);
         RegisterComponents();
     }
 
@@ -113,7 +119,7 @@ public sealed class BertSelfOutput : Module<Tensor, Tensor, Tensor>
     /// <summary>The block's output, and under bf16 autocast when <paramref name="wantLow"/> also as bf16 for the next linear layer (see <see cref="BlockEnd"/>).</summary>
     internal (Tensor Output, Tensor? Low) ForwardPair(Tensor attended, Tensor residual, bool wantLow)
     {
-        using var projected = Dense.Apply(dense, attended);
+        using var projected = Dense.Apply(dense, attended, dropout.Kernels);
         return BlockEnd.Apply(projected, residual, layerNorm, dropout, wantLow);
     }
 }
@@ -124,10 +130,10 @@ public sealed class BertAttention : Module<Tensor, Tensor, Tensor>
     [ComponentName(Name = "self")] private readonly BertSelfAttention selfAttention;
     private readonly BertSelfOutput output;
 
-    public BertAttention(BertConfig config) : base(nameof(BertAttention))
+    internal BertAttention(EncoderConfig config, KernelSwitch kernels) : base(nameof(BertAttention))
     {
-        selfAttention = new BertSelfAttention(config);
-        output = new BertSelfOutput(config);
+        selfAttention = new BertSelfAttention(config, kernels);
+        output = new BertSelfOutput(config, kernels);
         RegisterComponents();
     }
 
@@ -147,9 +153,11 @@ public sealed class BertIntermediate : Module<Tensor, Tensor>
 {
     private readonly Linear dense;
     private readonly Func<Tensor, Tensor> _activation;
+    private readonly KernelSwitch _kernels;
 
-    public BertIntermediate(BertConfig config) : base(nameof(BertIntermediate))
+    internal BertIntermediate(EncoderConfig config, KernelSwitch kernels) : base(nameof(BertIntermediate))
     {
+        _kernels = kernels;
         dense = Linear(config.HiddenSize, config.IntermediateSize);
         _activation = Activations.Get(config.HiddenAct);
         RegisterComponents();
@@ -157,7 +165,7 @@ public sealed class BertIntermediate : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor hidden)
     {
-        using var expanded = Dense.Apply(dense, hidden);                                     // [B, T, H] -> [B, T, I]
+        using var expanded = Dense.Apply(dense, hidden, _kernels.Options);                                     // [B, T, H] -> [B, T, I]
         return _activation(expanded);
     }
 }
@@ -169,11 +177,11 @@ public sealed class BertOutput : Module<Tensor, Tensor, Tensor>
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
     private readonly FastDropout dropout;
 
-    public BertOutput(BertConfig config) : base(nameof(BertOutput))
+    internal BertOutput(EncoderConfig config, KernelSwitch kernels) : base(nameof(BertOutput))
     {
         dense = Linear(config.IntermediateSize, config.HiddenSize);
         layerNorm = LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
-        dropout = new FastDropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb, kernels);
         RegisterComponents();
     }
 
@@ -182,7 +190,7 @@ public sealed class BertOutput : Module<Tensor, Tensor, Tensor>
     /// <inheritdoc cref="BertSelfOutput.ForwardPair"/>
     internal (Tensor Output, Tensor? Low) ForwardPair(Tensor intermediate, Tensor residual, bool wantLow)
     {
-        using var projected = Dense.Apply(dense, intermediate);                              // [B, T, I] -> [B, T, H]
+        using var projected = Dense.Apply(dense, intermediate, dropout.Kernels);                              // [B, T, I] -> [B, T, H]
         return BlockEnd.Apply(projected, residual, layerNorm, dropout, wantLow);
     }
 }
@@ -194,11 +202,11 @@ public sealed class BertLayer : Module<Tensor, Tensor, Tensor>
     private readonly BertIntermediate intermediate;
     private readonly BertOutput output;
 
-    public BertLayer(BertConfig config) : base(nameof(BertLayer))
+    internal BertLayer(EncoderConfig config, KernelSwitch kernels) : base(nameof(BertLayer))
     {
-        attention = new BertAttention(config);
-        intermediate = new BertIntermediate(config);
-        output = new BertOutput(config);
+        attention = new BertAttention(config, kernels);
+        intermediate = new BertIntermediate(config, kernels);
+        output = new BertOutput(config, kernels);
         RegisterComponents();
     }
 
@@ -223,9 +231,9 @@ public sealed class BertEncoder : Module<Tensor, Tensor, Tensor>
 {
     private readonly ModuleList<BertLayer> layer;
 
-    public BertEncoder(BertConfig config) : base(nameof(BertEncoder))
+    internal BertEncoder(EncoderConfig config, KernelSwitch kernels) : base(nameof(BertEncoder))
     {
-        layer = new ModuleList<BertLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new BertLayer(config)).ToArray());
+        layer = new ModuleList<BertLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new BertLayer(config, kernels)).ToArray());
         RegisterComponents();
     }
 
@@ -255,7 +263,7 @@ public sealed class BertPooler : Module<Tensor, Tensor>
 {
     private readonly Linear dense;
 
-    public BertPooler(BertConfig config) : base(nameof(BertPooler))
+    public BertPooler(EncoderConfig config) : base(nameof(BertPooler))
     {
         dense = Linear(config.HiddenSize, config.HiddenSize);
         RegisterComponents();
@@ -265,7 +273,8 @@ public sealed class BertPooler : Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// The encoder for BERT, MiniLM, RoBERTa, XLM-R and ELECTRA: embeddings (with ELECTRA's projection when
+/// BERT's encoder architecture, which BERT, MiniLM, RoBERTa, XLM-R and ELECTRA share: embeddings (positions counted
+/// from <paramref name="positionOffset"/>: padding_idx + 1 for RoBERTa and XLM-R; with ELECTRA's projection when
 /// embedding_size differs from hidden_size), the layers, and the pooler when asked for.
 /// </summary>
 public sealed class BertModel : TransformerEncoder
@@ -275,12 +284,13 @@ public sealed class BertModel : TransformerEncoder
     private readonly BertEncoder encoder;
     private readonly BertPooler? pooler;
 
-    public BertModel(BertConfig config, bool addPoolingLayer = true) : base(nameof(BertModel), config)
+    internal BertModel(EncoderConfig config, bool addPoolingLayer, int positionOffset, KernelOptions kernels)
+        : base(nameof(BertModel), config, kernels)
     {
-        embeddings = new BertEmbeddings(config);
+        embeddings = new BertEmbeddings(config, positionOffset, Switch);
         if (config.EmbeddingWidth != config.HiddenSize)
             embeddings_project = Linear(config.EmbeddingWidth, config.HiddenSize);
-        encoder = new BertEncoder(config);
+        encoder = new BertEncoder(config, Switch);
         if (addPoolingLayer)
             pooler = new BertPooler(config);
         RegisterComponents();
@@ -288,7 +298,7 @@ public sealed class BertModel : TransformerEncoder
 
     public override bool HasPooler => pooler is not null;
 
-    public override EncoderOutput forward(BertInput input)
+    public override EncoderOutput forward(ModelInput input)
     {
         using var embedded = embeddings.call(input);                                         // [B, T, E]
         using var projected = embeddings_project?.call(embedded);                            // [B, T, E] -> [B, T, H]
@@ -299,12 +309,26 @@ public sealed class BertModel : TransformerEncoder
     }
 }
 
-/// <summary>The base of every encoder: it maps a batch to hidden states and knows its config.</summary>
-public abstract class TransformerEncoder : Module<BertInput, EncoderOutput>
+/// <summary>The base of every encoder: it maps a batch to hidden states and knows its config and kernel choices.</summary>
+public abstract class TransformerEncoder : Module<ModelInput, EncoderOutput>
 {
-    protected TransformerEncoder(string name, BertConfig config) : base(name) => Config = config;
+    private protected TransformerEncoder(string name, EncoderConfig config, KernelOptions kernels) : base(name)
+    {
+        Config = config;
+        Switch = new KernelSwitch(kernels);
+    }
 
-    public BertConfig Config { get; }
+    public EncoderConfig Config { get; }
+
+    /// <summary>The kernel choices every module of this encoder reads (shared with them).</summary>
+    private protected KernelSwitch Switch { get; }
+
+    /// <summary>The encoder's kernel choices; a change applies from its next forward pass.</summary>
+    internal KernelOptions Kernels
+    {
+        get => Switch.Options;
+        set => Switch.Options = value;
+    }
 
     /// <summary>Whether the encoder has a pooler (BERT with add_pooling_layer).</summary>
     public abstract bool HasPooler { get; }

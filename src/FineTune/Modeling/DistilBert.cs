@@ -19,7 +19,7 @@ public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
     private readonly FastDropout dropout;
     private readonly int _padTokenId;
 
-    public DistilBertEmbeddings(BertConfig config) : base(nameof(DistilBertEmbeddings))
+    internal DistilBertEmbeddings(EncoderConfig config, KernelSwitch kernels) : base(nameof(DistilBertEmbeddings))
     {
         _padTokenId = config.PadTokenId;
         word_embeddings = Embedding(config.VocabSize, config.HiddenSize, padding_idx: config.PadTokenId);
@@ -31,7 +31,7 @@ public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
                 position_embeddings.weight!.requires_grad = false;
             }
         layerNorm = LayerNorm(config.HiddenSize, eps: 1e-12);
-        dropout = new FastDropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb, kernels);
         RegisterComponents();
     }
 
@@ -50,7 +50,7 @@ public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
     public override Tensor forward(Tensor ids)
     {
         var positionIds = arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device).unsqueeze(0); // [1, T]
-        using var words = Words.Lookup(word_embeddings, ids, _padTokenId);                      // [B, T, H]
+        using var words = Words.Lookup(word_embeddings, ids, _padTokenId, dropout.Kernels);                      // [B, T, H]
         using var positions = position_embeddings.call(positionIds);
         using var sum = words + positions;
         using var normalized = layerNorm.call(sum);
@@ -68,9 +68,11 @@ public sealed class MultiHeadSelfAttention : Module<Tensor, Tensor, Tensor>
     private readonly int _heads;
     private readonly int _headSize;
     private readonly double _dropout;
+    private readonly KernelSwitch _kernels;
 
-    public MultiHeadSelfAttention(BertConfig config) : base(nameof(MultiHeadSelfAttention))
+    internal MultiHeadSelfAttention(EncoderConfig config, KernelSwitch kernels) : base(nameof(MultiHeadSelfAttention))
     {
+        _kernels = kernels;
         _heads = config.NumAttentionHeads;
         _headSize = config.HiddenSize / config.NumAttentionHeads;
         _dropout = config.AttentionProbsDropoutProb;
@@ -83,8 +85,8 @@ public sealed class MultiHeadSelfAttention : Module<Tensor, Tensor, Tensor>
 
     public override Tensor forward(Tensor hidden, Tensor attentionBias)
     {
-        using var merged = Attention.SelfAttention(hidden, q_lin, k_lin, v_lin, _heads, _headSize, attentionBias, training ? _dropout : 0.0);
-        return Dense.Apply(out_lin, merged);                                                                 // [B, T, H]
+        using var merged = Attention.SelfAttention(hidden, q_lin, k_lin, v_lin, _heads, _headSize, attentionBias, training ? _dropout : 0.0, _kernels.Options);
+        return Dense.Apply(out_lin, merged, _kernels.Options);                                                                 // [B, T, H]
     }
 }
 
@@ -96,20 +98,20 @@ public sealed class FFN : Module<Tensor, Tensor>
     private readonly FastDropout dropout;
     private readonly Func<Tensor, Tensor> _activation;
 
-    public FFN(BertConfig config) : base(nameof(FFN))
+    internal FFN(EncoderConfig config, KernelSwitch kernels) : base(nameof(FFN))
     {
         lin1 = Linear(config.HiddenSize, config.IntermediateSize);
         lin2 = Linear(config.IntermediateSize, config.HiddenSize);
-        dropout = new FastDropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb, kernels);
         _activation = Activations.Get(config.HiddenAct);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor hidden)
     {
-        using var expanded = Dense.Apply(lin1, hidden);
+        using var expanded = Dense.Apply(lin1, hidden, dropout.Kernels);
         using var activated = _activation(expanded);
-        using var contracted = Dense.Apply(lin2, activated);
+        using var contracted = Dense.Apply(lin2, activated, dropout.Kernels);
         return dropout.call(contracted).alias();
     }
 }
@@ -122,11 +124,11 @@ public sealed class TransformerBlock : Module<Tensor, Tensor, Tensor>
     private readonly FFN ffn;
     private readonly LayerNorm output_layer_norm;
 
-    public TransformerBlock(BertConfig config) : base(nameof(TransformerBlock))
+    internal TransformerBlock(EncoderConfig config, KernelSwitch kernels) : base(nameof(TransformerBlock))
     {
-        attention = new MultiHeadSelfAttention(config);
+        attention = new MultiHeadSelfAttention(config, kernels);
         sa_layer_norm = LayerNorm(config.HiddenSize, eps: 1e-12);
-        ffn = new FFN(config);
+        ffn = new FFN(config, kernels);
         output_layer_norm = LayerNorm(config.HiddenSize, eps: 1e-12);
         RegisterComponents();
     }
@@ -147,9 +149,9 @@ public sealed class DistilBertTransformer : Module<Tensor, Tensor, Tensor>
 {
     private readonly ModuleList<TransformerBlock> layer;
 
-    public DistilBertTransformer(BertConfig config) : base("Transformer")
+    internal DistilBertTransformer(EncoderConfig config, KernelSwitch kernels) : base("Transformer")
     {
-        layer = new ModuleList<TransformerBlock>(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new TransformerBlock(config)).ToArray());
+        layer = new ModuleList<TransformerBlock>(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new TransformerBlock(config, kernels)).ToArray());
         RegisterComponents();
     }
 
@@ -172,16 +174,16 @@ public sealed class DistilBertModel : TransformerEncoder
     private readonly DistilBertEmbeddings embeddings;
     private readonly DistilBertTransformer transformer;
 
-    public DistilBertModel(BertConfig config) : base(nameof(DistilBertModel), config)
+    internal DistilBertModel(EncoderConfig config, KernelOptions kernels) : base(nameof(DistilBertModel), config, kernels)
     {
-        embeddings = new DistilBertEmbeddings(config);
-        transformer = new DistilBertTransformer(config);
+        embeddings = new DistilBertEmbeddings(config, Switch);
+        transformer = new DistilBertTransformer(config, Switch);
         RegisterComponents();
     }
 
     public override bool HasPooler => false;
 
-    public override EncoderOutput forward(BertInput input)
+    public override EncoderOutput forward(ModelInput input)
     {
         using var hidden = embeddings.call(input.InputIds);                                  // [B, T, H]
         using var bias = AttentionBias(input.AttentionMask, hidden.dtype);

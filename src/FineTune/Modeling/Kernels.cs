@@ -1,3 +1,4 @@
+using FineTune.Configuration;
 using FineTune.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -6,7 +7,17 @@ using static TorchSharp.torch.nn;
 namespace FineTune.Modeling;
 
 // The computations the encoders share, written for speed on the CPU and chosen by measurement
-// (docs/performance.md): dropout with fast masks, and attention that picks SDPA or the eager form per use.
+// (docs/performance.md): dropout with fast masks, and attention that picks SDPA or the eager form per use. Each takes
+// the model's kernel choices (KernelOptions) explicitly; nothing here is chosen process-wide.
+
+/// <summary>
+/// The kernel choices of one model, shared by all its modules: they read <see cref="Options"/> at every call, so a
+/// choice changed on a built model (a benchmark or a test comparing alternatives) applies to its next forward pass.
+/// </summary>
+internal sealed class KernelSwitch(KernelOptions options)
+{
+    public KernelOptions Options { get; set; } = options;
+}
 
 /// <summary>
 /// Inverted dropout (as torch.nn.Dropout) whose masks come from <see cref="DropoutMask"/>: the same distribution,
@@ -14,19 +25,24 @@ namespace FineTune.Modeling;
 /// </summary>
 public sealed class FastDropout : nn.Module<Tensor, Tensor>
 {
-    public FastDropout(double p) : base(nameof(FastDropout))
+    private readonly KernelSwitch _kernels;
+
+    internal FastDropout(double p, KernelSwitch? kernels = null) : base(nameof(FastDropout))
     {
         if (p is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1]");
         P = p;
+        _kernels = kernels ?? new KernelSwitch(KernelOptions.Default);
     }
 
     public double P { get; }
 
-    public override Tensor forward(Tensor x) => training && P > 0 ? Dropout(x, P) : x;
+    internal KernelOptions Kernels => _kernels.Options;
 
-    /// <summary>Dropout in training: libtorch's when <see cref="KernelSettings.FastDropout"/> is off.</summary>
-    internal static Tensor Dropout(Tensor x, double p) =>
-        KernelSettings.FastDropout ? DropoutMask.Apply(x, p) : functional.dropout(x, p, training: true);
+    public override Tensor forward(Tensor x) => training && P > 0 ? Dropout(x, P, _kernels.Options) : x;
+
+    /// <summary>Dropout in training: libtorch's when <see cref="KernelOptions.FastDropout"/> is off.</summary>
+    internal static Tensor Dropout(Tensor x, double p, KernelOptions kernels) =>
+        kernels.FastDropout ? DropoutMask.Apply(x, p) : functional.dropout(x, p, training: true);
 }
 
 /// <summary>
@@ -37,13 +53,13 @@ public sealed class FastDropout : nn.Module<Tensor, Tensor>
 /// </summary>
 internal static class Dense
 {
-    public static Tensor Apply(TorchSharp.Modules.Linear linear, Tensor x) =>
-        Apply(x, linear.weight!, linear.bias) ?? linear.call(x);
+    public static Tensor Apply(TorchSharp.Modules.Linear linear, Tensor x, KernelOptions kernels) =>
+        Apply(x, linear.weight!, linear.bias, kernels) ?? linear.call(x);
 
     /// <summary>x·Wᵀ + b on bf16 operands under bf16 autocast; null when autocast is off or the switch is.</summary>
-    public static Tensor? Apply(Tensor x, Tensor weight, Tensor? bias)
+    public static Tensor? Apply(Tensor x, Tensor weight, Tensor? bias, KernelOptions kernels)
     {
-        if (!KernelSettings.ExplicitAutocastCasts || Autocast.LowPrecisionFor(x.device_type) is not ScalarType.BFloat16
+        if (!kernels.ExplicitAutocastCasts || Autocast.LowPrecisionFor(x.device_type) is not ScalarType.BFloat16
             || weight.dtype != ScalarType.Float32 || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16))
             return null;
         using var w = weight.to(ScalarType.BFloat16);
@@ -64,10 +80,11 @@ internal static class BlockEnd
     public static (Tensor Output, Tensor? Low) Apply(Tensor projected, Tensor residual, TorchSharp.Modules.LayerNorm layerNorm,
         FastDropout dropout, bool wantLow)
     {
+        var kernels = dropout.Kernels;
         double p = dropout.training ? dropout.P : 0.0;
         var weight = layerNorm.weight;
         var bias = layerNorm.bias;
-        if (KernelSettings.FusedResidualLayerNorm && (p == 0 || KernelSettings.FastDropout) && weight is not null && bias is not null
+        if (kernels.FusedResidualLayerNorm && (p == 0 || kernels.FastDropout) && weight is not null && bias is not null
             && ResidualLayerNorm.Supports(projected, residual, weight, bias))
         {
             // The bf16 copy only helps when autocast would cast an fp32 result for the next linear layer.
@@ -89,14 +106,14 @@ internal static class Attention
     /// <see cref="Compute"/>, and the heads merged back into [B, T, H] (before any output projection).
     /// </summary>
     public static Tensor SelfAttention(Tensor hidden, TorchSharp.Modules.Linear query, TorchSharp.Modules.Linear key,
-        TorchSharp.Modules.Linear value, int heads, int headSize, Tensor bias, double dropout)
+        TorchSharp.Modules.Linear value, int heads, int headSize, Tensor bias, double dropout, KernelOptions kernels)
     {
         long b = hidden.shape[0], t = hidden.shape[1];
-        var (q, k, v) = Projections.QueryKeyValue(hidden, query, key, value, heads, headSize);              // 3 x [B, N, T, D]
+        var (q, k, v) = Projections.QueryKeyValue(hidden, query, key, value, heads, headSize, kernels);              // 3 x [B, N, T, D]
         using var _q = q;
         using var _k = k;
         using var _v = v;
-        using var context = Compute(q, k, v, bias, dropout);                                                // [B, N, T, D]
+        using var context = Compute(q, k, v, bias, dropout, kernels);                                                // [B, N, T, D]
         using var merged = context.transpose(1, 2);
         return merged.reshape(b, t, heads * headSize);                                                      // [B, N, T, D] -> [B, T, H]
     }
@@ -108,9 +125,9 @@ internal static class Attention
     /// with libtorch's slow dropout) and for training in bf16 (SDPA's fused bf16 backward is 2–4× slower); its
     /// scale, bias, softmax and dropout are one fused op (<see cref="SoftmaxDropout"/>) where the CPU has AVX-512.
     /// </summary>
-    public static Tensor Compute(Tensor q, Tensor k, Tensor v, Tensor bias, double dropout)
+    public static Tensor Compute(Tensor q, Tensor k, Tensor v, Tensor bias, double dropout, KernelOptions kernels)
     {
-        bool useSdpa = KernelSettings.Attention switch
+        bool useSdpa = kernels.Attention switch
         {
             AttentionKernel.Sdpa => true,
             AttentionKernel.Eager => false,
@@ -118,7 +135,7 @@ internal static class Attention
         };
         if (useSdpa)
             return functional.scaled_dot_product_attention(q, k, v, bias, dropout);                // [B, N, T, D]
-        if (KernelSettings.FusedSoftmaxDropout && (dropout == 0 || KernelSettings.FastDropout) && SoftmaxDropout.IsAvailable(q))
+        if (kernels.FusedSoftmaxDropout && (dropout == 0 || kernels.FastDropout) && SoftmaxDropout.IsAvailable(q))
         {
             // Scale, bias, softmax and dropout in one pass over the scores, and one pass back (SoftmaxDropout). The
             // scores are bf16 under autocast; the probabilities are written in their dtype.
@@ -138,10 +155,10 @@ internal static class Attention
         using var scores = scaled.matmul(keys);                                                  // [B, N, T, T]
         // Under bf16 autocast the scores are bf16: the bias follows them, so that the probabilities stay bf16 (half
         // the memory traffic of [B, N, T, T] tensors, and no cast before the product with v); softmax accumulates in fp32.
-        using var castBias = KernelSettings.AttentionInScoresDtype && bias.dtype != scores.dtype ? bias.to(scores.dtype) : null;
+        using var castBias = kernels.AttentionInScoresDtype && bias.dtype != scores.dtype ? bias.to(scores.dtype) : null;
         using var biased = scores.add(castBias ?? bias);
         using var probs = functional.softmax(biased, -1);
-        using var dropped = dropout > 0 ? FastDropout.Dropout(probs, dropout) : null;
+        using var dropped = dropout > 0 ? FastDropout.Dropout(probs, dropout, kernels) : null;
         return (dropped ?? probs).matmul(v);                                                     // [B, N, T, D]
     }
 }
@@ -197,10 +214,10 @@ internal sealed class EmbeddingLookup : TorchSharp.torch.autograd.SingleTensorFu
 internal static class Words
 {
     /// <summary>The rows of <paramref name="ids"/> [B, T] -> [B, T, E]; through <see cref="EmbeddingLookup"/> when a gradient will be taken.</summary>
-    public static Tensor Lookup(TorchSharp.Modules.Embedding embedding, Tensor ids, int paddingIndex)
+    public static Tensor Lookup(TorchSharp.Modules.Embedding embedding, Tensor ids, int paddingIndex, KernelOptions kernels)
     {
         var weight = embedding.weight!;
-        if (!KernelSettings.SparseEmbeddingGradients || !is_grad_enabled() || !weight.requires_grad || ids.device_type != TorchSharp.DeviceType.CPU)
+        if (!kernels.SparseEmbeddingGradients || !is_grad_enabled() || !weight.requires_grad || ids.device_type != TorchSharp.DeviceType.CPU)
             return embedding.call(ids);
         var rows = EmbeddingLookup.apply(weight, ids, (long)paddingIndex);
         AutogradNodes.ReleaseOutputCache<EmbeddingLookup>();
@@ -217,34 +234,20 @@ internal static class Projections
     /// the parameters stay three Linear modules, named as in the checkpoint.
     /// </summary>
     public static (Tensor Q, Tensor K, Tensor V) QueryKeyValue(Tensor hidden, TorchSharp.Modules.Linear query,
-        TorchSharp.Modules.Linear key, TorchSharp.Modules.Linear value, int heads, int headSize)
+        TorchSharp.Modules.Linear key, TorchSharp.Modules.Linear value, int heads, int headSize, KernelOptions kernels)
     {
         long b = hidden.shape[0], t = hidden.shape[1];
-        if (!KernelSettings.FuseQkv || query.bias is null || key.bias is null || value.bias is null)
+        if (!kernels.FuseQkv || query.bias is null || key.bias is null || value.bias is null)
         {
             Tensor Split(Tensor x) => x.view(b, t, heads, headSize).transpose(1, 2);                 // [B, T, H] -> [B, N, T, D]
             return (Split(query.call(hidden)), Split(key.call(hidden)), Split(value.call(hidden)));
         }
         using var weight = cat([query.weight!, key.weight!, value.weight!], 0);                     // [3H, H]
         using var bias = cat([query.bias, key.bias, value.bias], 0);                                // [3H]
-        using var projected = Dense.Apply(hidden, weight, bias) ?? functional.linear(hidden, weight, bias);  // [B, T, 3H]
+        using var projected = Dense.Apply(hidden, weight, bias, kernels) ?? functional.linear(hidden, weight, bias);  // [B, T, 3H]
         using var split = projected.view(b, t, 3, heads, headSize);
         using var qkv = split.permute(2, 0, 3, 1, 4);                                               // -> [3, B, N, T, D]
         return (qkv[0], qkv[1], qkv[2]);
     }
 }
 
-internal enum AttentionKernel { Auto, Sdpa, Eager }
-
-/// <summary>Switches for measuring the alternatives against each other (the benchmark flips them; the defaults are the choices).</summary>
-internal static class KernelSettings
-{
-    public static bool FastDropout { get; set; } = true;
-    public static AttentionKernel Attention { get; set; } = AttentionKernel.Auto;
-    public static bool FuseQkv { get; set; } = true;
-    public static bool SparseEmbeddingGradients { get; set; } = true;
-    public static bool AttentionInScoresDtype { get; set; } = true;
-    public static bool FusedSoftmaxDropout { get; set; } = true;
-    public static bool FusedResidualLayerNorm { get; set; } = true;
-    public static bool ExplicitAutocastCasts { get; set; } = true;
-}

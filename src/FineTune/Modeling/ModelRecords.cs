@@ -6,7 +6,7 @@ namespace FineTune.Modeling;
 /// One batch for an encoder: token ids [B, T], the attention mask [B, T] (1 = token, 0 = padding), optional
 /// token type ids [B, T], and for a task model optional labels (shape by task). Position ids are derived.
 /// </summary>
-public sealed record BertInput(Tensor InputIds, Tensor AttentionMask, Tensor? TokenTypeIds = null, Tensor? Labels = null)
+public sealed record ModelInput(Tensor InputIds, Tensor AttentionMask, Tensor? TokenTypeIds = null, Tensor? Labels = null)
 {
     /// <summary>Sentence pairs for a bi-encoder: rows [0, B) are the first texts and rows [B, 2B) the second ones.</summary>
     public bool PairedRows { get; init; }
@@ -21,4 +21,4 @@ public sealed record EncoderOutput(Tensor LastHiddenState, Tensor? PooledOutput)
 /// (or labelled tokens) of the batch and <see cref="LossDenominator"/> what the mean divides by (their number, or
 /// the sum of their class weights), so that gradient accumulation normalises by the true count over several batches.
 /// </summary>
-public sealed record ClassifierOutput(Tensor Logits, Tensor? Loss = null, Tensor? LossSum = null, double LossDenominator = 0);
+public sealed record ModelOutput(Tensor Logits, Tensor? Loss = null, Tensor? LossSum = null, double LossDenominator = 0);

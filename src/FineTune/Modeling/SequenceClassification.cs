@@ -6,7 +6,8 @@ using static TorchSharp.torch.nn;
 
 namespace FineTune.Modeling;
 
-// Sequence-classification heads (single-label, multi-label, regression), one per family, as Hugging Face defines them.
+// Sequence-classification heads (one output per label, or one value), one per family, as Hugging Face defines them.
+// The family registry (ModelFamilies) says which one a family uses.
 
 /// <summary>BERT: pooler output (or the mean of the token states) -> dropout -> classifier.</summary>
 public sealed class BertForSequenceClassification : TaskModel
@@ -15,11 +16,11 @@ public sealed class BertForSequenceClassification : TaskModel
     private readonly Dropout dropout;
     private readonly Linear classifier;
 
-    public BertForSequenceClassification(BertConfig config, TaskKind task)
-        : base(nameof(BertForSequenceClassification), config, task)
+    internal BertForSequenceClassification(EncoderConfig config, long outputs, KernelOptions kernels)
+        : base(nameof(BertForSequenceClassification), config)
     {
-        bert = new BertModel(config);
-        NumOutputs = OutputsFor(config, task);
+        bert = new BertModel(config, addPoolingLayer: true, positionOffset: 0, kernels);
+        NumOutputs = outputs;
         dropout = Dropout(ClassifierDropout);
         classifier = Linear(config.HiddenSize, NumOutputs);
         RegisterComponents();
@@ -36,7 +37,7 @@ public sealed class BertForSequenceClassification : TaskModel
     public override string ArchitectureName => nameof(BertForSequenceClassification);
     public override IReadOnlyList<string> HeadPrefixes { get; } = ["classifier."];
 
-    public override ClassifierOutput forward(BertInput input)
+    public override ModelOutput forward(ModelInput input)
     {
         var encoded = bert.call(input);
         var pooled = Config.MeanPooling ? SentenceVector(encoded.LastHiddenState, input.AttentionMask) : encoded.PooledOutput!;   // [B, H]
@@ -54,7 +55,7 @@ public abstract class DenseClassificationHead : Module<Tensor, Tensor>
     private readonly Dropout dropout;
     private readonly Linear out_proj;
 
-    protected DenseClassificationHead(string name, BertConfig config, long outputs, double dropoutProb) : base(name)
+    protected DenseClassificationHead(string name, EncoderConfig config, long outputs, double dropoutProb) : base(name)
     {
         dense = Linear(config.HiddenSize, config.HiddenSize);
         dropout = Dropout(dropoutProb);
@@ -73,7 +74,7 @@ public abstract class DenseClassificationHead : Module<Tensor, Tensor>
 }
 
 /// <summary>RoBERTa / XLM-R: first token -> dropout -> dense -> tanh -> dropout -> out_proj.</summary>
-public sealed class RobertaClassificationHead(BertConfig config, long outputs, double dropoutProb)
+public sealed class RobertaClassificationHead(EncoderConfig config, long outputs, double dropoutProb)
     : DenseClassificationHead(nameof(RobertaClassificationHead), config, outputs, dropoutProb)
 {
     protected override Tensor Activate(Tensor x) => x.tanh();
@@ -85,23 +86,23 @@ public sealed class RobertaForSequenceClassification : TaskModel
     private readonly TransformerEncoder roberta;
     private readonly RobertaClassificationHead classifier;
 
-    public RobertaForSequenceClassification(BertConfig config, TaskKind task)
-        : base(config.Family == ModelFamily.XlmRoberta ? "XLMRobertaForSequenceClassification" : nameof(RobertaForSequenceClassification),
-            config, task)
+    /// <param name="architecture">RobertaForSequenceClassification or XLMRobertaForSequenceClassification.</param>
+    internal RobertaForSequenceClassification(EncoderConfig config, long outputs, KernelOptions kernels, string architecture)
+        : base(architecture, config)
     {
-        roberta = new BertModel(config, addPoolingLayer: false);
-        NumOutputs = OutputsFor(config, task);
+        ArchitectureName = architecture;
+        roberta = new BertModel(config, addPoolingLayer: false, config.PadTokenId + 1, kernels);
+        NumOutputs = outputs;
         classifier = new RobertaClassificationHead(config, NumOutputs, ClassifierDropout);
         RegisterComponents();
         InitializeHead();
     }
 
     public override TransformerEncoder Encoder => roberta;
-    public override string ArchitectureName =>
-        Config.Family == ModelFamily.XlmRoberta ? "XLMRobertaForSequenceClassification" : nameof(RobertaForSequenceClassification);
+    public override string ArchitectureName { get; }
     public override IReadOnlyList<string> HeadPrefixes { get; } = ["classifier."];
 
-    public override ClassifierOutput forward(BertInput input) =>
+    public override ModelOutput forward(ModelInput input) =>
         Output(classifier.call(SentenceVector(roberta.call(input).LastHiddenState, input.AttentionMask)), input.Labels);
 }
 
@@ -113,11 +114,11 @@ public sealed class DistilBertForSequenceClassification : TaskModel
     private readonly Linear classifier;
     private readonly Dropout dropout;
 
-    public DistilBertForSequenceClassification(BertConfig config, TaskKind task)
-        : base(nameof(DistilBertForSequenceClassification), config, task)
+    internal DistilBertForSequenceClassification(EncoderConfig config, long outputs, KernelOptions kernels)
+        : base(nameof(DistilBertForSequenceClassification), config)
     {
-        distilbert = new DistilBertModel(config);
-        NumOutputs = OutputsFor(config, task);
+        distilbert = new DistilBertModel(config, kernels);
+        NumOutputs = outputs;
         pre_classifier = Linear(config.HiddenSize, config.HiddenSize);
         classifier = Linear(config.HiddenSize, NumOutputs);
         dropout = Dropout(config.SeqClassifDropout ?? 0.2);
@@ -129,7 +130,7 @@ public sealed class DistilBertForSequenceClassification : TaskModel
     public override string ArchitectureName => nameof(DistilBertForSequenceClassification);
     public override IReadOnlyList<string> HeadPrefixes { get; } = ["pre_classifier.", "classifier."];
 
-    public override ClassifierOutput forward(BertInput input)
+    public override ModelOutput forward(ModelInput input)
     {
         var first = SentenceVector(distilbert.call(input).LastHiddenState, input.AttentionMask);   // [B, T, H] -> [B, H]
         var x = dropout.call(functional.relu(pre_classifier.call(first)));
@@ -138,7 +139,7 @@ public sealed class DistilBertForSequenceClassification : TaskModel
 }
 
 /// <summary>ELECTRA: first token -> dropout -> dense -> GELU -> dropout -> out_proj.</summary>
-public sealed class ElectraClassificationHead(BertConfig config, long outputs, double dropoutProb)
+public sealed class ElectraClassificationHead(EncoderConfig config, long outputs, double dropoutProb)
     : DenseClassificationHead(nameof(ElectraClassificationHead), config, outputs, dropoutProb)
 {
     protected override Tensor Activate(Tensor x) => functional.gelu(x);
@@ -150,11 +151,11 @@ public sealed class ElectraForSequenceClassification : TaskModel
     private readonly TransformerEncoder electra;
     private readonly ElectraClassificationHead classifier;
 
-    public ElectraForSequenceClassification(BertConfig config, TaskKind task)
-        : base(nameof(ElectraForSequenceClassification), config, task)
+    internal ElectraForSequenceClassification(EncoderConfig config, long outputs, KernelOptions kernels)
+        : base(nameof(ElectraForSequenceClassification), config)
     {
-        electra = new BertModel(config, addPoolingLayer: false);
-        NumOutputs = OutputsFor(config, task);
+        electra = new BertModel(config, addPoolingLayer: false, positionOffset: 0, kernels);
+        NumOutputs = outputs;
         classifier = new ElectraClassificationHead(config, NumOutputs, ClassifierDropout);
         RegisterComponents();
         InitializeHead();
@@ -164,6 +165,6 @@ public sealed class ElectraForSequenceClassification : TaskModel
     public override string ArchitectureName => nameof(ElectraForSequenceClassification);
     public override IReadOnlyList<string> HeadPrefixes { get; } = ["classifier."];
 
-    public override ClassifierOutput forward(BertInput input) =>
+    public override ModelOutput forward(ModelInput input) =>
         Output(classifier.call(SentenceVector(electra.call(input).LastHiddenState, input.AttentionMask)), input.Labels);
 }

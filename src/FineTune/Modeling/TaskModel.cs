@@ -1,5 +1,4 @@
 using FineTune.Configuration;
-using FineTune.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -7,27 +6,29 @@ namespace FineTune.Modeling;
 
 /// <summary>
 /// An encoder with a task head. Subclasses mirror Hugging Face's classes (BertForSequenceClassification …): the
-/// encoder is registered under the family's base-model prefix (bert, roberta, distilbert, electra), so state-dict
-/// keys equal the checkpoint's. The loss is chosen from the task as Hugging Face does and can be replaced.
+/// encoder is registered under its family's base-model prefix (bert, roberta, distilbert, electra), so state-dict
+/// keys equal the checkpoint's. The task that builds the model sets its <see cref="Loss"/>.
 /// </summary>
-public abstract class TaskModel : nn.Module<BertInput, ClassifierOutput>
+public abstract class TaskModel : nn.Module<ModelInput, ModelOutput>
 {
     // The encoder is held by each subclass in a field named after the base-model prefix (TorchSharp registers
     // every Module field of the class hierarchy under its field name, so the base class must not hold one).
-    protected TaskModel(string name, BertConfig config, TaskKind task) : base(name)
+    private protected TaskModel(string name, EncoderConfig config) : base(name)
     {
         Config = config;
-        Task = task;
-        Loss = DefaultLoss(task);
+        Family = ModelFamilies.Of(config);
     }
 
-    public BertConfig Config { get; }
-    public TaskKind Task { get; }
+    public EncoderConfig Config { get; }
+
+    /// <summary>The encoder family (its registry entry).</summary>
+    internal ModelFamily Family { get; }
+
     /// <summary>The encoder under the head.</summary>
     public abstract TransformerEncoder Encoder { get; }
 
-    /// <summary>The loss applied when a batch carries labels.</summary>
-    public ILossFunction Loss { get; set; }
+    /// <summary>The loss applied when a batch carries labels (cross-entropy unless the task sets another).</summary>
+    public ILossFunction Loss { get; set; } = new CrossEntropyLoss();
 
     /// <summary>The Hugging Face class name written to config.json's "architectures".</summary>
     public abstract string ArchitectureName { get; }
@@ -38,29 +39,22 @@ public abstract class TaskModel : nn.Module<BertInput, ClassifierOutput>
     /// <summary>The number of outputs of the head.</summary>
     public long NumOutputs { get; protected init; }
 
-    /// <summary>HF's problem_type semantics: cross-entropy, BCE with logits, MSE; token CE ignores -100.</summary>
-    public static ILossFunction DefaultLoss(TaskKind task) => task switch
-    {
-        TaskKind.MultiLabelClassification => new BceWithLogitsLoss(),
-        TaskKind.Regression or TaskKind.Similarity => new RegressionLoss(),
-        _ => new CrossEntropyLoss(),
-    };
+    /// <summary>Whether the model is saved as its bare encoder (a bi-encoder has no head of its own).</summary>
+    public virtual bool SavesAsEncoder => false;
 
-    /// <summary>The HF problem_type string for config.json, or null for tasks that have none.</summary>
-    public static string? ProblemType(TaskKind task) => task switch
+    /// <summary>The kernel choices of the encoder; a change applies from the next forward pass.</summary>
+    internal KernelOptions Kernels
     {
-        TaskKind.SingleLabelClassification => "single_label_classification",
-        TaskKind.MultiLabelClassification => "multi_label_classification",
-        TaskKind.Regression => "regression",
-        _ => null,
-    };
+        get => Encoder.Kernels;
+        set => Encoder.Kernels = value;
+    }
 
     /// <summary>Wraps logits and, when labels are given, the loss.</summary>
-    protected ClassifierOutput Output(Tensor logits, Tensor? labels)
+    protected ModelOutput Output(Tensor logits, Tensor? labels)
     {
-        if (labels is null) return new ClassifierOutput(logits);
+        if (labels is null) return new ModelOutput(logits);
         var (sum, denominator) = Loss.Compute(logits, labels);
-        return new ClassifierOutput(logits, sum / Math.Max(denominator, 1e-12), sum, denominator);
+        return new ModelOutput(logits, sum / Math.Max(denominator, 1e-12), sum, denominator);
     }
 
     /// <summary>Initialises a new head's Linear layers as Hugging Face does: normal(0, initializer_range), zero bias.</summary>
@@ -85,40 +79,40 @@ public abstract class TaskModel : nn.Module<BertInput, ClassifierOutput>
 
     /// <summary>The dropout before a classifier: classifier_dropout when set, else hidden_dropout_prob.</summary>
     protected double ClassifierDropout => Config.ClassifierDropout ?? Config.HiddenDropoutProb;
-
-    /// <summary>Number of outputs of a head for a task and config.</summary>
-    protected static long OutputsFor(BertConfig config, TaskKind task) => task switch
-    {
-        TaskKind.Regression or TaskKind.Similarity => 1,
-        TaskKind.QuestionAnswering => 2,
-        _ => config.NumLabels,
-    };
 }
 
-/// <summary>Builds the task model for a config's family; each head is in its own file.</summary>
+/// <summary>
+/// Builds encoders and the task models of every family: the family's own sequence-classification head, and the
+/// heads over every token, for question answering and for sentence embeddings that all families share. Weights are
+/// freshly initialised (pretrained ones are loaded afterwards).
+/// </summary>
 public static class TaskModels
 {
-    /// <summary>The encoder alone (BertModel with its pooler, or DistilBertModel).</summary>
-    public static TransformerEncoder CreateEncoder(BertConfig config, bool addPoolingLayer = true) => config.Family switch
-    {
-        ModelFamily.DistilBert => new DistilBertModel(config),
-        ModelFamily.Roberta or ModelFamily.XlmRoberta or ModelFamily.Electra => new BertModel(config, addPoolingLayer: false),
-        _ => new BertModel(config, addPoolingLayer),
-    };
+    /// <summary>The encoder alone (with its pooler where the family has one and <paramref name="addPoolingLayer"/>).</summary>
+    public static TransformerEncoder CreateEncoder(EncoderConfig config, bool addPoolingLayer = true) =>
+        CreateEncoder(config, addPoolingLayer, KernelOptions.Default);
 
-    /// <summary>The task model with freshly initialised weights (pretrained weights are loaded afterwards).</summary>
-    public static TaskModel Create(BertConfig config, TaskKind task) => task switch
-    {
-        TaskKind.SingleLabelClassification or TaskKind.MultiLabelClassification or TaskKind.Regression => config.Family switch
-        {
-            ModelFamily.DistilBert => new DistilBertForSequenceClassification(config, task),
-            ModelFamily.Roberta or ModelFamily.XlmRoberta => new RobertaForSequenceClassification(config, task),
-            ModelFamily.Electra => new ElectraForSequenceClassification(config, task),
-            _ => new BertForSequenceClassification(config, task),
-        },
-        TaskKind.TokenClassification => new ForTokenClassification(config),
-        TaskKind.QuestionAnswering => new ForQuestionAnswering(config),
-        TaskKind.Similarity => new ForSentenceEmbedding(config),
-        _ => throw new ArgumentOutOfRangeException(nameof(task), task, null),
-    };
+    internal static TransformerEncoder CreateEncoder(EncoderConfig config, bool addPoolingLayer, KernelOptions kernels) =>
+        ModelFamilies.Of(config).CreateEncoder(config, kernels, addPoolingLayer);
+
+    /// <summary>The family's sequence-classification head with <paramref name="outputs"/> outputs (labels, or 1 for a value).</summary>
+    public static TaskModel SequenceClassifier(EncoderConfig config, long outputs) => SequenceClassifier(config, outputs, KernelOptions.Default);
+
+    internal static TaskModel SequenceClassifier(EncoderConfig config, long outputs, KernelOptions kernels) =>
+        ModelFamilies.Of(config).CreateSequenceClassifier(config, outputs, kernels);
+
+    /// <summary>A classifier over every token with one output per label of the config (…ForTokenClassification).</summary>
+    public static TaskModel TokenClassifier(EncoderConfig config) => TokenClassifier(config, KernelOptions.Default);
+
+    internal static TaskModel TokenClassifier(EncoderConfig config, KernelOptions kernels) => new ForTokenClassification(config, kernels);
+
+    /// <summary>Start and end logits over every token (…ForQuestionAnswering).</summary>
+    public static TaskModel QuestionAnswering(EncoderConfig config) => QuestionAnswering(config, KernelOptions.Default);
+
+    internal static TaskModel QuestionAnswering(EncoderConfig config, KernelOptions kernels) => new ForQuestionAnswering(config, kernels);
+
+    /// <summary>Mean-pooled sentence embeddings with no head of their own (a bi-encoder; saved as …Model).</summary>
+    public static TaskModel SentenceEmbedding(EncoderConfig config) => SentenceEmbedding(config, KernelOptions.Default);
+
+    internal static TaskModel SentenceEmbedding(EncoderConfig config, KernelOptions kernels) => new ForSentenceEmbedding(config, kernels);
 }

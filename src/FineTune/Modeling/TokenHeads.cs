@@ -18,22 +18,22 @@ public sealed class ForTokenClassification : TaskModel
     private readonly Dropout dropout;
     private readonly Linear classifier;
 
-    public ForTokenClassification(BertConfig config)
-        : base("ForTokenClassification", config, TaskKind.TokenClassification)
+    internal ForTokenClassification(EncoderConfig config, KernelOptions kernels)
+        : base("ForTokenClassification", config)
     {
-        NumOutputs = OutputsFor(config, TaskKind.TokenClassification);
+        NumOutputs = config.NumLabels;
         dropout = Dropout(ClassifierDropout);
         classifier = Linear(config.HiddenSize, NumOutputs);
         RegisterComponents();
-        register_module(config.BaseModelPrefix, TaskModels.CreateEncoder(config, addPoolingLayer: false));
+        register_module(Family.BaseModelPrefix, TaskModels.CreateEncoder(config, addPoolingLayer: false, kernels));
         InitializeHead();
     }
 
     public override TransformerEncoder Encoder => RegisteredEncoder(this);
-    public override string ArchitectureName => ArchitecturePrefix(Config) + "ForTokenClassification";
+    public override string ArchitectureName => Family.ArchitecturePrefix + "ForTokenClassification";
     public override IReadOnlyList<string> HeadPrefixes { get; } = ["classifier."];
 
-    public override ClassifierOutput forward(BertInput input)
+    public override ModelOutput forward(ModelInput input)
     {
         var hidden = Encoder.call(input).LastHiddenState;                                    // [B, T, H]
         return Output(classifier.call(dropout.call(hidden)), input.Labels);                  // [B, T, H] -> [B, T, C]
@@ -43,18 +43,9 @@ public sealed class ForTokenClassification : TaskModel
     internal static TransformerEncoder RegisteredEncoder(TaskModel model)
     {
         foreach (var (name, child) in model.named_children())
-            if (name == model.Config.BaseModelPrefix) return (TransformerEncoder)child;
+            if (name == model.Family.BaseModelPrefix) return (TransformerEncoder)child;
         throw new InvalidOperationException("the encoder is not registered");
     }
-
-    internal static string ArchitecturePrefix(BertConfig config) => config.Family switch
-    {
-        ModelFamily.DistilBert => "DistilBert",
-        ModelFamily.Roberta => "Roberta",
-        ModelFamily.XlmRoberta => "XLMRoberta",
-        ModelFamily.Electra => "Electra",
-        _ => "Bert",
-    };
 }
 
 /// <summary>
@@ -66,28 +57,28 @@ public sealed class ForQuestionAnswering : TaskModel
     private readonly Linear qa_outputs;
     private readonly Dropout? dropout;
 
-    public ForQuestionAnswering(BertConfig config)
-        : base("ForQuestionAnswering", config, TaskKind.QuestionAnswering)
+    internal ForQuestionAnswering(EncoderConfig config, KernelOptions kernels)
+        : base("ForQuestionAnswering", config)
     {
         NumOutputs = 2;
         qa_outputs = Linear(config.HiddenSize, 2);
-        if (config.Family == ModelFamily.DistilBert)
-            dropout = Dropout(config.QaDropout ?? 0.1);
+        if (Family.QuestionAnsweringDropout(config) is { } p)
+            dropout = Dropout(p);
         RegisterComponents();
-        register_module(config.BaseModelPrefix, TaskModels.CreateEncoder(config, addPoolingLayer: false));
+        register_module(Family.BaseModelPrefix, TaskModels.CreateEncoder(config, addPoolingLayer: false, kernels));
         InitializeHead();
     }
 
     public override TransformerEncoder Encoder => ForTokenClassification.RegisteredEncoder(this);
-    public override string ArchitectureName => ForTokenClassification.ArchitecturePrefix(Config) + "ForQuestionAnswering";
+    public override string ArchitectureName => Family.ArchitecturePrefix + "ForQuestionAnswering";
     public override IReadOnlyList<string> HeadPrefixes { get; } = ["qa_outputs."];
 
-    public override ClassifierOutput forward(BertInput input)
+    public override ModelOutput forward(ModelInput input)
     {
         var hidden = Encoder.call(input).LastHiddenState;                                    // [B, T, H]
         if (dropout is not null) hidden = dropout.call(hidden);
         var logits = qa_outputs.call(hidden);                                                // [B, T, H] -> [B, T, 2]
-        if (input.Labels is null) return new ClassifierOutput(logits);
+        if (input.Labels is null) return new ModelOutput(logits);
         // Positions outside the sequence are clamped to T, which the loss ignores (as Hugging Face does). Padding is
         // left out of the softmax, so that with dynamic padding a window's loss does not depend on its batch.
         long t = logits.shape[1];
@@ -98,7 +89,7 @@ public sealed class ForQuestionAnswering : TaskModel
         var end = functional.cross_entropy(scored[.., .., 1], positions[.., 1], ignore_index: t, reduction: Reduction.Sum);
         var sum = (start + end) / 2;
         double count = positions.shape[0];
-        return new ClassifierOutput(logits, sum / count, sum, count);
+        return new ModelOutput(logits, sum / count, sum, count);
     }
 }
 
@@ -109,26 +100,27 @@ public sealed class ForQuestionAnswering : TaskModel
 /// </summary>
 public sealed class ForSentenceEmbedding : TaskModel
 {
-    public ForSentenceEmbedding(BertConfig config)
-        : base("ForSentenceEmbedding", config, TaskKind.Similarity)
+    internal ForSentenceEmbedding(EncoderConfig config, KernelOptions kernels)
+        : base("ForSentenceEmbedding", config)
     {
         NumOutputs = config.HiddenSize;
         RegisterComponents();
-        register_module(config.BaseModelPrefix, TaskModels.CreateEncoder(config, addPoolingLayer: false));
+        register_module(Family.BaseModelPrefix, TaskModels.CreateEncoder(config, addPoolingLayer: false, kernels));
     }
 
     public override TransformerEncoder Encoder => ForTokenClassification.RegisteredEncoder(this);
-    public override string ArchitectureName => ForTokenClassification.ArchitecturePrefix(Config) + "Model";
+    public override string ArchitectureName => Family.ArchitecturePrefix + "Model";
     public override IReadOnlyList<string> HeadPrefixes { get; } = [];
+    public override bool SavesAsEncoder => true;
 
     /// <summary>
     /// Embeddings [N, H]; for paired rows the cosine similarity of each pair [B] (the sentence-transformers
     /// CosineSimilarityLoss: mean squared error against the normalised score, when labels are given).
     /// </summary>
-    public override ClassifierOutput forward(BertInput input)
+    public override ModelOutput forward(ModelInput input)
     {
         var embeddings = MeanPool(Encoder.call(input).LastHiddenState, input.AttentionMask);   // [N, H]
-        if (!input.PairedRows) return new ClassifierOutput(embeddings);
+        if (!input.PairedRows) return new ModelOutput(embeddings);
         long b = embeddings.shape[0] / 2;
         var cosine = functional.cosine_similarity(embeddings[..(int)b], embeddings[(int)b..], 1);  // [B, H] x [B, H] -> [B]
         return Output(cosine, input.Labels);

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using FineTune.Configuration;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -77,22 +78,22 @@ public static partial class Autocast
 /// <summary>The scope a forward pass runs in for a precision: none for fp32, bf16 autocast for bf16.</summary>
 public static class PrecisionScopes
 {
-    public static Func<IDisposable?>? For(FineTune.Training.Precision precision, Device device) => Resolve(precision, device) switch
+    public static Func<IDisposable?>? For(Precision precision, Device device) => Resolve(precision, device) switch
     {
-        FineTune.Training.Precision.Bf16 => () => Autocast.Enter(device.type, ScalarType.BFloat16),
+        Precision.Bf16 => () => Autocast.Enter(device.type, ScalarType.BFloat16),
         _ => null,
     };
 
     /// <summary>
-    /// The concrete precision of <see cref="FineTune.Training.Precision.Auto"/> on a device: bf16 on a CPU with AMX
+    /// The concrete precision of <see cref="Precision.Auto"/> on a device: bf16 on a CPU with AMX
     /// (bf16 matrix products in hardware: training steps about twice as fast, the same dev-set accuracy on SST-2 and
     /// STS-B), fp32 on other CPUs (bf16 there is emulated or converted, and slower) and on GPUs (not measured).
     /// </summary>
-    public static FineTune.Training.Precision Resolve(FineTune.Training.Precision precision, Device device) => precision switch
+    public static Precision Resolve(Precision precision, Device device) => precision switch
     {
-        FineTune.Training.Precision.Auto => device.type == DeviceType.CPU && CpuFeatures.HasAmxBf16
-            ? FineTune.Training.Precision.Bf16
-            : FineTune.Training.Precision.Fp32,
+        Precision.Auto => device.type == DeviceType.CPU && CpuFeatures.HasAmxBf16
+            ? Precision.Bf16
+            : Precision.Fp32,
         _ => precision,
     };
 }

@@ -13,7 +13,7 @@ public enum TruncationStrategy
     DoNotTruncate,
 }
 
-/// <summary>Options of <see cref="BertTokenizer.Encode(string, string?, EncodeOptions?)"/>.</summary>
+/// <summary>Options of <see cref="WordPieceTokenizer.Encode(string, string?, EncodeOptions?)"/>.</summary>
 public sealed record EncodeOptions
 {
     /// <summary>The default: special tokens added, no truncation.</summary>
@@ -36,7 +36,7 @@ public sealed record EncodeOptions
 /// <summary>
 /// Where a token comes from: the half-open range [<see cref="Start"/>, <see cref="End"/>) of UTF-16 code units
 /// (the indices of .NET strings) in the original text. Special tokens added by the template have (0, 0).
-/// Tokens of pre-split words (<see cref="BertTokenizer.EncodeWords"/>) are relative to their word, as in Hugging Face.
+/// Tokens of pre-split words (<see cref="WordPieceTokenizer.EncodeWords"/>) are relative to their word, as in Hugging Face.
 /// </summary>
 public readonly record struct TokenOffset(int Start, int End)
 {

@@ -1,3 +1,4 @@
+using FineTune.Configuration;
 namespace FineTune.Training;
 
 /// <summary>The learning-rate multiplier of a step: a pure function, wrapped by the trainer.</summary>

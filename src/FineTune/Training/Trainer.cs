@@ -2,7 +2,6 @@ using System.Diagnostics;
 using FineTune.Checkpoints;
 using FineTune.Configuration;
 using FineTune.Data;
-using FineTune.Evaluation;
 using FineTune.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -22,20 +21,19 @@ public sealed class Trainer
 {
     private readonly TaskModel _model;
     private readonly TrainingOptions _options;
-    private readonly IReadOnlyList<Feature> _train;
-    private readonly IReadOnlyList<Feature>? _validation;
-    private readonly ITaskEvaluator? _evaluator;
+    private readonly ITrainingSet _train;
+    private readonly IValidationSet? _validation;
     private readonly Device _device;
     private readonly IReadOnlyList<ITrainerCallback> _callbacks;
     private readonly string? _checkpointRoot;
     private readonly Action<string>? _writeExtras;
-    private readonly int _padId;
 
+    /// <param name="validation">The validation set, or null to train without evaluation.</param>
+    /// <param name="metricForBest">The validation metric that picks the best model (<see cref="TrainingOptions.MetricForBest"/>, or the task's default).</param>
     /// <param name="checkpointRoot">Folder for checkpoint-NNNNNN/ folders; null saves none.</param>
     /// <param name="writeExtras">Writes the files a checkpoint needs besides the model (tokenizer files).</param>
-    public Trainer(TaskModel model, TrainingOptions options, IReadOnlyList<Feature> train, IReadOnlyList<Feature>? validation,
-        ITaskEvaluator? evaluator, Device device, int padId, IReadOnlyList<ITrainerCallback>? callbacks = null,
-        string? checkpointRoot = null, Action<string>? writeExtras = null)
+    public Trainer(TaskModel model, TrainingOptions options, ITrainingSet train, IValidationSet? validation, string metricForBest, Device device,
+        IReadOnlyList<ITrainerCallback>? callbacks = null, string? checkpointRoot = null, Action<string>? writeExtras = null)
     {
         options.Validate();
         if (train.Count == 0) throw new FineTuneException("there are no training examples");
@@ -43,13 +41,11 @@ public sealed class Trainer
         _options = options;
         _train = train;
         _validation = validation is { Count: > 0 } ? validation : null;
-        _evaluator = evaluator;
         _device = device;
-        _padId = padId;
         _callbacks = callbacks ?? [];
         _checkpointRoot = checkpointRoot;
         _writeExtras = writeExtras;
-        MetricForBest = options.MetricForBest ?? DefaultMetricForBest(options.Task);
+        MetricForBest = metricForBest;
     }
 
     /// <summary>The metric that picks the best model.</summary>
@@ -57,16 +53,6 @@ public sealed class Trainer
 
     /// <summary>A scope around forward passes that sets the arithmetic precision (bf16 autocast); null for fp32.</summary>
     public Func<IDisposable?>? PrecisionScope { get; init; }
-
-    /// <summary>accuracy, f1_micro (multi-label), pearson (regression), f1 (NER, QA), spearman (similarity).</summary>
-    public static string DefaultMetricForBest(TaskKind task) => task switch
-    {
-        TaskKind.MultiLabelClassification => MetricNames.F1Micro,
-        TaskKind.Regression => MetricNames.Pearson,
-        TaskKind.TokenClassification or TaskKind.QuestionAnswering => "f1",
-        TaskKind.Similarity => MetricNames.Spearman,
-        _ => MetricNames.Accuracy,
-    };
 
     /// <summary>Optimizer steps per epoch: micro-batches per epoch over accumulation steps, rounded up.</summary>
     public static long StepsPerEpoch(int examples, TrainingOptions options) =>
@@ -76,7 +62,7 @@ public sealed class Trainer
     {
         var clock = Stopwatch.StartNew();
         var sampler = _options.GroupByLength
-            ? (BatchSampler)new LengthGroupedBatchSampler(_train.Select(f => f.Length).ToArray(), _options.BatchSize, _options.Seed)
+            ? (BatchSampler)new LengthGroupedBatchSampler(Enumerable.Range(0, _train.Count).Select(_train.LengthOf).ToArray(), _options.BatchSize, _options.Seed)
             : new ShuffledBatchSampler(_train.Count, _options.BatchSize, _options.Seed);
         long stepsPerEpoch = StepsPerEpoch(_train.Count, _options);
         long totalSteps = _options.MaxSteps > 0 ? _options.MaxSteps : stepsPerEpoch * _options.Epochs;
@@ -121,16 +107,16 @@ public sealed class Trainer
                     double denominator = 0;
                     for (int b = batchIndex; b < groupEnd; b++)
                     {
-                        var features = batches[b].Select(i => _train[i]).ToList();
-                        var input = Collator.Collate(features, _options.Task, _padId, _device);
-                        ClassifierOutput output;
+                        var indices = batches[b];
+                        var input = _train.Collate(indices, _device);
+                        ModelOutput output;
                         using (PrecisionScope?.Invoke())
                             output = _model.call(input);
                         var lossSum = output.LossSum ?? throw new FineTuneException("the model returned no loss: the training data has no labels");
                         lossSum.backward();
                         denominator += output.LossDenominator;
                         window.Add(lossSum.detach());
-                        examples += features.Count;
+                        examples += indices.Length;
                     }
                     window.AddDenominator(denominator);
                     optimizer.EnsureGradViews();
@@ -180,7 +166,7 @@ public sealed class Trainer
         return new TrainerResult(state, bestMetrics, clock.Elapsed);
     }
 
-    private bool CanEvaluate => _validation is not null && _evaluator is not null;
+    private bool CanEvaluate => _validation is not null;
 
     private void Log(TrainerState state, LogWindow window, double epoch)
     {
@@ -202,10 +188,12 @@ public sealed class Trainer
     private IReadOnlyDictionary<string, double> Evaluate(TrainerState state, BestModel best, double epoch)
     {
         foreach (var c in _callbacks) c.OnEvaluateBegin(state, _validation!.Count);
-        var result = _evaluator!.Evaluate(_model, _validation!, _device);
-        if (!result.Metrics.TryGetValue(MetricForBest, out var value))
-            throw new FineTuneException($"--metric-for-best '{MetricForBest}' is not among the evaluation metrics: {string.Join(", ", result.Metrics.Keys)}");
-        bool improved = state.BestMetric is null || MetricNames.IsImprovement(MetricForBest, value, state.BestMetric.Value);
+        var metrics = _validation!.Evaluate(_model, _device);
+        if (!metrics.TryGetValue(MetricForBest, out var value))
+            throw new OptionException($"{nameof(TrainingOptions)}.{nameof(TrainingOptions.MetricForBest)}",
+                $"'{MetricForBest}' is not among the evaluation metrics: {string.Join(", ", metrics.Keys)}");
+        bool higherIsBetter = _validation.HigherIsBetter(MetricForBest);
+        bool improved = state.BestMetric is null || (higherIsBetter ? value > state.BestMetric.Value : value < state.BestMetric.Value);
         if (improved)
         {
             state.BestMetric = value;
@@ -218,10 +206,10 @@ public sealed class Trainer
             state.EvaluationsWithoutImprovement++;
         }
         var logged = new Dictionary<string, double> { ["step"] = state.GlobalStep, ["epoch"] = Math.Round(epoch, 4) };
-        foreach (var (k, v) in result.Metrics) logged["eval_" + k] = v;
+        foreach (var (k, v) in metrics) logged["eval_" + k] = v;
         state.LogHistory.Add(logged);
-        foreach (var c in _callbacks) c.OnEvaluate(state, result.Metrics, improved);
-        return result.Metrics;
+        foreach (var c in _callbacks) c.OnEvaluate(state, metrics, improved);
+        return metrics;
     }
 
     // ---- checkpoints -------------------------------------------------------------------------------------------
@@ -301,7 +289,7 @@ public sealed class Trainer
             foreach (var (key, value) in weights)
             {
                 // Checkpoints are written by this trainer for this model: every key must match exactly.
-                var key2 = state.ContainsKey(key) ? key : _model.Config.BaseModelPrefix + "." + key;
+                var key2 = state.ContainsKey(key) ? key : _model.Family.BaseModelPrefix + "." + key;
                 if (!state.TryGetValue(key2, out var target) || !target.shape.SequenceEqual(value.shape))
                     throw new ModelLoadException("does not fit the model being trained (a checkpoint of another model or task?)", folder, key);
                 target.copy_(value);

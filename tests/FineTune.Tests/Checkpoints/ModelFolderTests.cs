@@ -39,8 +39,8 @@ public class ModelFolderTests
         loaded.eval();
         var (ids, mask) = TestSupport.Batch(100, [4, 7], pad: original.Config.PadTokenId);
         using var __ = inference_mode();
-        var a = original.call(new BertInput(ids, mask)).Logits;
-        var b = loaded.call(new BertInput(ids, mask)).Logits;
+        var a = original.call(new ModelInput(ids, mask)).Logits;
+        var b = loaded.call(new ModelInput(ids, mask)).Logits;
         Assert.Equal(a.data<float>().ToArray(), b.data<float>().ToArray());
         Assert.Equal(new[] { "neg", "pos" }, loaded.Config.LabelsInOrder());
     }

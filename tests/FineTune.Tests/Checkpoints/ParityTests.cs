@@ -30,7 +30,7 @@ public class ParityTests(ITestOutputHelper output)
     {
         var entry = ModelCatalog.Find(name)!;
         var folder = ModelCatalog.Resolve(name);
-        var tokenizer = BertTokenizer.FromFolder(folder);
+        var tokenizer = WordPieceTokenizer.FromFolder(folder);
         var encodings = RealInputs().Select(i => tokenizer.Encode(i.Text, i.Pair)).ToList();
         var batch = tokenizer.ToBatch(encodings);
         int b = batch.BatchSize, t = batch.SequenceLength;
@@ -55,7 +55,7 @@ public class ParityTests(ITestOutputHelper output)
         encoder.eval();
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
-        var hidden = encoder.call(new BertInput(
+        var hidden = encoder.call(new ModelInput(
             tensor(batch.InputIds).view(b, t), tensor(batch.AttentionMask).view(b, t), tensor(batch.TokenTypeIds).view(b, t))).LastHiddenState;
         var ours = hidden.data<float>().ToArray();
         int h = (int)hidden.shape[2];

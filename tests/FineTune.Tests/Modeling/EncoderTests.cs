@@ -16,7 +16,7 @@ public class EncoderTests
             .Select(l => l.Split(' '))
             .Select(p => (Key: p[0], Shape: p[1]))
             .ToList();
-        using var model = new BertModel(new BertConfig()); // BertConfig's defaults are bert-base-uncased's
+        using var model = new BertModel(new EncoderConfig()); // EncoderConfig's defaults are bert-base-uncased's
         var actual = model.state_dict().Select(kv => (Key: kv.Key, Shape: string.Join(",", kv.Value.shape))).ToList();
         Assert.Equal(expected.Count, actual.Count);
         Assert.Equal(expected, actual);
@@ -79,8 +79,8 @@ public class EncoderTests
         model.eval();
         var (ids, mask) = TestSupport.Batch(config.VocabSize, [5, 9], pad: config.PadTokenId);
         using var _ = inference_mode();
-        var batched = model.call(new BertInput(ids, mask)).LastHiddenState;            // [2, 9, 32]
-        var alone = model.call(new BertInput(ids[..1, ..5], mask[..1, ..5])).LastHiddenState;
+        var batched = model.call(new ModelInput(ids, mask)).LastHiddenState;            // [2, 9, 32]
+        var alone = model.call(new ModelInput(ids[..1, ..5], mask[..1, ..5])).LastHiddenState;
         var diff = (batched[..1, ..5] - alone).abs().max().item<float>();
         Assert.True(diff < 1e-5, $"max abs difference {diff}");
     }
@@ -97,8 +97,8 @@ public class EncoderTests
         using var _ = inference_mode();
         var ids = tensor(new long[] { 7, 8, 9 }).view(1, 3);
         var leftPadded = tensor(new long[] { 1, 7, 8, 9 }).view(1, 4);
-        var a = model.call(new BertInput(ids, ones_like(ids))).LastHiddenState;
-        var b = model.call(new BertInput(leftPadded, tensor(new long[] { 0, 1, 1, 1 }).view(1, 4))).LastHiddenState;
+        var a = model.call(new ModelInput(ids, ones_like(ids))).LastHiddenState;
+        var b = model.call(new ModelInput(leftPadded, tensor(new long[] { 0, 1, 1, 1 }).view(1, 4))).LastHiddenState;
         Assert.True((a - b[.., 1..]).abs().max().item<float>() < 1e-5);
     }
 }

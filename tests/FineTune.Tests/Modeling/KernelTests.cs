@@ -91,7 +91,7 @@ public class KernelTests
         var encoder = TaskModels.CreateEncoder(config);
         encoder.train();
         var (ids, mask) = TestSupport.Batch(100, [7, 12, 3, 12], seed: 4);
-        var input = new BertInput(ids, mask);
+        var input = new ModelInput(ids, mask);
         (Tensor Output, Tensor[] Grads) Run(AttentionKernel attention, bool fuse)
         {
             KernelSettings.Attention = attention;
@@ -138,7 +138,7 @@ public class KernelTests
             try
             {
                 for (int i = 0; i < 2; i++) // accumulates over two passes
-                    encoder.call(new BertInput(ids, mask)).LastHiddenState.square().sum().backward();
+                    encoder.call(new ModelInput(ids, mask)).LastHiddenState.square().sum().backward();
             }
             finally
             {
@@ -165,7 +165,7 @@ public class KernelTests
         var config = TestSupport.Tiny() with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0.5 };
         var encoder = TaskModels.CreateEncoder(config);
         var (ids, mask) = TestSupport.Batch(100, [9, 9], seed: 2);
-        var input = new BertInput(ids, mask);
+        var input = new ModelInput(ids, mask);
         encoder.eval();
         var evaluation = encoder.call(input).LastHiddenState;
         encoder.train();

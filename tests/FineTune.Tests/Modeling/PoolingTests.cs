@@ -31,8 +31,8 @@ public class PoolingTests
         int[] lengths = [3, 9, 6];
         var (ids, mask) = TestSupport.Batch(100, lengths, pad: config.PadTokenId);
         using var _ = inference_mode();
-        var logits = model.call(new BertInput(ids, mask)).Logits;
-        var mean = RowMeans(model.Encoder.call(new BertInput(ids, mask)).LastHiddenState, lengths);   // [B, H]
+        var logits = model.call(new ModelInput(ids, mask)).Logits;
+        var mean = RowMeans(model.Encoder.call(new ModelInput(ids, mask)).LastHiddenState, lengths);   // [B, H]
         var state = model.state_dict();
         Tensor Dense(Tensor x, string prefix) => functional.linear(x, state[prefix + ".weight"], state[prefix + ".bias"]);
         var expected = modelType switch
@@ -51,7 +51,7 @@ public class PoolingTests
         using var cls = TaskModels.Create(config with { ClassifierPooling = "cls" }, TaskKind.SingleLabelClassification);
         cls.load_state_dict(model.state_dict());
         cls.eval();
-        Assert.NotEqual(a, Values(cls.call(new BertInput(ids, mask)).Logits));
+        Assert.NotEqual(a, Values(cls.call(new ModelInput(ids, mask)).Logits));
     }
 
     [Fact]
@@ -139,7 +139,7 @@ public class PoolingTests
         loaded.eval();
         var (ids, mask) = TestSupport.Batch(100, [4, 7]);
         using var __ = inference_mode();
-        Assert.Equal(Values(model.call(new BertInput(ids, mask)).Logits), Values(loaded.call(new BertInput(ids, mask)).Logits));
+        Assert.Equal(Values(model.call(new ModelInput(ids, mask)).Logits), Values(loaded.call(new ModelInput(ids, mask)).Logits));
     }
 
     [Fact]

@@ -8,7 +8,7 @@ namespace FineTune.Tests.Ner;
 /// <summary>Token-classification features of real CoNLL-2003 sentences through the real all-MiniLM-L6-v2 tokenizer.</summary>
 public class NerFeatureTests
 {
-    private static readonly Lazy<BertTokenizer> Tokenizer = new(() => BertTokenizer.FromFolder(ModelCatalog.Resolve("all-MiniLM-L6-v2")));
+    private static readonly Lazy<WordPieceTokenizer> Tokenizer = new(() => WordPieceTokenizer.FromFolder(ModelCatalog.Resolve("all-MiniLM-L6-v2")));
     private static readonly Lazy<TokenDataset> Train = new(() => ConllReader.Load(DataFiles.ConllTrain));
 
     private static (IReadOnlyList<TokenExample> Examples, TokenLabelMap Labels) Sample(int count = 500)

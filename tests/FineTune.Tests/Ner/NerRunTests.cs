@@ -4,6 +4,7 @@ using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Inference;
+using FineTune.Reports;
 using FineTune.Training;
 using static TorchSharp.torch;
 
@@ -62,7 +63,7 @@ public class NerRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
         Assert.All(rows.Skip(1), r => Assert.Contains(r.Split(',')[4], Tags));
 
         // The model is a BertForTokenClassification with the tags as id2label, and loads for prediction.
-        var config = BertConfig.Load(Path.Combine(output, "model", "config.json"));
+        var config = EncoderConfig.Load(Path.Combine(output, "model", "config.json"));
         Assert.Equal(["BertForTokenClassification"], config.Architectures);
         Assert.Equal(Tags, config.LabelsInOrder());
         Assert.Equal(TaskKind.TokenClassification, ModelTask.Detect(result.ModelDirectory));
@@ -137,7 +138,7 @@ public class NerRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
         var train = dir.File("train.jsonl");
         File.WriteAllLines(train, Enumerable.Repeat("""{"tokens": ["Peter", "Blackburn", "visits", "Paris"], "tags": ["B-PER", "I-PER", "O", "B-LOC"]}""", 20));
         var result = FineTuner.Train(Request(train, null, null, dir.File("run")));
-        Assert.Equal(["O", "B-LOC", "I-LOC", "B-PER", "I-PER"], BertConfig.Load(Path.Combine(result.ModelDirectory, "config.json")).LabelsInOrder());
+        Assert.Equal(["O", "B-LOC", "I-LOC", "B-PER", "I-PER"], EncoderConfig.Load(Path.Combine(result.ModelDirectory, "config.json")).LabelsInOrder());
 
         // CoNLL-2003's chunk column (0-based 2) read as the tag instead of the NER column.
         var conll = Slices.Conll(DataFiles.ConllTrain, 30, dir.File("train.conll"));
@@ -147,7 +148,7 @@ public class NerRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
             Dataset = new DatasetOptions { Task = TaskKind.TokenClassification, Columns = new ColumnMapping { Text = "tokens" }, ValidationFraction = 0.2 },
         };
         var chunks = FineTuner.Train(request);
-        Assert.Contains("B-NP", BertConfig.Load(Path.Combine(chunks.ModelDirectory, "config.json")).LabelsInOrder()!);
+        Assert.Contains("B-NP", EncoderConfig.Load(Path.Combine(chunks.ModelDirectory, "config.json")).LabelsInOrder()!);
         Assert.Equal(6, chunks.Summary["validation"]!.Count);
     }
 }

@@ -9,7 +9,7 @@ namespace FineTune.Tests.Qa;
 /// <summary>QA windows of real SQuAD questions through the real all-MiniLM-L6-v2 tokenizer, and answer positions within them.</summary>
 public class QaFeatureTests
 {
-    private static readonly Lazy<BertTokenizer> Tokenizer = new(() => BertTokenizer.FromFolder(ModelCatalog.Resolve("all-MiniLM-L6-v2")));
+    private static readonly Lazy<WordPieceTokenizer> Tokenizer = new(() => WordPieceTokenizer.FromFolder(ModelCatalog.Resolve("all-MiniLM-L6-v2")));
 
     [Theory]
     [InlineData(384, 128)]

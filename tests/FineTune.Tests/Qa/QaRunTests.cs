@@ -4,6 +4,7 @@ using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Inference;
+using FineTune.Reports;
 using FineTune.Tests.Ner;
 using FineTune.Training;
 using static TorchSharp.torch;
@@ -77,7 +78,7 @@ public class QaRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
         // Each row's F1 is written with 4 decimals, so their mean (in points) is within 100 × 0.00005 of the metric.
         Assert.InRange(100 * f1Sum / split.Test.Count - result.Test!["f1"], -0.005 - 1e-9, 0.005 + 1e-9);
 
-        var config = BertConfig.Load(Path.Combine(result.ModelDirectory, "config.json"));
+        var config = EncoderConfig.Load(Path.Combine(result.ModelDirectory, "config.json"));
         Assert.Equal(["BertForQuestionAnswering"], config.Architectures);
         Assert.Equal(TaskKind.QuestionAnswering, ModelTask.Detect(result.ModelDirectory));
         Assert.Equal("question-answering", RunFiles.ReadRecord(output).Task);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FineTune.Evaluation;
+using FineTune.Reports;
 using SkiaSharp;
 
 namespace FineTune.Tests.Reports;

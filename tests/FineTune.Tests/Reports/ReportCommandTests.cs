@@ -1,5 +1,6 @@
 using System.Reflection;
 using FineTune.Evaluation;
+using FineTune.Reports;
 
 namespace FineTune.Tests.Reports;
 

@@ -1,4 +1,5 @@
 using FineTune.Evaluation;
+using FineTune.Reports;
 
 namespace FineTune.Tests.Reports;
 

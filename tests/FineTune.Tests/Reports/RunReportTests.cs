@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using FineTune.Evaluation;
+using FineTune.Reports;
 using SkiaSharp;
 
 namespace FineTune.Tests.Reports;

@@ -43,12 +43,12 @@ public class AutocastTests
     [Fact]
     public void AutoIsBf16OnlyOnACpuWithAmx()
     {
-        var expected = FineTune.Runtime.CpuFeatures.HasAmxBf16 ? FineTune.Training.Precision.Bf16 : FineTune.Training.Precision.Fp32;
-        Assert.Equal(expected, PrecisionScopes.Resolve(FineTune.Training.Precision.Auto, CPU));
-        Assert.Equal(FineTune.Training.Precision.Fp32, PrecisionScopes.Resolve(FineTune.Training.Precision.Fp32, CPU));
-        Assert.Equal(FineTune.Training.Precision.Bf16, PrecisionScopes.Resolve(FineTune.Training.Precision.Bf16, CPU));
-        Assert.Equal(FineTune.Training.Precision.Fp32, PrecisionScopes.Resolve(FineTune.Training.Precision.Auto, new Device(DeviceType.CUDA, 0)));
-        Assert.Null(PrecisionScopes.For(FineTune.Training.Precision.Fp32, CPU));
-        Assert.Equal(expected == FineTune.Training.Precision.Bf16, PrecisionScopes.For(FineTune.Training.Precision.Auto, CPU) is not null);
+        var expected = FineTune.Runtime.CpuFeatures.HasAmxBf16 ? FineTune.Configuration.Precision.Bf16 : FineTune.Configuration.Precision.Fp32;
+        Assert.Equal(expected, PrecisionScopes.Resolve(FineTune.Configuration.Precision.Auto, CPU));
+        Assert.Equal(FineTune.Configuration.Precision.Fp32, PrecisionScopes.Resolve(FineTune.Configuration.Precision.Fp32, CPU));
+        Assert.Equal(FineTune.Configuration.Precision.Bf16, PrecisionScopes.Resolve(FineTune.Configuration.Precision.Bf16, CPU));
+        Assert.Equal(FineTune.Configuration.Precision.Fp32, PrecisionScopes.Resolve(FineTune.Configuration.Precision.Auto, new Device(DeviceType.CUDA, 0)));
+        Assert.Null(PrecisionScopes.For(FineTune.Configuration.Precision.Fp32, CPU));
+        Assert.Equal(expected == FineTune.Configuration.Precision.Bf16, PrecisionScopes.For(FineTune.Configuration.Precision.Auto, CPU) is not null);
     }
 }

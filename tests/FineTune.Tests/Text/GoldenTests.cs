@@ -13,8 +13,8 @@ public class GoldenTests
     private static readonly Lazy<JsonObject> s_golden = new(() =>
         JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Text", "Golden", "bert-wordpiece.json")))!.AsObject());
 
-    private static readonly Lazy<Dictionary<string, BertTokenizer>> s_variants = new(() =>
-        s_golden.Value["variants"]!.AsObject().ToDictionary(v => v.Key, v => TestVocabulary.Load(new BertTokenizerOptions
+    private static readonly Lazy<Dictionary<string, WordPieceTokenizer>> s_variants = new(() =>
+        s_golden.Value["variants"]!.AsObject().ToDictionary(v => v.Key, v => TestVocabulary.Load(new WordPieceTokenizerOptions
         {
             Lowercase = v.Value!["lowercase"]!.GetValue<bool>(),
             StripAccents = v.Value["stripAccents"]?.GetValue<bool>(),
@@ -76,7 +76,7 @@ public class GoldenTests
         File.WriteAllText(path, json.ToJsonString());
         try
         {
-            var tokenizer = BertTokenizer.FromTokenizerJson(path);
+            var tokenizer = WordPieceTokenizer.FromTokenizerJson(path);
             Assert.True(tokenizer.IsLowerCase);
             Assert.Equal(30522, tokenizer.VocabSize);
             var cases = s_golden.Value["cases"]!.AsArray().Select(c => c!.AsObject()).Where(c => c["v"]!.GetValue<string>() == "uncased").ToList();
@@ -93,14 +93,14 @@ public class GoldenTests
     public void WrittenTokenizerJsonHasHuggingFaceSections()
     {
         var hf = s_golden.Value["tokenizerJson"]!.AsObject();
-        var ours = TestVocabulary.Load(new BertTokenizerOptions { StripAccents = true }).ToTokenizerJson();
+        var ours = TestVocabulary.Load(new WordPieceTokenizerOptions { StripAccents = true }).ToTokenizerJson();
         Assert.Equal(TestVocabulary.Lines.Length, ours["model"]!["vocab"]!.AsObject().Count);
         ours["model"]!["vocab"] = new JsonObject();
         foreach (var section in new[] { "version", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder", "model" })
             Assert.True(JsonNode.DeepEquals(hf[section], ours[section]), $"{section}: Hugging Face {hf[section]?.ToJsonString()}, ours {ours[section]?.ToJsonString()}");
     }
 
-    private static void AssertAllMatch(List<JsonObject> cases, Func<JsonObject, BertTokenizer> tokenizerOf)
+    private static void AssertAllMatch(List<JsonObject> cases, Func<JsonObject, WordPieceTokenizer> tokenizerOf)
     {
         string? first = null;
         int mismatches = 0;
@@ -115,7 +115,7 @@ public class GoldenTests
     }
 
     /// <summary>Null when the tokenizer gives what Hugging Face gave; otherwise a description of the first difference.</summary>
-    private static string? Compare(JsonObject c, BertTokenizer tokenizer)
+    private static string? Compare(JsonObject c, WordPieceTokenizer tokenizer)
     {
         IReadOnlyList<Encoding> actual;
         try
@@ -149,7 +149,7 @@ public class GoldenTests
         return null;
     }
 
-    private static string? Diff<T>(string what, T[] expected, T[] actual, BertTokenizer tokenizer)
+    private static string? Diff<T>(string what, T[] expected, T[] actual, WordPieceTokenizer tokenizer)
     {
         int n = Math.Min(expected.Length, actual.Length);
         for (int i = 0; i < n; i++)
@@ -161,7 +161,7 @@ public class GoldenTests
         static string Show(T value) => value?.ToString() ?? "null";
     }
 
-    private static IReadOnlyList<Encoding> Run(JsonObject c, BertTokenizer tokenizer)
+    private static IReadOnlyList<Encoding> Run(JsonObject c, WordPieceTokenizer tokenizer)
     {
         bool special = c["special"]?.GetValue<bool>() ?? true;
         int? max = c["max"]?.GetValue<int>();

@@ -16,7 +16,7 @@ internal static class TestVocabulary
         return assembly.ReadResource(assembly.FindResource(".vocab.txt")!);
     });
 
-    private static readonly Lazy<BertTokenizer> s_uncased = new(() => Load());
+    private static readonly Lazy<WordPieceTokenizer> s_uncased = new(() => Load());
 
     /// <summary>vocab.txt as packaged (CRLF line ends).</summary>
     public static byte[] Bytes => s_bytes.Value;
@@ -25,8 +25,8 @@ internal static class TestVocabulary
         System.Text.Encoding.UTF8.GetString(Bytes).Split('\n').Select(l => l.TrimEnd('\r')).Where((l, i) => l.Length > 0 || i == 0).ToArray();
 
     /// <summary>bert-base-uncased settings (shared; the tokenizer is thread-safe).</summary>
-    public static BertTokenizer Uncased => s_uncased.Value;
+    public static WordPieceTokenizer Uncased => s_uncased.Value;
 
-    public static BertTokenizer Load(BertTokenizerOptions? options = null) =>
-        BertTokenizer.FromVocab(new StreamReader(new MemoryStream(Bytes)), options, $"{PackageId}/vocab.txt");
+    public static WordPieceTokenizer Load(WordPieceTokenizerOptions? options = null) =>
+        WordPieceTokenizer.FromVocab(new StreamReader(new MemoryStream(Bytes)), options, $"{PackageId}/vocab.txt");
 }

@@ -18,10 +18,10 @@ public class FusedAdamWTests
         return model;
     }
 
-    private static BertInput Batch(int seed)
+    private static ModelInput Batch(int seed)
     {
         var (ids, mask) = TestSupport.Batch(100, [6, 9, 4, 9], seed: seed);
-        return new BertInput(ids, mask, Labels: tensor(new long[] { 0, 2, 1, 2 }));
+        return new ModelInput(ids, mask, Labels: tensor(new long[] { 0, 2, 1, 2 }));
     }
 
     [Fact]

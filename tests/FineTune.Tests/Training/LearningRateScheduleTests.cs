@@ -1,3 +1,4 @@
+using FineTune.Configuration;
 using FineTune.Training;
 
 namespace FineTune.Tests.Training;

@@ -1,0 +1,41 @@
+namespace FineTune.Data;
+
+/// <summary>One unlabelled input read for prediction: the file's 1-based row, the text and the second text of a pair.</summary>
+public sealed record TextInput(long SourceRow, string Text, string? Pair = null);
+
+/// <summary>
+/// Reads unlabelled texts to predict on: a .txt file (one text per non-empty line) or a CSV, TSV, JSONL or Parquet
+/// file with a text column (and optionally a second text column for pairs). A missing column is an error naming the
+/// file and the columns it has; a row without text names its row and column.
+/// </summary>
+public static class TextInputs
+{
+    /// <param name="textColumn">The column of the text (ignored for .txt).</param>
+    /// <param name="pairColumn">The column of the second text of a pair, or null.</param>
+    public static IReadOnlyList<TextInput> Read(string path, DataFileOptions fileOptions, string textColumn, string? pairColumn = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path)) throw new DataException("input file not found", path);
+        if (path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase))
+        {
+            if (pairColumn is not null)
+                throw new OptionException("ColumnMapping.TextPair", $"a .txt file holds one text per line, not pairs: give a CSV, TSV, JSONL or Parquet file ({path})");
+            return File.ReadLines(path).Select((line, i) => new TextInput(i + 1, line)).Where(r => r.Text.Length > 0).ToList();
+        }
+        var reader = DataFileReader.Open(path, fileOptions);
+        foreach (var column in new[] { textColumn, pairColumn })
+            if (column is not null && !reader.Columns.Contains(column))
+                throw new DataException($"no such column; the file's columns are: {DataFileReader.JoinNames(reader.Columns)}", path, column: column);
+        var rows = new List<TextInput>();
+        foreach (var row in reader.ReadRows())
+        {
+            if (row.Error is not null) throw row.Error;
+            rows.Add(new TextInput(row.SourceRow, Cell(row, textColumn), pairColumn is null ? null : Cell(row, pairColumn)));
+        }
+        return rows;
+    }
+
+    /// <summary>The text of a cell; a missing value or a list is an error naming the file, row and column.</summary>
+    public static string Cell(DataRow row, string column) =>
+        row[column].Text ?? throw new DataException("the value is missing or not text", row.SourceFile, row.SourceRow, column);
+}

@@ -1,0 +1,185 @@
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Data;
+using FineTune.Evaluation;
+using FineTune.Modeling;
+using FineTune.Reports;
+using FineTune.Text;
+using static TorchSharp.torch;
+
+namespace FineTune.Tasks;
+
+/// <summary>
+/// The task seam: everything that differs from one task to another, behind one abstraction. A task reads its
+/// examples, builds its features and collates their labels, chooses its head and loss, evaluates (with its default
+/// metric for the best model), predicts and writes its predictions, and fills its part of the run report; its own
+/// options are one record (<see cref="DefaultOptions"/>). The front door (<see cref="FineTuner"/>) and the CLI only
+/// call these members. Adding a task is one folder under Tasks/ with a subclass, and one line in
+/// <see cref="TaskRegistry"/>.
+/// </summary>
+internal abstract class FineTuneTask
+{
+    /// <summary>The name the task is asked for by (finetune.json's task, the CLI's --task): "classification".</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Other names accepted for it ("ner").</summary>
+    public virtual IReadOnlyList<string> Aliases => [];
+
+    /// <summary>The title of the run report ("Text classification").</summary>
+    public abstract string Title { get; }
+
+    /// <summary>One line for help texts: the data it reads, its loss and metrics.</summary>
+    public abstract string Description { get; }
+
+    /// <summary>The task's options with their defaults; its type is the one the task accepts.</summary>
+    public abstract TaskOptions DefaultOptions { get; }
+
+    /// <summary>Tokens per model input when the run does not say (<see cref="TrainingOptions.MaxLength"/>).</summary>
+    public virtual int DefaultMaxLength => 128;
+
+    /// <summary>The validation metric that picks the best model when the run does not say.</summary>
+    public abstract string DefaultMetricForBest { get; }
+
+    /// <summary>Whether a saved model's config.json is a model of this task (its architectures and problem_type).</summary>
+    public abstract bool Recognizes(EncoderConfig config);
+
+    /// <summary>
+    /// The task's part of a fine-tuning run: reads and splits the data, tokenizes it (reporting truncation through
+    /// <see cref="RunContext.Info"/>), and returns what the run needs from it.
+    /// </summary>
+    public abstract TaskRun Prepare(RunContext run);
+
+    /// <summary>Evaluates a saved model of this task on a labelled file and, with an output folder, writes metrics.json and predictions.</summary>
+    public abstract EvaluationOutcome Evaluate(SavedModelContext model, EvaluationInput input);
+
+    /// <summary>Predicts every input of a file with a saved model of this task and writes the predictions.</summary>
+    public abstract PredictionOutcome Predict(SavedModelContext model, PredictionInput input);
+
+    /// <summary>Every name the task answers to.</summary>
+    public IEnumerable<string> Names => Aliases.Prepend(Name);
+
+    /// <summary>
+    /// The task's options: <paramref name="given"/> when it is this task's kind (checked), the defaults when null. A
+    /// record of another task's kind is an <see cref="OptionException"/>.
+    /// </summary>
+    public TOptions OptionsFrom<TOptions>(TaskOptions? given) where TOptions : TaskOptions
+    {
+        var options = given ?? DefaultOptions;
+        if (options is not TOptions typed)
+            throw new OptionException("FineTuneRequest.TaskOptions", $"a {options.GetType().Name} was given for the {Name} task, which takes {DefaultOptions.GetType().Name}");
+        typed.Validate();
+        return typed;
+    }
+}
+
+/// <summary>What every fine-tuning run hands its task: the checked options, the device, the model folder, its tokenizer and config.</summary>
+internal sealed record RunContext
+{
+    public required DatasetFiles Files { get; init; }
+    public required DatasetOptions Dataset { get; init; }
+    /// <summary>The task's options as given (null: its defaults).</summary>
+    public TaskOptions? TaskOptions { get; init; }
+    public required TrainingOptions Training { get; init; }
+    public required ModelLoadOptions Load { get; init; }
+    public required KernelOptions Kernels { get; init; }
+    public required Device Device { get; init; }
+    /// <summary>The pretrained model's folder (a catalog model resolved to its folder).</summary>
+    public required string ModelFolder { get; init; }
+    public required ITokenizer Tokenizer { get; init; }
+    public required EncoderConfig Config { get; init; }
+    /// <summary>Tokens per model input: the option or the task's default, capped by what the model takes.</summary>
+    public required int MaxLength { get; init; }
+    /// <summary>The run folder.</summary>
+    public required string Output { get; init; }
+    public required Action<string> Info { get; init; }
+    /// <summary>The scope evaluation runs in (none for fp32).</summary>
+    public Func<IDisposable?>? EvaluationScope { get; init; }
+    /// <summary>Whether the run continues from a checkpoint.</summary>
+    public bool Resuming { get; init; }
+}
+
+/// <summary>
+/// A task's part of one fine-tuning run, once its data is read and tokenized: the model to train, the training and
+/// validation sets, the held-out splits to evaluate at the end, and what the run folder records about the task.
+/// </summary>
+internal abstract class TaskRun
+{
+    /// <summary>The data as read: split sizes, labels, skipped rows.</summary>
+    public abstract DatasetSummary Summary { get; }
+
+    /// <summary>The labels of the head, or null (regression, similarity, QA).</summary>
+    public abstract IReadOnlyList<string>? Labels { get; }
+
+    /// <summary>The input columns as the run read them, for run.json.</summary>
+    public abstract IReadOnlyDictionary<string, string?> Columns { get; }
+
+    /// <summary>The task's own settings, for run.json.</summary>
+    public abstract IReadOnlyDictionary<string, object?> Settings { get; }
+
+    /// <summary>What the examples are called in messages (examples, sentences, questions).</summary>
+    public virtual string Unit => "examples";
+
+    /// <summary>What orders the report's top errors: "confidence" or "error" (distance from a target value).</summary>
+    public virtual string ErrorsBy => "confidence";
+
+    public abstract ITrainingSet TrainingSet { get; }
+
+    /// <summary>The validation set, or null when there is no validation data.</summary>
+    public abstract IValidationSet? Validation { get; }
+
+    /// <summary>The pretrained model with the task's head and loss (on the CPU); the task says how the head reads the encoder.</summary>
+    public abstract (TaskModel Model, LoadReport Report) LoadModel();
+
+    /// <summary>Called with the loaded model on the run's device before training starts (a zero-shot baseline, say).</summary>
+    public virtual void BeforeTraining(TaskModel model) { }
+
+    /// <summary>The held-out splits with data, in order (validation, then test), and their sizes.</summary>
+    public abstract IReadOnlyList<(string Name, int Count)> HeldOut { get; }
+
+    /// <summary>
+    /// Evaluates the trained model on a held-out split; the test split's predictions are written into the run folder.
+    /// Returns the metrics and the split's part of the report.
+    /// </summary>
+    public abstract (IReadOnlyDictionary<string, double> Metrics, SplitResult Result) EvaluateSplit(TaskModel model, string split);
+
+    /// <summary>finetune.json of the saved model, with the task's settings that prediction reuses.</summary>
+    public virtual FineTuneMetadata Metadata(FineTuneMetadata metadata) => metadata;
+}
+
+/// <summary>A saved model to evaluate or predict with, and how to run it.</summary>
+internal sealed record SavedModelContext
+{
+    public required string ModelFolder { get; init; }
+    /// <summary>The task's options as given (null: its defaults, and what the model was trained with).</summary>
+    public TaskOptions? TaskOptions { get; init; }
+    /// <summary>Tokens per input; null: what the model was trained with, else what it takes.</summary>
+    public int? MaxLength { get; init; }
+    public int BatchSize { get; init; } = 64;
+    public string Device { get; init; } = "cpu";
+    public int? Threads { get; init; }
+    public Precision Precision { get; init; } = Precision.Fp32;
+    public ModelLoadOptions Load { get; init; } = new();
+    public Action<string> Info { get; init; } = _ => { };
+}
+
+/// <summary>A labelled file to evaluate on, how to read it, and where to write metrics.json and the predictions (optional).</summary>
+internal sealed record EvaluationInput(string DataFile, DatasetOptions Dataset, string? OutputDirectory);
+
+/// <summary>A file of inputs to predict, how to read it, and the file to write (.csv or .jsonl).</summary>
+internal sealed record PredictionInput(string InputFile, string OutputFile, DataFileOptions File, ColumnMapping Columns);
+
+/// <summary>What an evaluation of a saved model found.</summary>
+/// <param name="Metrics">The metrics to show (per-label entries left to <paramref name="Details"/>).</param>
+/// <param name="AllMetrics">Every metric, as metrics.json holds them.</param>
+/// <param name="Details">A per-class (or per-entity-type) table, or null.</param>
+/// <param name="DetailsTitle">What the table's rows are ("per class", "per entity type").</param>
+/// <param name="Files">The files written.</param>
+public sealed record EvaluationOutcome(
+    IReadOnlyDictionary<string, double> Metrics,
+    IReadOnlyDictionary<string, double> AllMetrics,
+    IReadOnlyList<ClassReport>? Details,
+    string? DetailsTitle,
+    IReadOnlyList<string> Files);
+
+/// <summary>What a prediction run wrote: how many inputs, where, and a one-line summary.</summary>
+public sealed record PredictionOutcome(int Inputs, string OutputFile, string Summary);

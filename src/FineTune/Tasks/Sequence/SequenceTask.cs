@@ -1,0 +1,199 @@
+using System.Globalization;
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Data;
+using FineTune.Evaluation;
+using FineTune.Modeling;
+using FineTune.Reports;
+using static TorchSharp.torch;
+
+namespace FineTune.Tasks;
+
+/// <summary>
+/// What the tasks over whole texts with a label column share (classification, multi-label, regression): rows of a
+/// CSV, TSV, JSONL or Parquet file with a text (or a pair of texts) and a label cell, one model input per row, the
+/// family's sequence-classification head, and the <see cref="TextClassifier"/> predictor. A task says what its label
+/// cell holds, its head's problem_type and outputs, its loss, and how it reads its outputs.
+/// </summary>
+internal abstract class SequenceTaskBase : FineTuneTask
+{
+    /// <summary>What the label cell holds.</summary>
+    public abstract LabelKind LabelKind { get; }
+
+    /// <summary>Hugging Face's problem_type of the head (config.json).</summary>
+    public abstract string ProblemType { get; }
+
+    /// <summary>The outputs of the head for a config whose id2label is the task's labels.</summary>
+    public virtual long Outputs(EncoderConfig config) => config.NumLabels;
+
+    /// <summary>How the task reads its head's outputs, for a model with <paramref name="labels"/> (and a multi-label threshold).</summary>
+    public abstract SequenceReadout Readout(LabelMap? labels, double threshold);
+
+    /// <summary>The labels of a saved model of the task (from its config), or null when it predicts a value.</summary>
+    public virtual LabelMap? SavedLabels(EncoderConfig config) => config.Id2Label is null ? null : LabelMap.FromId2Label(config.Id2Label);
+
+    /// <summary>The threshold a saved model predicts labels with (multi-label; <paramref name="metadata"/> holds the trained one).</summary>
+    public virtual double SavedThreshold(FineTuneMetadata? metadata, TaskOptions? options) => 0.5;
+
+    /// <summary>The label tensor of a batch of targets.</summary>
+    public abstract Tensor LabelTensor(IReadOnlyList<LabelTarget> targets, Device device);
+
+    /// <summary>*ForSequenceClassification whose problem_type (or, without one, Hugging Face's rule on the number of labels) is the task's.</summary>
+    public override bool Recognizes(EncoderConfig config) =>
+        config.Architectures?.Any(a => a.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) == true
+        && (config.ProblemType ?? (config.NumLabels == 1 ? "regression" : "single_label_classification")) == ProblemType;
+
+    /// <summary>
+    /// The head's config from a folder's: the labels and problem type (a folder without labels keeps its own, and gets
+    /// the task's problem type), and what the head reads (<see cref="ModelFolder.ResolvePooling"/>) with the reason.
+    /// </summary>
+    public (EncoderConfig Config, string PoolingReason) HeadConfig(string folder, EncoderConfig config, LabelMap? labels, ModelLoadOptions load)
+    {
+        if (labels is not null)
+            config = config.WithLabels(labels.Labels, ProblemType);
+        else if (config.ProblemType is null)
+            config = config with { ProblemType = ProblemType };
+        var (pooling, reason) = ModelFolder.ResolvePooling(folder, config, load.ClassifierPooling);
+        return (config with { ClassifierPooling = pooling }, reason);
+    }
+
+    public override EvaluationOutcome Evaluate(SavedModelContext model, EvaluationInput input)
+    {
+        using var classifier = TextClassifier.Load(this, model);
+        var (evaluation, examples, truncated, skipped) = classifier.EvaluateFile(input.DataFile, input.Dataset);
+        model.Info($"{examples.Count} examples from {input.DataFile}{(truncated > 0 ? $" ({truncated} truncated to {classifier.MaxLength} tokens)" : "")}");
+        if (skipped.Count > 0)
+            model.Info($"{skipped.Count} invalid rows skipped; the first:\n" + string.Join("\n", skipped.FirstReasons.Select(r => "  " + r)));
+        var files = new List<string>();
+        if (input.OutputDirectory is { } dir)
+        {
+            Directory.CreateDirectory(dir);
+            files.Add(Path.Combine(dir, "metrics.json"));
+            RunFiles.WriteEvaluationMetrics(files[^1], evaluation.Metrics, input.DataFile);
+            files.Add(Path.Combine(dir, "predictions.csv"));
+            SequencePredictionFiles.WriteEvaluated(files[^1], examples, evaluation.Predictions!, classifier.Readout);
+        }
+        var details = classifier.Readout.PerClass(evaluation.Accumulator);
+        return new EvaluationOutcome(evaluation.Metrics, evaluation.Metrics, details, details is null ? null : "per class", files);
+    }
+
+    public override PredictionOutcome Predict(SavedModelContext model, PredictionInput input)
+    {
+        var rows = TextInputs.Read(input.InputFile, input.File, input.Columns.Text, input.Columns.TextPair);
+        using var classifier = TextClassifier.Load(this, model);
+        var predictions = classifier.Predict(rows.Select(r => (r.Text, r.Pair)).ToList());
+        SequencePredictionFiles.WritePredicted(input.OutputFile, rows, predictions, classifier.Readout);
+        var output = Path.GetFullPath(input.OutputFile);
+        return new PredictionOutcome(rows.Count, output, $"Wrote {predictions.Count} predictions to {output}");
+    }
+}
+
+/// <summary>A sequence task with its options record <typeparamref name="TOptions"/>: the fine-tuning run.</summary>
+internal abstract class SequenceTask<TOptions> : SequenceTaskBase where TOptions : TaskOptions
+{
+    /// <summary>The loss of a run (class weights come from the training data).</summary>
+    protected abstract ILossFunction Loss(TOptions options, TextDataset dataset);
+
+    /// <summary>The threshold of a run's multi-label predictions (0.5 for the other tasks, which ignore it).</summary>
+    protected virtual double Threshold(TOptions options) => 0.5;
+
+    /// <summary>What orders the report's top errors.</summary>
+    protected virtual string ErrorsBy => "confidence";
+
+    public override TaskRun Prepare(RunContext run)
+    {
+        var options = OptionsFrom<TOptions>(run.TaskOptions);
+        var dataset = DatasetLoader.Load(run.Files, run.Dataset, LabelKind, Name);
+        var splits = new Dictionary<string, (IReadOnlyList<TextExample> Examples, List<SequenceFeature> Features)>();
+        var summary = dataset.Summary;
+        foreach (var (name, examples) in new[] { ("train", dataset.Train), ("validation", dataset.Validation), ("test", dataset.Test) })
+        {
+            var (features, truncated) = SequenceFeatures.Build(examples, run.Tokenizer, run.MaxLength);
+            splits[name] = (examples, features);
+            if (summary[name] is not null) summary = summary.WithTruncated(name, truncated);
+        }
+        run.Info(summary.Describe());
+        foreach (var name in new[] { "train", "validation", "test" })
+            if (summary[name]?.Truncated is > 0 and var count)
+                run.Info($"{count} of {splits[name].Examples.Count} {name} examples are longer than {run.MaxLength} tokens and were truncated (TrainingOptions.MaxLength).");
+        return new Run(this, run, options, dataset, summary, splits);
+    }
+
+    private sealed class Run(SequenceTask<TOptions> task, RunContext run, TOptions options, TextDataset dataset, DatasetSummary summary,
+        Dictionary<string, (IReadOnlyList<TextExample> Examples, List<SequenceFeature> Features)> splits) : TaskRun
+    {
+        private readonly SequenceReadout _readout = task.Readout(dataset.Labels, task.Threshold(options));
+
+        public override DatasetSummary Summary => summary;
+        public override IReadOnlyList<string>? Labels => dataset.Labels?.Labels;
+        public override string ErrorsBy => task.ErrorsBy;
+
+        public override IReadOnlyDictionary<string, string?> Columns => new Dictionary<string, string?>
+        {
+            ["text"] = run.Dataset.Columns.Text,
+            ["text_pair"] = run.Dataset.Columns.TextPair,
+            ["label"] = run.Dataset.Columns.Label ?? (run.Dataset.Columns.LabelColumns is { } lc ? string.Join(",", lc) : null),
+        };
+
+        public override IReadOnlyDictionary<string, object?> Settings => TaskSettings.Of(options);
+
+        public override ITrainingSet TrainingSet => new FeatureSet<SequenceFeature>(splits["train"].Features, Collate);
+
+        public override IValidationSet? Validation =>
+            splits["validation"].Features.Count > 0 ? Evaluator().AsValidation(splits["validation"].Features) : null;
+
+        private ModelInput Collate(IReadOnlyList<SequenceFeature> batch, Device device) =>
+            SequenceFeatures.Collate(batch, run.Tokenizer.PaddingTokenId, device, task.LabelTensor);
+
+        private SequenceEvaluator<SequenceFeature> Evaluator() =>
+            new(_readout, Collate, f => f.Length, f => f.Label, run.Training.EvalBatchSize, run.EvaluationScope);
+
+        public override (TaskModel Model, LoadReport Report) LoadModel()
+        {
+            var (config, reason) = task.HeadConfig(run.ModelFolder, run.Config, dataset.Labels, run.Load);
+            var (model, report) = ModelFolder.LoadTaskModel(run.ModelFolder, config,
+                c => TaskModels.SequenceClassifier(c, task.Outputs(c), run.Kernels), run.Load);
+            model.Loss = task.Loss(options, dataset);
+            return (model, report with { PoolingReason = reason });
+        }
+
+        public override IReadOnlyList<(string Name, int Count)> HeldOut =>
+            new[] { "validation", "test" }.Where(s => splits[s].Features.Count > 0).Select(s => (s, splits[s].Examples.Count)).ToList();
+
+        public override (IReadOnlyDictionary<string, double> Metrics, SplitResult Result) EvaluateSplit(TaskModel model, string split)
+        {
+            var (examples, features) = splits[split];
+            var evaluation = Evaluator().Evaluate(model, features, run.Device, keepPredictions: true);
+            if (split == "test")
+                SequencePredictionFiles.WriteEvaluated(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!, _readout);
+            return (evaluation.Metrics, SequenceSplits.Result(_readout, evaluation, examples));
+        }
+
+        public override FineTuneMetadata Metadata(FineTuneMetadata metadata) => task.SavedSettings(metadata, options);
+    }
+
+    /// <summary>finetune.json with the task's settings that prediction reuses (multi-label: the threshold).</summary>
+    protected virtual FineTuneMetadata SavedSettings(FineTuneMetadata metadata, TOptions options) => metadata;
+}
+
+/// <summary>A task's options record as run.json's settings: snake_case names, enums as lower-case names.</summary>
+internal static class TaskSettings
+{
+    public static IReadOnlyDictionary<string, object?> Of(TaskOptions options)
+    {
+        var settings = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var p in options.GetType().GetProperties().Where(p => p.CanRead && p.GetIndexParameters().Length == 0 && p.Name != "EqualityContract"))
+        {
+            var value = p.GetValue(options);
+            settings[System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name)] = value switch
+            {
+                null => null,
+                Enum e => e.ToString().ToLowerInvariant(),
+                string or bool or int or long or double or float => value,
+                IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+                _ => value.ToString(),
+            };
+        }
+        return settings;
+    }
+}

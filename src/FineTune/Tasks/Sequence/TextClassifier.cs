@@ -1,0 +1,153 @@
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Data;
+using FineTune.Inference;
+using FineTune.Modeling;
+using FineTune.Runtime;
+using FineTune.Text;
+using static TorchSharp.torch;
+
+namespace FineTune.Tasks;
+
+/// <summary>One prediction of a fine-tuned sequence model.</summary>
+/// <param name="Label">Single-label: the most probable label.</param>
+/// <param name="Labels">Multi-label: the labels at or above the threshold.</param>
+/// <param name="Probabilities">Per label: softmax (single-label) or sigmoid (multi-label) probability.</param>
+/// <param name="Value">Regression: the predicted number.</param>
+public sealed record TextPrediction(string? Label, IReadOnlyList<string>? Labels, IReadOnlyDictionary<string, float>? Probabilities, float? Value)
+{
+    /// <summary>The probability of the predicted label (single-label), or null.</summary>
+    public float? Confidence => Label is not null && Probabilities is not null ? Probabilities[Label] : null;
+}
+
+/// <summary>
+/// A fine-tuned sequence model (single-label, multi-label or regression) loaded from its Hugging Face folder, ready to
+/// predict texts or text pairs in batches, or to be evaluated on a labelled file.
+/// </summary>
+public sealed class TextClassifier : IDisposable
+{
+    private readonly TaskModel _model;
+    private readonly SequenceTaskBase _task;
+    private readonly Device _device;
+    private readonly Func<IDisposable?>? _precision;
+    private SequenceReadout _readout;
+    private double _threshold;
+
+    private TextClassifier(SequenceTaskBase task, TaskModel model, ITokenizer tokenizer, LabelMap? labels, Device device, Func<IDisposable?>? precision,
+        double threshold)
+    {
+        _task = task;
+        _model = model;
+        Tokenizer = tokenizer;
+        Labels = labels;
+        _device = device;
+        _precision = precision;
+        _threshold = threshold;
+        _readout = task.Readout(labels, threshold);
+    }
+
+    /// <summary>The task the model was fine-tuned for: classification, multi-label or regression.</summary>
+    public string Task => _task.Name;
+    public LabelMap? Labels { get; }
+    public ITokenizer Tokenizer { get; }
+    public EncoderConfig Config => _model.Config;
+
+    /// <summary>Tokens per input; longer inputs are truncated. Defaults to the length the model was trained with, or the model's limit.</summary>
+    public int MaxLength { get; set; } = 512;
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>Multi-label: the probability from which a label is predicted (by default the one the model was trained with).</summary>
+    public double Threshold
+    {
+        get => _threshold;
+        set
+        {
+            if (value is not (> 0 and < 1)) throw new OptionException("MultiLabelOptions.Threshold", $"must be in (0, 1), got {value}");
+            _threshold = value;
+            _readout = _task.Readout(Labels, value);
+        }
+    }
+
+    internal SequenceReadout Readout => _readout;
+
+    /// <summary>Loads a model folder written by `finetune train` (or any Hugging Face sequence-classification folder).</summary>
+    public static TextClassifier Load(string modelFolder, string device = "cpu", Precision precision = Precision.Fp32, ModelLoadOptions? options = null)
+    {
+        var folder = ModelCatalog.Resolve(modelFolder);
+        var task = TaskRegistry.DetectOrThrow(folder);
+        if (task is not SequenceTaskBase sequence)
+            throw new ModelLoadException($"is a {task.Name} model; this API predicts sequence classification and regression",
+                Path.Combine(folder, "config.json"), "architectures");
+        return Load(sequence, new SavedModelContext { ModelFolder = folder, Device = device, Precision = precision, Load = options ?? new() });
+    }
+
+    internal static TextClassifier Load(SequenceTaskBase task, SavedModelContext context)
+    {
+        var folder = ModelCatalog.Resolve(context.ModelFolder);
+        var device = TorchRuntime.ParseDevice(context.Device);
+        TorchRuntime.SetThreads(context.Threads);
+        if (context.BatchSize < 1) throw new OptionException("PredictorOptions.BatchSize", $"must be at least 1, got {context.BatchSize}");
+        var tokenizer = Tokenizers.FromFolder(folder);
+        var model = PredictionModels.Load(folder, task.Name, c => TaskModels.SequenceClassifier(c, task.Outputs(c)), device, context.Load,
+            c => task.HeadConfig(folder, c, null, context.Load).Config);
+        var labels = task.SavedLabels(model.Config);
+        var metadata = FineTuneMetadata.Load(folder);
+        int maxLength = context.MaxLength ?? (metadata?.MaxLength is > 0 and var trained
+            ? trained
+            : PredictionModels.MaxLength(model.Config, tokenizer.ModelMaxLength ?? 512));
+        if (maxLength < 3)
+        {
+            model.Dispose();
+            throw new OptionException("PredictorOptions.MaxLength", $"must be at least 3, got {maxLength}");
+        }
+        return new TextClassifier(task, model, tokenizer, labels, device, PrecisionScopes.For(context.Precision, device),
+            task.SavedThreshold(metadata, context.TaskOptions))
+        {
+            MaxLength = maxLength,
+            BatchSize = context.BatchSize,
+        };
+    }
+
+    public TextPrediction Predict(string text, string? pair = null) => Predict([(text, pair)])[0];
+
+    /// <summary>Predicts many inputs in batches of similar length; results are in input order.</summary>
+    public IReadOnlyList<TextPrediction> Predict(IReadOnlyList<(string Text, string? Pair)> inputs)
+    {
+        var examples = inputs.Select((x, i) => new TextExample(x.Text, x.Pair, null, "input", i + 1)).ToList();
+        var (features, _) = SequenceFeatures.Build(examples, Tokenizer, MaxLength);
+        var results = new TextPrediction[features.Count];
+        BatchedForward.Run(_model, features, BatchSize, Tokenizer.PaddingTokenId, _device, _precision, (indices, logits) =>
+        {
+            var flat = logits.data<float>().ToArray();
+            int width = flat.Length / indices.Length;
+            for (int r = 0; r < indices.Length; r++)
+                results[indices[r]] = _readout.ToTextPrediction(_readout.Predict(flat.AsSpan(r * width, width), indices[r]));
+        });
+        return results;
+    }
+
+    /// <summary>
+    /// Evaluates on a labelled file read with <paramref name="options"/> (its columns, format, label separator, whether
+    /// to skip invalid rows): the model's labels are the label map (a label it does not know is an error naming the
+    /// row). Returns the metrics, each example's prediction, how many were truncated and which rows were skipped.
+    /// </summary>
+    public (IReadOnlyDictionary<string, double> Metrics, IReadOnlyList<SequencePrediction> Predictions, IReadOnlyList<TextExample> Examples, int Truncated, SkippedRows Skipped)
+        Evaluate(string file, DatasetOptions options)
+    {
+        var (evaluation, examples, truncated, skipped) = EvaluateFile(file, options);
+        return (evaluation.Metrics, evaluation.Predictions!, examples, truncated, skipped);
+    }
+
+    internal (SequenceEvaluation Evaluation, IReadOnlyList<TextExample> Examples, int Truncated, SkippedRows Skipped) EvaluateFile(string file, DatasetOptions options)
+    {
+        var (examples, skipped) = DatasetLoader.ReadExamples(file, options with { Labels = Labels }, _task.LabelKind, Labels);
+        if (examples.Count == 0) throw new DataException("no examples to evaluate", file);
+        var (features, truncated) = SequenceFeatures.Build(examples, Tokenizer, MaxLength);
+        var evaluator = new SequenceEvaluator<SequenceFeature>(_readout,
+            (batch, device) => SequenceFeatures.Collate(batch, Tokenizer.PaddingTokenId, device, _task.LabelTensor),
+            f => f.Length, f => f.Label, BatchSize, _precision);
+        return (evaluator.Evaluate(_model, features, _device, keepPredictions: true), examples, truncated, skipped);
+    }
+
+    public void Dispose() => _model.Dispose();
+}

@@ -1,0 +1,224 @@
+using System.ComponentModel;
+using System.Globalization;
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Data;
+using FineTune.Evaluation;
+using FineTune.Modeling;
+using FineTune.Reports;
+
+namespace FineTune.Tasks;
+
+/// <summary>Options of token classification (NER).</summary>
+public sealed record TokenClassificationOptions : TaskOptions
+{
+    [Description("CoNLL files: the 0-based column of the tag (default: the last; the word is column 0).")]
+    [UsedByPrediction]
+    public int? TagColumn { get; init; }
+
+    [Description("The tag scheme of the files: iob1, iob2 (bio) or bioes (default: detected from the training file; evaluate: from the file evaluated).")]
+    [UsedByPrediction]
+    public string? TagScheme { get; init; }
+
+    [Description("Train on every sub-token of a word, not only the first.")]
+    public bool LabelAllTokens { get; init; }
+
+    [Description("Label smoothing of the cross-entropy (0 to 1).")]
+    public double LabelSmoothing { get; init; }
+
+    public override void Validate()
+    {
+        Check(TagColumn is null or >= 0, nameof(TagColumn), $"must be 0 or more (0-based), got {TagColumn}");
+        Check(LabelSmoothing is >= 0 and < 1, nameof(LabelSmoothing), $"must be in [0, 1), got {LabelSmoothing}");
+        ParsedScheme();
+    }
+
+    /// <summary>The tag scheme, or null to detect it.</summary>
+    internal TagScheme? ParsedScheme()
+    {
+        if (TagScheme is null) return null;
+        try
+        {
+            return TagSchemes.Parse(TagScheme);
+        }
+        catch (FineTuneException e)
+        {
+            throw new OptionException($"{nameof(TokenClassificationOptions)}.{nameof(TagScheme)}", e.Message, e);
+        }
+    }
+}
+
+/// <summary>
+/// Token classification (NER): CoNLL columns or JSONL tokens and tags in IOB1, IOB2 or BIOES, trained as IOB2 with
+/// cross-entropy over each word's first sub-token (or all of them); entity precision, recall and F1 (micro and per
+/// type, seqeval's) and token accuracy; the best model by entity F1.
+/// </summary>
+internal sealed class TokenClassificationTask : FineTuneTask
+{
+    public override string Name => "token-classification";
+    public override IReadOnlyList<string> Aliases => ["ner"];
+    public override string Title => "Token classification";
+    public override string Description => "CoNLL columns or JSONL tokens and tags (IOB1, IOB2, BIOES); cross-entropy per word; entity precision/recall/F1";
+    public override TaskOptions DefaultOptions { get; } = new TokenClassificationOptions();
+    public override string DefaultMetricForBest => MetricNames.F1;
+
+    public override bool Recognizes(EncoderConfig config) =>
+        config.Architectures?.Any(a => a.EndsWith("ForTokenClassification", StringComparison.Ordinal)) == true;
+
+    public override TaskRun Prepare(RunContext run)
+    {
+        var options = OptionsFrom<TokenClassificationOptions>(run.TaskOptions);
+        var dataset = run.Dataset;
+        var data = TokenClassificationData.Load(run.Files, options.TagColumn, options.ParsedScheme(), dataset.ValidationFraction, dataset.TestFraction,
+            dataset.Seed, dataset.MaxTrainExamples, dataset.SkipInvalidRows);
+        var labels = data.Labels;
+        run.Info($"tag scheme: {data.SourceScheme}{(data.SchemeDetected ? " (detected)" : "")}, trained as IOB2; {labels.Count} labels: {string.Join(", ", labels.Labels)}");
+        var labeling = options.LabelAllTokens ? SubwordLabeling.AllSubwords : SubwordLabeling.FirstSubword;
+        var splits = new Dictionary<string, (IReadOnlyList<TokenExample> Examples, List<TokenFeature> Features)>();
+        var summaries = new List<SplitSummary>();
+        foreach (var (name, examples) in new[] { ("train", data.Train), ("validation", data.Validation), ("test", data.Test) })
+        {
+            if (examples.Count == 0 && name != "train")
+            {
+                splits[name] = (examples, []);
+                continue;
+            }
+            var (built, truncated) = TokenClassificationFeatures.Build(examples, run.Tokenizer, labels, run.MaxLength, labeling);
+            splits[name] = (examples, built);
+            summaries.Add(new SplitSummary(name, examples.Count, TokenClassificationData.EntityCounts(examples), null) { Truncated = truncated });
+            if (truncated > 0)
+                run.Info($"{truncated} of {examples.Count} {name} sentences are longer than {run.MaxLength} tokens and were truncated (TrainingOptions.MaxLength); their last words are predicted O.");
+        }
+        var summary = new DatasetSummary(Name, null, summaries, data.Skipped) { Unit = "sentences" };
+        run.Info(summary.Describe());
+        return new Run(run, options, data, summary, splits);
+    }
+
+    private sealed class Run(RunContext run, TokenClassificationOptions options, TokenClassificationData data, DatasetSummary summary,
+        Dictionary<string, (IReadOnlyList<TokenExample> Examples, List<TokenFeature> Features)> splits) : TaskRun
+    {
+        public override DatasetSummary Summary => summary;
+        public override IReadOnlyList<string>? Labels => data.Labels.Labels;
+        public override string Unit => "sentences";
+
+        public override IReadOnlyDictionary<string, string?> Columns
+        {
+            get
+            {
+                bool jsonl = Path.GetExtension(run.Files.Train).ToLowerInvariant() is ".jsonl" or ".ndjson" or ".json";
+                return jsonl
+                    ? new Dictionary<string, string?> { ["tokens"] = "tokens", ["tags"] = "tags" }
+                    : new Dictionary<string, string?> { ["word"] = "0", ["tag"] = options.TagColumn?.ToString(CultureInfo.InvariantCulture) ?? "last" };
+            }
+        }
+
+        public override IReadOnlyDictionary<string, object?> Settings => new Dictionary<string, object?>
+        {
+            ["tag_scheme"] = data.SourceScheme.ToString(),
+            ["label_all_tokens"] = options.LabelAllTokens,
+            ["label_smoothing"] = options.LabelSmoothing,
+        };
+
+        private TokenClassificationEvaluator EvaluatorFor(IReadOnlyList<TokenExample> examples) =>
+            new(examples, data.Labels, run.Training.EvalBatchSize, run.Tokenizer.PaddingTokenId, run.EvaluationScope);
+
+        public override ITrainingSet TrainingSet =>
+            new FeatureSet<TokenFeature>(splits["train"].Features, (batch, device) => TokenClassificationFeatures.Collate(batch, run.Tokenizer.PaddingTokenId, device));
+
+        public override IValidationSet? Validation =>
+            splits["validation"].Features.Count > 0 ? EvaluatorFor(data.Validation).AsValidation(splits["validation"].Features) : null;
+
+        public override (TaskModel Model, LoadReport Report) LoadModel()
+        {
+            var config = run.Config.WithLabels(data.Labels.Labels, null);
+            var (model, report) = ModelFolder.LoadTaskModel(run.ModelFolder, config, c => TaskModels.TokenClassifier(c, run.Kernels), run.Load);
+            if (options.LabelSmoothing > 0) model.Loss = new CrossEntropyLoss(null, options.LabelSmoothing);
+            return (model, report);
+        }
+
+        public override IReadOnlyList<(string Name, int Count)> HeldOut =>
+            new[] { "validation", "test" }.Where(s => splits[s].Features.Count > 0).Select(s => (s, splits[s].Examples.Count)).ToList();
+
+        public override (IReadOnlyDictionary<string, double> Metrics, SplitResult Result) EvaluateSplit(TaskModel model, string split)
+        {
+            var (examples, features) = splits[split];
+            var evaluation = EvaluatorFor(examples).Run(model, features, run.Device, keepPredictions: true);
+            if (split == "test")
+                TokenPredictionFiles.WriteWordTags(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!);
+            return (evaluation.Metrics, SplitResultOf(evaluation, examples));
+        }
+    }
+
+    private static SplitResult SplitResultOf(TokenClassificationEvaluation evaluation, IReadOnlyList<TokenExample> examples)
+    {
+        var errors = new List<PredictionError>();
+        foreach (var p in evaluation.Predictions!)
+        {
+            var e = examples[p.ExampleIndex];
+            var gold = EntityChunker.Extract(e.Tags);
+            var predicted = EntityChunker.Extract(p.Tags);
+            if (gold.SequenceEqual(predicted)) continue;
+            // How sure the model was of its wrong tags: the mean probability over the words it tagged wrongly.
+            var wrong = Enumerable.Range(0, e.Words.Count).Where(w => e.Tags[w] != p.Tags[w]).ToList();
+            double confidence = wrong.Count == 0 ? 0 : wrong.Average(w => p.Scores[w]);
+            errors.Add(new PredictionError(e.SourceLine, string.Join(" ", e.Words), null, Describe(gold, e.Words), Describe(predicted, e.Words), confidence));
+        }
+        return new SplitResult
+        {
+            Metrics = evaluation.Metrics,
+            PerClass = evaluation.Entities.PerType.Select(t => new ClassReport(t.Type, t.Precision, t.Recall, t.F1, t.Support)).ToList(),
+            TopErrors = errors.OrderByDescending(x => x.Confidence).Take(20).ToList(),
+        };
+    }
+
+    /// <summary>"EU/ORG; German/MISC", or "(none)".</summary>
+    private static string Describe(IReadOnlyList<EntitySpan> entities, IReadOnlyList<string> words) =>
+        entities.Count == 0 ? "(none)" : string.Join("; ", entities.Select(x => string.Join(" ", words.Skip(x.Start).Take(x.Length)) + "/" + x.Type));
+
+    private static EntityPredictorOptions PredictorOptions(SavedModelContext model) => new()
+    {
+        Device = model.Device, Threads = model.Threads, BatchSize = model.BatchSize, Precision = model.Precision, MaxLength = model.MaxLength, Load = model.Load,
+    };
+
+    public override EvaluationOutcome Evaluate(SavedModelContext model, EvaluationInput input)
+    {
+        var options = OptionsFrom<TokenClassificationOptions>(model.TaskOptions);
+        using var ner = EntityPredictor.LoadChecked(model.ModelFolder, PredictorOptions(model));
+        var result = ner.Evaluate(input.DataFile, new EntityEvaluationOptions
+        {
+            TagColumn = options.TagColumn, Scheme = options.ParsedScheme(), SkipInvalidRows = input.Dataset.SkipInvalidRows,
+        });
+        var words = result.Examples.Sum(e => (long)e.Words.Count);
+        model.Info($"{result.Examples.Count} sentences ({words} words) from {input.DataFile}; tags read as {result.FileScheme}{(result.SchemeDetected ? " (detected)" : "")}, scored as {result.ModelScheme} like the model's labels");
+        if (result.Truncated > 0)
+            model.Info($"{result.Truncated} sentences are longer than {result.MaxLength} tokens and were truncated (EntityPredictorOptions.MaxLength); their last words are predicted O.");
+        if (result.Skipped.Count > 0)
+            model.Info($"{result.Skipped.Count} invalid sentences skipped (DatasetOptions.SkipInvalidRows){(result.Skipped.FirstReasons.Count > 0 ? ", for example:" : ".")}"
+                + string.Concat(result.Skipped.FirstReasons.Select(r => "\n  " + r)));
+        var perType = result.Entities.PerType;
+        var perTypeKeys = perType.SelectMany(t => new[] { "precision", "recall", "f1", "support" }.Select(m => $"{t.Type}_{m}")).ToHashSet(StringComparer.Ordinal);
+        var files = new List<string>();
+        if (input.OutputDirectory is { } dir)
+        {
+            Directory.CreateDirectory(dir);
+            files.Add(Path.Combine(dir, "metrics.json"));
+            RunFiles.WriteEvaluationMetrics(files[^1], result.Metrics, input.DataFile);
+            files.Add(Path.Combine(dir, "predictions.csv"));
+            result.WritePredictions(files[^1]);
+        }
+        return new EvaluationOutcome(result.Metrics.Where(kv => !perTypeKeys.Contains(kv.Key)).ToDictionary(), result.Metrics,
+            perType.Select(t => new ClassReport(t.Type, t.Precision, t.Recall, t.F1, t.Support)).ToList(), "per entity type", files);
+    }
+
+    public override PredictionOutcome Predict(SavedModelContext model, PredictionInput input)
+    {
+        OptionsFrom<TokenClassificationOptions>(model.TaskOptions);
+        var rows = TextInputs.Read(input.InputFile, input.File, input.Columns.Text);
+        using var predictor = EntityPredictor.LoadChecked(model.ModelFolder, PredictorOptions(model));
+        var entities = new List<IReadOnlyList<Entity>>(rows.Count);
+        foreach (var chunk in rows.Chunk(256))
+            entities.AddRange(predictor.Predict(chunk.Select(r => r.Text).ToList()));
+        int count = TokenPredictionFiles.WriteEntities(input.OutputFile, rows, entities);
+        return new PredictionOutcome(rows.Count, Path.GetFullPath(input.OutputFile), $"{count} entities in {rows.Count} texts -> {input.OutputFile}");
+    }
+}
