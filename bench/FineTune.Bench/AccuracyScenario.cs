@@ -33,13 +33,13 @@ internal static class AccuracyScenario
         report.Add("epochs", epochs);
         report.Add("seed", seed);
         KernelSwitches.Describe(report);
-        var (files, options, metric) = task switch
+        var (files, taskName, options, metric) = task switch
         {
             "sst2" => (new DatasetFiles(Path.Combine(data, "sst2", "train.tsv"), Path.Combine(data, "sst2", "dev.tsv")),
-                new DatasetOptions { Task = TaskKind.SingleLabelClassification, Columns = new ColumnMapping { Text = "sentence", Label = "label" }, MaxTrainExamples = examples },
+                "classification", new DatasetOptions { Columns = new ColumnMapping { Text = "sentence", Label = "label" }, MaxTrainExamples = examples },
                 "accuracy"),
             "stsb" => (new DatasetFiles(Path.Combine(data, "stsb", "train.tsv"), Path.Combine(data, "stsb", "dev.tsv")),
-                new DatasetOptions { Task = TaskKind.Regression, Columns = new ColumnMapping { Text = "sentence1", TextPair = "sentence2", Label = "score" }, MaxTrainExamples = examples },
+                "regression", new DatasetOptions { Columns = new ColumnMapping { Text = "sentence1", TextPair = "sentence2", Label = "score" }, MaxTrainExamples = examples },
                 "pearson"),
             _ => throw new ArgumentException($"--task: sst2 or stsb, got '{task}'"),
         };
@@ -54,8 +54,10 @@ internal static class AccuracyScenario
                 var result = FineTuner.Train(new FineTuneRequest
                 {
                     Model = Workload.ModelName,
+                    Task = taskName,
                     Data = files,
                     Dataset = options,
+                    Kernels = KernelSwitches.Current,
                     Training = new TrainingOptions { Epochs = epochs, Seed = seed, Precision = precision },
                     OutputDirectory = Path.Combine(work.FullName, "run"),
                     Threads = threads,

@@ -48,7 +48,6 @@ internal static class E2eSst2Scenario
         {
             var datasetOptions = new DatasetOptions
             {
-                Task = TaskKind.SingleLabelClassification,
                 Columns = new ColumnMapping { Text = "sentence", Label = "label" },
                 MaxTrainExamples = examples,
             };
@@ -133,8 +132,8 @@ internal static class E2eSst2Scenario
 
         // The same rows, tokenized by us, so that both sides train on the same ids.
         var folder = ModelCatalog.Resolve(Workload.ModelName);
-        var tokenizer = WordPieceTokenizer.FromFolder(folder);
-        var dataset = DatasetLoader.Load(new DatasetFiles(trainFile, devFile), datasetOptions);
+        var tokenizer = Tokenizers.FromFolder(folder);
+        var dataset = DatasetLoader.Load(new DatasetFiles(trainFile, devFile), datasetOptions, LabelKind.Class);
         string trainJson = Path.Combine(work, "train.jsonl"), devJson = Path.Combine(work, "dev.jsonl");
         WriteTokenized(trainJson, dataset.Train, tokenizer);
         WriteTokenized(devJson, dataset.Validation, tokenizer);
@@ -180,12 +179,13 @@ internal static class E2eSst2Scenario
         return JsonDocument.Parse(last).RootElement.Clone();
     }
 
-    private static void WriteTokenized(string path, IReadOnlyList<TextExample> examples, WordPieceTokenizer tokenizer)
+    private static void WriteTokenized(string path, IReadOnlyList<TextExample> examples, ITokenizer tokenizer)
     {
-        var (features, _) = FeatureBuilder.ForSequences(examples, tokenizer, new TrainingOptions().MaxLength);
+        int maxLength = FineTuner.Tasks.Single(t => t.Name == "classification").DefaultMaxLength;
+        var encodings = tokenizer.EncodeBatch(examples.Select(e => (e.Text, e.TextPair)).ToList(), EncodeOptions.Truncate(maxLength));
         using var writer = new StreamWriter(path);
-        foreach (var f in features)
-            writer.WriteLine(JsonSerializer.Serialize(new { ids = f.InputIds, label = ((ClassLabel)f.Label!).Id }));
+        for (int i = 0; i < examples.Count; i++)
+            writer.WriteLine(JsonSerializer.Serialize(new { ids = encodings[i].Ids, label = examples[i].ClassId }));
     }
 
     private static string DefaultDataFolder()

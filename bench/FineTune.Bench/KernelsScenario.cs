@@ -1,3 +1,4 @@
+using FineTune.Configuration;
 using FineTune.Modeling;
 using FineTune.Runtime;
 using TorchSharp;
@@ -23,6 +24,9 @@ internal static class KernelsScenario
         var only = args.String("only");
         int? threads = args.OptionalInt("threads");
         KernelSwitches.Apply(args);
+        s_kernels = KernelSwitches.Current;
+        Dropout01 = new FastDropout(0.1, new KernelSwitch(s_kernels));
+        ComposedDropout01 = new FastDropout(0.1, new KernelSwitch(s_kernels with { FusedResidualLayerNorm = false }));
         args.CheckAllUsed();
         TorchRuntime.SetThreads(threads);
         var report = new Report("kernels");
@@ -121,21 +125,15 @@ internal static class KernelsScenario
     {
         var low = FineTune.Runtime.Autocast.LowPrecisionFor(TorchSharp.DeviceType.CPU);
         var branch = low is { } dt ? x.to(dt) : x;
-        bool fused = KernelSettings.FusedResidualLayerNorm;
-        KernelSettings.FusedResidualLayerNorm = !composed;
-        try
-        {
-            var (y, yLow) = FineTune.Modeling.BlockEnd.Apply(branch, residual, ln, Dropout01, wantLow: true);
-            var next = yLow ?? (low is { } d2 ? y.to(d2) : y);
-            return y + next.to(y.dtype);
-        }
-        finally
-        {
-            KernelSettings.FusedResidualLayerNorm = fused;
-        }
+        var dropout = composed ? ComposedDropout01 : Dropout01;
+        var (y, yLow) = FineTune.Modeling.BlockEnd.Apply(branch, residual, ln, dropout, wantLow: true);
+        var next = yLow ?? (low is { } d2 ? y.to(d2) : y);
+        return y + next.to(y.dtype);
     }
 
-    private static readonly FastDropout Dropout01 = new(0.1);
+    // Dropout with the command line's kernel choices (set in Run, after they are read), fused block end on and off.
+    private static FastDropout Dropout01 = new(0.1);
+    private static FastDropout ComposedDropout01 = new(0.1);
 
     /// <summary>The library's attention with its choices (eager with fast dropout in training; scores-dtype probabilities in bf16).</summary>
     private static Tensor LibraryAttention(Tensor q, Tensor k, Tensor v, Tensor bias, double dropout)
@@ -143,24 +141,27 @@ internal static class KernelsScenario
         // Under autocast the projections hand bf16 q, k, v to attention; cast as they would arrive.
         bool bf16 = FineTune.Runtime.Autocast.IsEnabledFor(TorchSharp.DeviceType.CPU);
         return bf16
-            ? FineTune.Modeling.Attention.Compute(q.to(ScalarType.BFloat16), k.to(ScalarType.BFloat16), v.to(ScalarType.BFloat16), bias, dropout)
-            : FineTune.Modeling.Attention.Compute(q, k, v, bias, dropout);
+            ? FineTune.Modeling.Attention.Compute(q.to(ScalarType.BFloat16), k.to(ScalarType.BFloat16), v.to(ScalarType.BFloat16), bias, dropout, s_kernels)
+            : FineTune.Modeling.Attention.Compute(q, k, v, bias, dropout, s_kernels);
     }
 
-    /// <summary>Runs <paramref name="forward"/> with <see cref="KernelSettings.FusedSoftmaxDropout"/> off (its backward follows the graph it built).</summary>
+    /// <summary>Runs <paramref name="forward"/> with <see cref="KernelOptions.FusedSoftmaxDropout"/> off (its backward follows the graph it built).</summary>
     private static Tensor Unfused(Func<Tensor> forward)
     {
-        bool fused = KernelSettings.FusedSoftmaxDropout;
-        KernelSettings.FusedSoftmaxDropout = false;
+        var kernels = s_kernels;
+        s_kernels = kernels with { FusedSoftmaxDropout = false };
         try
         {
             return forward();
         }
         finally
         {
-            KernelSettings.FusedSoftmaxDropout = fused;
+            s_kernels = kernels;
         }
     }
+
+    /// <summary>The kernel choices the library's attention runs with here (the command line's, or with the fused softmax off).</summary>
+    private static KernelOptions s_kernels = KernelOptions.Default;
 
     /// <summary>The element-wise part of eager attention on [B, N, T, T] scores (in the scores' dtype under autocast, as the library has it): composed of libtorch's ops, or fused.</summary>
     private static Tensor Probabilities(Tensor scores, Tensor scoresBf16, Tensor bias, double dropout, int headSize, bool fused)

@@ -96,7 +96,7 @@ internal static class TrainStepScenario
     /// --ab SWITCH: the same steps with the switch on and off, alternating (on, off, off, on, …) so that both see the
     /// same load; medians of each, and their ratio.
     /// </summary>
-    private static void RunAlternating(Report report, TrainStep step, List<FineTune.Modeling.ModelInput> inputs, (string Name, Action<bool> Set) ab,
+    private static void RunAlternating(Report report, TrainStep step, List<FineTune.Modeling.ModelInput> inputs, (string Name, Action<FineTune.Modeling.TaskModel, bool> Set) ab,
         int reps, double flops, Ceiling.Sampler ceiling)
     {
         var times = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
@@ -107,7 +107,7 @@ internal static class TrainStepScenario
             foreach (bool enabled in i % 2 == 0 ? new[] { true, false } : [false, true])
             {
                 ceiling.Sample();
-                ab.Set(enabled);
+                ab.Set(step.Model, enabled);
                 step.Run(inputs[i % inputs.Count]); // the first step after a switch is not timed (allocator, caches)
                 process.Refresh();
                 var cpuBefore = process.TotalProcessorTime;

@@ -13,10 +13,13 @@ internal static class Workload
 {
     public const string ModelName = "all-MiniLM-L6-v2";
 
+    /// <summary>The packaged model with a new 2-class head (as a classification run builds it), with <see cref="KernelSwitches.Current"/>.</summary>
     public static TaskModel LoadClassifier(string model = ModelName)
     {
         var folder = ModelCatalog.Resolve(model);
-        var (m, _) = ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification, ["negative", "positive"]);
+        var config = ModelFolder.LoadConfig(folder).WithLabels(["negative", "positive"], "single_label_classification");
+        var (pooling, _) = ModelFolder.ResolvePooling(folder, config, null);
+        var (m, _) = ModelFolder.LoadTaskModel(folder, config with { ClassifierPooling = pooling }, c => TaskModels.SequenceClassifier(c, c.NumLabels, KernelSwitches.Current));
         return m;
     }
 
@@ -55,6 +58,9 @@ internal static class Workload
 internal sealed class TrainStep : IDisposable
 {
     private readonly TaskModel _model;
+
+    /// <summary>The model the step trains.</summary>
+    public TaskModel Model => _model;
     private readonly FusedAdamW? _fused;
     private readonly optim.Optimizer? _reference;
     private readonly Func<IDisposable?>? _precision;

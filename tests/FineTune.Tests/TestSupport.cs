@@ -23,6 +23,19 @@ internal static class TestSupport
         EmbeddingSize = modelType == "electra" ? 16 : null,
     };
 
+    /// <summary>A task by name (as FineTuneRequest.Task names it).</summary>
+    internal static FineTune.Tasks.FineTuneTask Task(string name) => FineTune.Tasks.TaskRegistry.Get(name);
+
+    /// <summary>The model of a task over <paramref name="config"/> (its labels from the config), freshly initialised.</summary>
+    internal static FineTune.Modeling.TaskModel Create(EncoderConfig config, string task) => Task(task).CreateModel(config, KernelOptions.Default);
+
+    /// <summary>A model folder loaded with a task's head (<paramref name="labels"/>, or the folder's own).</summary>
+    internal static (FineTune.Modeling.TaskModel Model, FineTune.Checkpoints.LoadReport Report) Load(string folder, string task,
+        IReadOnlyList<string>? labels = null, ModelLoadOptions? options = null) => Task(task).LoadModel(folder, labels, options);
+
+    /// <summary>Hugging Face's problem_type of a sequence task's head, or null.</summary>
+    internal static string? ProblemType(string task) => Task(task) is FineTune.Tasks.SequenceTaskBase s ? s.ProblemType : null;
+
     public static string RepoRoot { get; } = FindRepoRoot();
 
     public static string SharedData => Path.Combine(RepoRoot, "..", "shared", "data");

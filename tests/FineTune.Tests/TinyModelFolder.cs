@@ -20,7 +20,7 @@ public sealed class TinyModelFolder : IDisposable
         Tokenizer = WordPieceTokenizer.FromFolder(ModelCatalog.Resolve("all-MiniLM-L6-v2"));
         Path = _dir.File("tiny-bert");
         random.manual_seed(3);
-        using var encoder = TaskModels.Create(Config, TaskKind.Similarity);
+        using var encoder = TestSupport.Create(Config, "similarity");
         ModelFolder.Save(encoder, Path, Tokenizer.Save);
     }
 
@@ -46,7 +46,7 @@ public sealed class TinyModelFolder : IDisposable
     {
         var folder = _dir.File("tagger-" + tag);
         var config = Config.WithLabels(tags, null);
-        using var model = TaskModels.Create(config, TaskKind.TokenClassification);
+        using var model = TestSupport.Create(config, "token-classification");
         using (no_grad())
         {
             var state = model.state_dict();
@@ -68,7 +68,7 @@ public sealed class TinyModelFolder : IDisposable
         var folder = _dir.File($"qa-{trainedMaxLength}");
         if (Directory.Exists(folder)) return folder;
         random.manual_seed(5);
-        using var model = TaskModels.Create(Config, TaskKind.QuestionAnswering);
+        using var model = TestSupport.Create(Config, "question-answering");
         ModelFolder.Save(model, folder, f =>
         {
             Tokenizer.Save(f);

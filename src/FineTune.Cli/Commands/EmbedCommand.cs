@@ -20,6 +20,7 @@ internal static class EmbedCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch." };
         var precision = new Option<string>("--precision") { Description = "fp32 or bf16.", DefaultValueFactory = _ => "fp32" };
         FlagNames.Register("EmbedRequest.Output", "--output");
+        FlagNames.Register("SentenceEmbedder", "`finetune embed`");
         var command = new Command("embed", """
             Turn texts into sentence embeddings (mean pooling over tokens, as sentence-transformers does).
             Example: finetune embed --model runs/sts/model --input sentences.txt --output vectors.npy --normalize

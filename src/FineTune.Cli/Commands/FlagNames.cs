@@ -14,6 +14,8 @@ internal static class FlagNames
         ["EntityPredictorOptions.MaxLength"] = "--max-length",
         ["AnswerPredictorOptions.MaxLength"] = "--max-length",
         ["PredictorOptions.BatchSize"] = "--batch-size",
+        ["TorchRuntime.Threads"] = "--threads",
+        ["TorchRuntime.Device"] = "--device",
     };
 
     /// <summary>Records that <paramref name="flag"/> sets <paramref name="property"/> (Type.Property).</summary>

@@ -155,7 +155,7 @@ public static class ModelCatalog
     public static void ImportOnnxFile(string onnxPath, string vocabPath, string folder, bool lowerCase = true)
     {
         if (!File.Exists(vocabPath))
-            throw new ModelLoadException("vocab.txt not found (give --vocab, or put vocab.txt next to the .onnx file)", vocabPath);
+            throw new ModelLoadException("vocab.txt not found (give the vocabulary's path, or put vocab.txt next to the .onnx file)", vocabPath);
         var import = OnnxBertImporter.Import(onnxPath);
         WriteHuggingFaceFolder(import, ReadVocabulary(File.ReadAllBytes(vocabPath)), folder, lowerCase);
     }

@@ -32,7 +32,7 @@ public static class WeightFiles
             if (!allowPickle)
                 throw new ModelLoadException(
                     $"the folder has only {(File.Exists(pickle) ? PickleName : PickleIndexName)}, a Python pickle that can run code when read. " +
-                    "Convert it to model.safetensors, or allow pickle explicitly (--allow-pickle / ModelLoadOptions.AllowPickle) if you trust its source",
+                    "Convert it to model.safetensors, or allow pickle explicitly (ModelLoadOptions.AllowPickle) if you trust its source",
                     folder);
             return File.Exists(pickle) ? [pickle] : ShardsOf(pickleIndex);
         }

@@ -112,7 +112,7 @@ public static class WeightLoader
                 sb.Append($"; wrong shape ({badShapes.Count}): ")
                   .Append(string.Join(", ", badShapes.Take(20).Select(k => $"{renamed[k].Original} is {Shape(renamed[k].Value)} but the model needs {Shape(target[k])}")));
             if (badShapes.Any(k => IsHeadKey(k, headPrefixes)))
-                sb.Append(" (a head with another number of labels can be re-initialised with --ignore-mismatched-sizes)");
+                sb.Append(" (a head with another number of labels can be re-initialised with ModelLoadOptions.IgnoreMismatchedSizes)");
             var firstKey = badMissing.Concat(badUnexpected.Select(k => renamed[k].Original)).Concat(badShapes).First();
             throw new ModelLoadException(sb.ToString(), source, firstKey);
         }

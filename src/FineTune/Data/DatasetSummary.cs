@@ -71,9 +71,10 @@ public sealed record DatasetSummary(string Task, LabelMap? Labels, IReadOnlyList
     {
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
-        sb.Append(inv, $"task: {Task}");
-        if (Labels is not null) sb.Append(inv, $", {Labels.Count} labels");
-        sb.AppendLine();
+        var head = new List<string>();
+        if (Task.Length > 0) head.Add($"task: {Task}");
+        if (Labels is not null) head.Add(string.Create(inv, $"{Labels.Count} labels"));
+        if (head.Count > 0) sb.AppendLine(string.Join(", ", head));
         foreach (var s in Splits)
         {
             sb.Append(inv, $"{s.Name}: {s.Count} examples");

@@ -95,7 +95,7 @@ public static class RunReport
         if (!Directory.Exists(runFolder))
             throw new FineTuneException($"{runFolder}: no such folder");
         if (!File.Exists(record))
-            throw new FineTuneException($"{runFolder}: no {RunFiles.RecordName} here (a run folder is what `finetune train --output` wrote)");
+            throw new FineTuneException($"{runFolder}: no {RunFiles.RecordName} here (a run folder is what a fine-tuning run writes: FineTuneRequest.OutputDirectory)");
         return Write(runFolder, RunFiles.ReadRecord(runFolder));
     }
 

@@ -13,7 +13,7 @@ public static class TorchRuntime
     public static void SetThreads(int? threads)
     {
         int n = threads ?? Environment.ProcessorCount;
-        if (n < 1) throw new FineTuneException($"--threads: must be at least 1, got {n}");
+        if (n < 1) throw new OptionException("TorchRuntime.Threads", $"must be at least 1, got {n}");
         if (torch.get_num_threads() != n) torch.set_num_threads(n);
     }
 
@@ -28,14 +28,14 @@ public static class TorchRuntime
         if (name == "cuda" || name.StartsWith("cuda:", StringComparison.Ordinal))
         {
             if (!cuda.is_available())
-                throw new FineTuneException(
-                    $"--device {name}: CUDA is not available. This build runs on libtorch's CPU package; for a GPU, build with " +
+                throw new OptionException("TorchRuntime.Device",
+                    $"{name}: CUDA is not available. This build runs on libtorch's CPU package; for a GPU, build with " +
                     "-p:LibTorchPackage=libtorch-cuda-12.8-linux-x64 (or reference TorchSharp-cuda-linux) on a machine with an NVIDIA driver");
             int index = name.Length > 5 && int.TryParse(name[5..], out var i) ? i : 0;
             if (index >= cuda.device_count())
-                throw new FineTuneException($"--device {name}: there are {cuda.device_count()} CUDA devices");
+                throw new OptionException("TorchRuntime.Device", $"{name}: there are {cuda.device_count()} CUDA devices");
             return new Device(DeviceType.CUDA, index);
         }
-        throw new FineTuneException($"--device: expected cpu, cuda or cuda:N, got '{name}'");
+        throw new OptionException("TorchRuntime.Device", $"expected cpu, cuda or cuda:N, got '{name}'");
     }
 }

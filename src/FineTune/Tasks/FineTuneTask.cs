@@ -2,6 +2,7 @@ using FineTune.Checkpoints;
 using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
 using FineTune.Text;
@@ -43,6 +44,31 @@ internal abstract class FineTuneTask
     /// <summary>Whether a saved model's config.json is a model of this task (its architectures and problem_type).</summary>
     public abstract bool Recognizes(EncoderConfig config);
 
+    /// <summary>The task's model over <paramref name="config"/> (the head's config), freshly initialised.</summary>
+    public abstract TaskModel CreateModel(EncoderConfig config, KernelOptions kernels);
+
+    /// <summary>
+    /// The config of the task's head from a folder's: its labels (<paramref name="labels"/>, or the folder's own when
+    /// null), its problem type, and what it reads from the encoder with the reason (a sequence head's pooling; null
+    /// for heads that read every token).
+    /// </summary>
+    public virtual (EncoderConfig Config, string? PoolingReason) HeadConfig(string folder, EncoderConfig config, IReadOnlyList<string>? labels, ModelLoadOptions load) =>
+        (labels is null ? config : config.WithLabels(labels, null), null);
+
+    /// <summary>
+    /// Loads a model folder (a pretrained encoder or a fine-tuned model) with the task's head: the head's config
+    /// (<see cref="HeadConfig"/>), the model (<see cref="CreateModel"/>), and the folder's weights loaded strictly
+    /// (a new head is reported, not an error). The loss is the task's default; a run sets its own.
+    /// </summary>
+    public (TaskModel Model, LoadReport Report) LoadModel(string folder, IReadOnlyList<string>? labels = null, ModelLoadOptions? load = null,
+        KernelOptions? kernels = null, EncoderConfig? config = null)
+    {
+        load ??= new ModelLoadOptions();
+        var (head, reason) = HeadConfig(folder, config ?? ModelFolder.LoadConfig(folder), labels, load);
+        var (model, report) = ModelFolder.LoadTaskModel(folder, head, c => CreateModel(c, kernels ?? KernelOptions.Default), load);
+        return (model, report with { PoolingReason = reason });
+    }
+
     /// <summary>
     /// The task's part of a fine-tuning run: reads and splits the data, tokenizes it (reporting truncation through
     /// <see cref="RunContext.Info"/>), and returns what the run needs from it.
@@ -54,6 +80,13 @@ internal abstract class FineTuneTask
 
     /// <summary>Predicts every input of a file with a saved model of this task and writes the predictions.</summary>
     public abstract PredictionOutcome Predict(SavedModelContext model, PredictionInput input);
+
+    /// <summary>A fine-tuned model of this task for prediction, on <paramref name="device"/>, in eval mode (its head must be trained).</summary>
+    public TaskModel LoadForPrediction(string folder, Device device, ModelLoadOptions? load)
+    {
+        load ??= new ModelLoadOptions();
+        return PredictionModels.Load(folder, Name, c => CreateModel(c, KernelOptions.Default), device, load, c => HeadConfig(folder, c, null, load).Config);
+    }
 
     /// <summary>Every name the task answers to.</summary>
     public IEnumerable<string> Names => Aliases.Prepend(Name);

@@ -384,8 +384,8 @@ public sealed class Trainer
 /// <summary>Training was stopped on request (Ctrl+C) between two steps.</summary>
 public sealed class TrainingInterruptedException(long step, string? checkpoint)
     : FineTuneException(checkpoint is null
-        ? $"training interrupted at step {step}; no checkpoint was written (--save-strategy no)"
-        : $"training interrupted at step {step}; continue with --resume {checkpoint}")
+        ? $"training interrupted at step {step}; no checkpoint was written (TrainingOptions.SaveStrategy no)"
+        : $"training interrupted at step {step}; continue with FineTuneRequest.ResumeFrom {checkpoint}")
 {
     public long Step { get; } = step;
     public string? Checkpoint { get; } = checkpoint;

@@ -1,5 +1,6 @@
 using FineTune.Checkpoints;
 using FineTune.Configuration;
+using FineTune.Modeling;
 using static TorchSharp.torch;
 
 namespace FineTune.Tests.Checkpoints;
@@ -12,7 +13,7 @@ public class ModelCatalogTests
     public void CatalogNameResolvesToAnImportedHuggingFaceFolder(string name, bool pooler, string sentencePooling)
     {
         var folder = ModelCatalog.Resolve(name);
-        var config = EncoderConfig.Load(Path.Combine(folder, "config.json"));
+        var config = ModelFamilies.LoadConfig(Path.Combine(folder, "config.json"));
         Assert.Equal(("bert", 384, 6, 12, 1536, 30522), (config.ModelType, config.HiddenSize, config.NumHiddenLayers, config.NumAttentionHeads, config.IntermediateSize, config.VocabSize));
         Assert.Equal(30522, File.ReadAllLines(Path.Combine(folder, "vocab.txt")).Length);
         var header = SafeTensors.ReadHeader(Path.Combine(folder, "model.safetensors"));

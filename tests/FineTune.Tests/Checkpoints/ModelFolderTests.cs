@@ -10,27 +10,27 @@ namespace FineTune.Tests.Checkpoints;
 [Collection(SeededTestsCollection.Name)]
 public class ModelFolderTests
 {
-    private static TaskModel SavedTinyModel(string folder, string modelType = "bert", TaskKind task = TaskKind.SingleLabelClassification)
+    private static TaskModel SavedTinyModel(string folder, string modelType = "bert", string task = "classification")
     {
         random.manual_seed(11);
-        var config = TestSupport.Tiny(modelType).WithLabels(["neg", "pos"], TaskModel.ProblemType(task));
-        var model = TaskModels.Create(config, task);
+        var config = TestSupport.Tiny(modelType).WithLabels(["neg", "pos"], TestSupport.ProblemType(task));
+        var model = TestSupport.Create(config, task);
         ModelFolder.Save(model, folder);
         return model;
     }
 
     [Theory]
-    [InlineData("bert", TaskKind.SingleLabelClassification)]
-    [InlineData("roberta", TaskKind.MultiLabelClassification)]
-    [InlineData("distilbert", TaskKind.Regression)]
-    [InlineData("electra", TaskKind.TokenClassification)]
-    [InlineData("bert", TaskKind.QuestionAnswering)]
-    public void SaveThenLoadGivesBitIdenticalOutputs(string modelType, TaskKind task)
+    [InlineData("bert", "classification")]
+    [InlineData("roberta", "multi-label")]
+    [InlineData("distilbert", "regression")]
+    [InlineData("electra", "token-classification")]
+    [InlineData("bert", "question-answering")]
+    public void SaveThenLoadGivesBitIdenticalOutputs(string modelType, string task)
     {
         using var dir = new TestSupport.TempDir();
         var folder = dir.File("model");
         using var original = SavedTinyModel(folder, modelType, task);
-        var (loaded, report) = ModelFolder.LoadTaskModel(folder, task);
+        var (loaded, report) = TestSupport.Load(folder, task);
         using var _ = loaded;
         Assert.Empty(report.NewlyInitialized);
         Assert.Empty(report.Unused);
@@ -70,18 +70,18 @@ public class ModelFolderTests
         // A bare encoder checkpoint (keys without prefix, with a pooler), as a base model is published.
         random.manual_seed(2);
         var config = TestSupport.Tiny();
-        using (var encoder = new BertModel(config))
+        using (var encoder = TaskModels.CreateEncoder(config))
         {
             Directory.CreateDirectory(folder);
-            config.Save(folder);
+            ModelFamilies.SaveConfig(config, folder);
             SafeTensors.Save(Path.Combine(folder, "model.safetensors"), encoder.state_dict());
         }
-        var (model, report) = ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification, ["a", "b", "c"]);
+        var (model, report) = TestSupport.Load(folder, "classification", ["a", "b", "c"]);
         using var _ = model;
         Assert.Equal(new[] { "classifier.weight", "classifier.bias" }, report.NewlyInitialized);
         Assert.Contains("Newly initialised", report.Describe());
         // Loaded as token classification, the pooler is unused and reported, not an error.
-        var (tokenModel, tokenReport) = ModelFolder.LoadTaskModel(folder, TaskKind.TokenClassification, ["O", "B-X"]);
+        var (tokenModel, tokenReport) = TestSupport.Load(folder, "token-classification", ["O", "B-X"]);
         using var __ = tokenModel;
         Assert.Contains("pooler.dense.weight", tokenReport.Unused);
     }
@@ -90,8 +90,8 @@ public class ModelFolderTests
     public void FolderWithoutWeightsNamesTheFolderAndListsItsFiles()
     {
         using var dir = new TestSupport.TempDir();
-        TestSupport.Tiny().Save(dir.Path);
-        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(dir.Path, TaskKind.SingleLabelClassification));
+        ModelFamilies.SaveConfig(TestSupport.Tiny(), dir.Path);
+        var e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(dir.Path, "classification"));
         Assert.Contains(dir.Path, e.Message);
         Assert.Contains("model.safetensors", e.Message);
         Assert.Contains("config.json", e.Message);
@@ -101,11 +101,11 @@ public class ModelFolderTests
     public void PickleNeedsExplicitPermission()
     {
         using var dir = new TestSupport.TempDir();
-        TestSupport.Tiny().Save(dir.Path);
+        ModelFamilies.SaveConfig(TestSupport.Tiny(), dir.Path);
         File.WriteAllBytes(dir.File("pytorch_model.bin"), [0x80, 0x02]);
-        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(dir.Path, TaskKind.SingleLabelClassification));
+        var e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(dir.Path, "classification"));
         Assert.Contains("pickle", e.Message);
-        Assert.Contains("--allow-pickle", e.Message);
+        Assert.Contains("ModelLoadOptions.AllowPickle", e.Message);
     }
 
     [Fact]
@@ -113,7 +113,7 @@ public class ModelFolderTests
     {
         using var dir = new TestSupport.TempDir();
         File.WriteAllText(dir.File("config.json"), """{"model_type": "gpt2", "hidden_size": 32}""");
-        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(dir.Path, TaskKind.SingleLabelClassification));
+        var e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(dir.Path, "classification"));
         Assert.Contains(dir.File("config.json"), e.Message);
         Assert.Contains("model_type", e.Message);
         Assert.Contains("gpt2", e.Message);
@@ -130,7 +130,7 @@ public class ModelFolderTests
         var tensors = SafeTensors.Load(path);
         tensors.Remove("bert.encoder.layer.1.output.dense.weight");
         SafeTensors.Save(path, tensors);
-        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        var e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(folder, "classification"));
         Assert.Contains("missing", e.Message);
         Assert.Contains("bert.encoder.layer.1.output.dense.weight [32, 64]", e.Message);
         Assert.Contains(path, e.Message);
@@ -146,7 +146,7 @@ public class ModelFolderTests
         var tensors = SafeTensors.Load(path);
         tensors["bert.encoder.layer.0.attention.self.query.weight"] = zeros(32, 16);
         SafeTensors.Save(path, tensors);
-        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        var e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(folder, "classification"));
         Assert.Contains("bert.encoder.layer.0.attention.self.query.weight is [32, 16] but the model needs [32, 32]", e.Message);
     }
 
@@ -160,7 +160,7 @@ public class ModelFolderTests
         var tensors = SafeTensors.Load(path);
         tensors["bert.encoder.layer.2.output.dense.weight"] = zeros(32, 64);
         SafeTensors.Save(path, tensors);
-        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        var e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(folder, "classification"));
         Assert.Contains("not part of this model", e.Message);
         Assert.Contains("bert.encoder.layer.2.output.dense.weight [32, 64]", e.Message);
     }
@@ -171,9 +171,9 @@ public class ModelFolderTests
         using var dir = new TestSupport.TempDir();
         var folder = dir.File("model");
         using (SavedTinyModel(folder)) { }
-        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification, ["a", "b", "c"]));
-        Assert.Contains("--ignore-mismatched-sizes", e.Message);
-        var (model, report) = ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification, ["a", "b", "c"],
+        var e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(folder, "classification", ["a", "b", "c"]));
+        Assert.Contains("ModelLoadOptions.IgnoreMismatchedSizes", e.Message);
+        var (model, report) = TestSupport.Load(folder, "classification", ["a", "b", "c"],
             new ModelLoadOptions { IgnoreMismatchedSizes = true });
         using var _ = model;
         Assert.Equal(new[] { "bert.classifier.weight", "bert.classifier.bias" }.Select(k => k[5..]).Order(StringComparer.Ordinal), report.ResizedAndReinitialized.Order(StringComparer.Ordinal));
@@ -188,15 +188,15 @@ public class ModelFolderTests
         var path = Path.Combine(folder, "model.safetensors");
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length - 1000)]);
-        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        var e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(folder, "classification"));
         Assert.Contains(path, e.Message);
         Assert.Contains("truncated", e.Message);
         Assert.NotNull(e.Key);
         File.WriteAllBytes(path, bytes[..4]);
-        e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(folder, "classification"));
         Assert.Contains("too short", e.Message);
         File.WriteAllBytes(path, Encoding.ASCII.GetBytes("this is not a weight file at all"));
-        e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(folder, "classification"));
         Assert.Contains("not a safetensors file", e.Message);
     }
 
@@ -207,7 +207,7 @@ public class ModelFolderTests
         var folder = dir.File("model");
         using (SavedTinyModel(folder)) { }
         File.WriteAllLines(Path.Combine(folder, "vocab.txt"), Enumerable.Range(0, 150).Select(i => "tok" + i));
-        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        var e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(folder, "classification"));
         Assert.Contains("vocab.txt", e.Message);
         Assert.Contains("150 tokens", e.Message);
         Assert.Contains("100 rows", e.Message);
@@ -229,12 +229,12 @@ public class ModelFolderTests
         var map = new System.Text.Json.Nodes.JsonObject();
         foreach (var k in keys) map[k] = first.Contains(k) ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
         File.WriteAllText(Path.Combine(folder, "model.safetensors.index.json"), new System.Text.Json.Nodes.JsonObject { ["metadata"] = new System.Text.Json.Nodes.JsonObject(), ["weight_map"] = map }.ToJsonString());
-        var (loaded, report) = ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification);
+        var (loaded, report) = TestSupport.Load(folder, "classification");
         using var _ = loaded;
         Assert.Equal(keys.Count, report.LoadedCount);
         // A shard missing from the folder is named.
         File.Delete(Path.Combine(folder, "model-00002-of-00002.safetensors"));
-        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification));
+        var e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(folder, "classification"));
         Assert.Contains("model-00002-of-00002.safetensors", e.Message);
     }
 }

@@ -11,7 +11,7 @@ public class RealDatasetTests
     public void Sst2_TrainAndDev_HaveTheOfficialCounts()
     {
         var data = DatasetLoader.Load(SharedData.File("sst2", "train.tsv"), SharedData.File("sst2", "dev.tsv"),
-            TaskKind.SingleLabelClassification, "sentence", "label");
+            LabelKind.Class, "sentence", "label");
 
         Assert.Equal(67_349, data.Train.Count);
         Assert.Equal(872, data.Validation.Count);
@@ -33,7 +33,7 @@ public class RealDatasetTests
     public void Rte_KeepsLeadingQuotes_WithQuotingOffForTsv()
     {
         var data = DatasetLoader.Load(SharedData.File("rte", "train.tsv"), SharedData.File("rte", "dev.tsv"),
-            TaskKind.SingleLabelClassification, "sentence1", "label", textPairColumn: "sentence2");
+            LabelKind.Class, "sentence1", "label", textPairColumn: "sentence2");
 
         Assert.Equal(2_490, data.Train.Count);
         Assert.Equal(277, data.Validation.Count);
@@ -54,11 +54,10 @@ public class RealDatasetTests
 
         var options = new DatasetOptions
         {
-            Task = TaskKind.SingleLabelClassification,
             Columns = new ColumnMapping { Text = "#1 String", TextPair = "#2 String", Label = "Quality" },
             DataFile = new DataFileOptions { Format = DataFormat.Tsv }, // the test file ends in .txt
         };
-        var data = DatasetLoader.Load(new DatasetFiles(train, SharedData.File("mrpc", "dev.tsv"), SharedData.File("mrpc", "msr_paraphrase_test.txt")), options);
+        var data = DatasetLoader.Load(new DatasetFiles(train, SharedData.File("mrpc", "dev.tsv"), SharedData.File("mrpc", "msr_paraphrase_test.txt")), options, LabelKind.Class);
 
         Assert.Equal(3_668, data.Train.Count);
         Assert.Equal(408, data.Validation.Count);
@@ -74,7 +73,7 @@ public class RealDatasetTests
     public void StsB_ScoresAreRegressionTargets()
     {
         var data = DatasetLoader.Load(SharedData.File("stsb", "train.tsv"), SharedData.File("stsb", "dev.tsv"),
-            TaskKind.Regression, "sentence1", "score", textPairColumn: "sentence2");
+            LabelKind.Number, "sentence1", "score", textPairColumn: "sentence2");
 
         Assert.Null(data.Labels);
         Assert.Equal(5_749, data.Train.Count);
@@ -101,11 +100,10 @@ public class RealDatasetTests
 
         var options = new DatasetOptions
         {
-            Task = TaskKind.Regression,
             Columns = new ColumnMapping { Text = "sentence1", TextPair = "sentence2", Label = "score" },
             DataFile = strict with { ExtraFields = ExtraFieldsHandling.Ignore },
         };
-        var test = DatasetLoader.ReadExamples(file, options, labels: null).Examples;
+        var test = DatasetLoader.ReadExamples(file, options, LabelKind.Number, labels: null).Examples;
         Assert.Equal(1_379, test.Count);
         Assert.Equal(1, test[0].SourceRow);
         Assert.All(test, e => Assert.InRange(((RegressionTarget)e.Label!).Value, 0f, 5f));
@@ -116,11 +114,10 @@ public class RealDatasetTests
     {
         var options = new DatasetOptions
         {
-            Task = TaskKind.MultiLabelClassification,
             Columns = new ColumnMapping { Text = "text", Label = "labels" },
             DataFile = new DataFileOptions { HasHeader = false, ColumnNames = ["text", "labels", "id"], Quoting = true },
         };
-        var data = DatasetLoader.Load(new DatasetFiles(SharedData.File("goemotions", "train.tsv"), SharedData.File("goemotions", "dev.tsv"), SharedData.File("goemotions", "test.tsv")), options);
+        var data = DatasetLoader.Load(new DatasetFiles(SharedData.File("goemotions", "train.tsv"), SharedData.File("goemotions", "dev.tsv"), SharedData.File("goemotions", "test.tsv")), options, LabelKind.Classes);
 
         Assert.Equal(43_410, data.Train.Count);
         Assert.Equal(5_426, data.Validation.Count);
@@ -153,7 +150,6 @@ public class RealDatasetTests
     {
         var options = new DatasetOptions
         {
-            Task = TaskKind.SingleLabelClassification,
             Columns = new ColumnMapping { Text = "question", Label = "label" },
             DataFile = new DataFileOptions
             {
@@ -165,7 +161,7 @@ public class RealDatasetTests
                 Encoding = Encoding.Latin1,
             },
         };
-        var data = DatasetLoader.Load(new DatasetFiles(SharedData.File("trec", "train_5500.label"), Test: SharedData.File("trec", "TREC_10.label")), options);
+        var data = DatasetLoader.Load(new DatasetFiles(SharedData.File("trec", "train_5500.label"), Test: SharedData.File("trec", "TREC_10.label")), options, LabelKind.Class);
 
         Assert.Equal(5_452, data.Train.Count);
         Assert.Equal(500, data.Test.Count);
@@ -185,14 +181,13 @@ public class RealDatasetTests
     {
         var options = new DatasetOptions
         {
-            Task = TaskKind.SingleLabelClassification,
             Columns = new ColumnMapping { Text = "text", Label = "label" },
             DataFile = new DataFileOptions { Format = DataFormat.Tsv, HasHeader = false, ColumnNames = ["label", "text"] },
             ValidationFraction = 0.1,
             TestFraction = 0.1,
             Seed = 7,
         };
-        var data = DatasetLoader.Load(new DatasetFiles(SharedData.File("sms_spam", "SMSSpamCollection")), options);
+        var data = DatasetLoader.Load(new DatasetFiles(SharedData.File("sms_spam", "SMSSpamCollection")), options, LabelKind.Class);
 
         Assert.Equal(["ham", "spam"], data.Labels!.Labels);
         Assert.Equal(5_574, data.Train.Count + data.Validation.Count + data.Test.Count);
@@ -212,11 +207,10 @@ public class RealDatasetTests
     {
         var options = new DatasetOptions
         {
-            Task = TaskKind.SingleLabelClassification,
             Columns = new ColumnMapping { Text = "title", TextPair = "description", Label = "class" },
             DataFile = new DataFileOptions { HasHeader = false, ColumnNames = ["class", "title", "description"] },
         };
-        var data = DatasetLoader.Load(new DatasetFiles(SharedData.File("ag_news", "test.csv")), options);
+        var data = DatasetLoader.Load(new DatasetFiles(SharedData.File("ag_news", "test.csv")), options, LabelKind.Class);
 
         Assert.Equal(7_600, data.Train.Count);
         Assert.Equal(["1", "2", "3", "4"], data.Labels!.Labels);

@@ -1,9 +1,10 @@
 using System.Text.Json.Nodes;
-using nietras.SeparatedValues;
 using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Inference;
+using FineTune.Tasks;
 using FineTune.Training;
+using nietras.SeparatedValues;
 
 namespace FineTune.Tests.EndToEnd;
 
@@ -17,9 +18,9 @@ public class FineTunerTests
     {
         Model = model,
         Data = new DatasetFiles(SmsTrain, null, SmsTest),
+        Task = "classification",
         Dataset = new DatasetOptions
         {
-            Task = TaskKind.SingleLabelClassification,
             Columns = new ColumnMapping { Text = "text", Label = "label" },
             ValidationFraction = 0.1,
             MaxTrainExamples = 300,
@@ -86,9 +87,9 @@ public class FineTunerTests
         {
             Model = TinyModelFolder.Shared,
             Data = new DatasetFiles(Path.Combine(TestSupport.SharedData, "stsb", "train.tsv"), Path.Combine(TestSupport.SharedData, "stsb", "dev.tsv")),
+            Task = "regression",
             Dataset = new DatasetOptions
             {
-                Task = TaskKind.Regression,
                 Columns = new ColumnMapping { Text = "sentence1", TextPair = "sentence2", Label = "score" },
                 MaxTrainExamples = 128,
             },
@@ -112,9 +113,9 @@ public class FineTunerTests
         {
             Model = TinyModelFolder.Shared,
             Data = new DatasetFiles(Path.Combine(TestSupport.SharedData, "goemotions", "train.tsv"), null),
+            Task = "multi-label",
             Dataset = new DatasetOptions
             {
-                Task = TaskKind.MultiLabelClassification,
                 Columns = new ColumnMapping { Text = "text", Label = "labels" },
                 DataFile = new DataFileOptions { HasHeader = false, ColumnNames = ["text", "labels", "id"], Quoting = true },
                 ValidationFraction = 0.2,

@@ -130,11 +130,11 @@ public class ClassificationMetricsTests
         var logits = Predicted.SelectMany(p => Enumerable.Range(0, 3).Select(c => c == p ? 2f : -1f)).ToArray();
         var targets = Actual.Select(a => (LabelTarget)new ClassLabel(a)).ToArray();
 
-        var whole = MetricAccumulator.Create(TaskKind.SingleLabelClassification, labels);
+        var whole = (IMetricAccumulator)new ClassificationMetrics(labels);
         whole.AddBatch(logits, targets);
         whole.AddLoss(0.9, 10);
 
-        var batched = MetricAccumulator.Create(TaskKind.SingleLabelClassification, labels);
+        var batched = (IMetricAccumulator)new ClassificationMetrics(labels);
         int[] sizes = [4, 4, 2];
         double[] losses = [1.0, 1.0, 0.5];
         var start = 0;

@@ -38,10 +38,10 @@ public class MultiLabelMetricsTests
         var logits = Predicted.Select(p => p ? 1.5f : -0.3f).ToArray();
         var targets = Targets.Chunk(3).Select(t => (LabelTarget)new MultiLabelTargets(t)).ToArray();
 
-        var whole = MetricAccumulator.Create(TaskKind.MultiLabelClassification, labels);
+        var whole = (IMetricAccumulator)new MultiLabelMetrics(labels);
         whole.AddBatch(logits, targets);
         whole.AddLoss(0.25, 4);
-        var batched = MetricAccumulator.Create(TaskKind.MultiLabelClassification, labels);
+        var batched = (IMetricAccumulator)new MultiLabelMetrics(labels);
         batched.AddBatch(logits.AsSpan(0, 9), targets[..3]);
         batched.AddLoss(0.2, 3);
         batched.AddBatch(logits.AsSpan(9), targets[3..]);
@@ -111,9 +111,9 @@ public class RegressionMetricsTests
         var predictions = Enumerable.Range(0, 50).Select(_ => (float)random.NextDouble() * 5).ToArray();
         var targets = predictions.Select(p => (LabelTarget)new RegressionTarget(MathF.Round(p + (float)random.NextDouble() - 0.5f))).ToArray();
 
-        var whole = MetricAccumulator.Create(TaskKind.Regression, null);
+        var whole = (IMetricAccumulator)new RegressionMetrics();
         whole.AddBatch(predictions, targets);
-        var batched = MetricAccumulator.Create(TaskKind.Regression, null);
+        var batched = (IMetricAccumulator)new RegressionMetrics();
         for (var start = 0; start < 50; start += 16)
         {
             var end = Math.Min(start + 16, 50);

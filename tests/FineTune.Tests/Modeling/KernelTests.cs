@@ -94,8 +94,8 @@ public class KernelTests
         var input = new ModelInput(ids, mask);
         (Tensor Output, Tensor[] Grads) Run(AttentionKernel attention, bool fuse)
         {
-            KernelSettings.Attention = attention;
-            KernelSettings.FuseQkv = fuse;
+            encoder.Kernels = encoder.Kernels with { Attention = attention };
+            encoder.Kernels = encoder.Kernels with { FuseQkv = fuse };
             try
             {
                 encoder.zero_grad();
@@ -105,8 +105,8 @@ public class KernelTests
             }
             finally
             {
-                KernelSettings.Attention = AttentionKernel.Auto;
-                KernelSettings.FuseQkv = true;
+                encoder.Kernels = encoder.Kernels with { Attention = AttentionKernel.Auto };
+                encoder.Kernels = encoder.Kernels with { FuseQkv = true };
             }
         }
         var reference = Run(AttentionKernel.Sdpa, fuse: false);
@@ -134,7 +134,7 @@ public class KernelTests
             var encoder = TaskModels.CreateEncoder(config);
             encoder.train();
             using var optimizer = flatBuffer ? new FineTune.Training.FusedAdamW(encoder.named_parameters(), 1e-3, 0.01) : null;
-            KernelSettings.SparseEmbeddingGradients = sparse;
+            encoder.Kernels = encoder.Kernels with { SparseEmbeddingGradients = sparse };
             try
             {
                 for (int i = 0; i < 2; i++) // accumulates over two passes
@@ -142,7 +142,7 @@ public class KernelTests
             }
             finally
             {
-                KernelSettings.SparseEmbeddingGradients = true;
+                encoder.Kernels = encoder.Kernels with { SparseEmbeddingGradients = true };
             }
             var grad = encoder.named_parameters().First(p => p.name == "embeddings.word_embeddings.weight").parameter.grad!;
             Assert.False(grad.is_sparse);
@@ -335,15 +335,15 @@ public class KernelTests
     {
         using var scope = NewDisposeScope();
         var (encoder, input) = TestSupport.DropoutEncoder(seed: 12);
-        KernelSettings.Attention = AttentionKernel.Eager;
+        encoder.Kernels = encoder.Kernels with { Attention = AttentionKernel.Eager };
         (Tensor Output, Tensor[] Grads) reference, other;
         try
         {
-            (reference, other) = TestSupport.ForwardBackwardOffAndOn(encoder, input, seed: 77, bf16, fused => KernelSettings.FusedSoftmaxDropout = fused);
+            (reference, other) = TestSupport.ForwardBackwardOffAndOn(encoder, input, seed: 77, bf16, fused => encoder.Kernels = encoder.Kernels with { FusedSoftmaxDropout = fused });
         }
         finally
         {
-            KernelSettings.Attention = AttentionKernel.Auto;
+            encoder.Kernels = encoder.Kernels with { Attention = AttentionKernel.Auto };
         }
         // The same masks: dropout draws the same seeds in the same order.
         TestSupport.AssertSameForwardBackward(reference, other, input.AttentionMask, tolerance: bf16 ? 0.05 : 1e-5);
@@ -355,7 +355,7 @@ public class KernelTests
         using var scope = NewDisposeScope();
         var (encoder, input) = TestSupport.DropoutEncoder(seed: 14);
         var (byAutocast, explicitly) = TestSupport.ForwardBackwardOffAndOn(encoder, input, seed: 80, bf16: true,
-            explicitCasts => KernelSettings.ExplicitAutocastCasts = explicitCasts);
+            explicitCasts => encoder.Kernels = encoder.Kernels with { ExplicitAutocastCasts = explicitCasts });
         // The same operands in the same dtypes. libtorch's bf16 linear takes another path when autocast casts for it
         // (at 4096 x 384 -> 1536, 7% of the outputs round to a neighbouring bf16 value; the mean error against fp64 is
         // the same, 8.7e-4), so the results agree to bf16's precision rather than bit for bit.
@@ -369,10 +369,10 @@ public class KernelTests
             Assert.True((explicitly.Grads[i] - byAutocast.Grads[i]).abs().max().item<float>() < 0.05 * scale, $"gradient {i}");
         }
         // Without autocast nothing is cast: the module's own call, bit for bit.
-        KernelSettings.ExplicitAutocastCasts = true;
+        encoder.Kernels = encoder.Kernels with { ExplicitAutocastCasts = true };
         var x = randn(3, 5, encoder.Config.HiddenSize);
         var linear = nn.Linear(encoder.Config.HiddenSize, 7);
-        Assert.True(Dense.Apply(linear, x).eq(linear.call(x)).all().item<bool>());
-        Assert.Null(Dense.Apply(x, linear.weight!, linear.bias));
+        Assert.True(Dense.Apply(linear, x, KernelOptions.Default).eq(linear.call(x)).all().item<bool>());
+        Assert.Null(Dense.Apply(x, linear.weight!, linear.bias, KernelOptions.Default));
     }
 }

@@ -26,7 +26,7 @@ public class PoolingTests
     {
         random.manual_seed(5);
         var config = TestSupport.Tiny(modelType).WithLabels(["a", "b", "c"], "single_label_classification") with { ClassifierPooling = "mean" };
-        using var model = TaskModels.Create(config, TaskKind.SingleLabelClassification);
+        using var model = TestSupport.Create(config, "classification");
         model.eval();
         int[] lengths = [3, 9, 6];
         var (ids, mask) = TestSupport.Batch(100, lengths, pad: config.PadTokenId);
@@ -48,7 +48,7 @@ public class PoolingTests
             Assert.True(Math.Abs(a[i] - e[i]) < 1e-5, $"{modelType} logit {i}: {a[i]} vs {e[i]}");
 
         // The same weights read through the first token give other logits: the setting is what changes the head.
-        using var cls = TaskModels.Create(config with { ClassifierPooling = "cls" }, TaskKind.SingleLabelClassification);
+        using var cls = TestSupport.Create(config with { ClassifierPooling = "cls" }, "classification");
         cls.load_state_dict(model.state_dict());
         cls.eval();
         Assert.NotEqual(a, Values(cls.call(new ModelInput(ids, mask)).Logits));
@@ -58,8 +58,8 @@ public class PoolingTests
     public void TheUnusedPoolerIsFrozenUnderMeanPooling()
     {
         var config = TestSupport.Tiny().WithLabels(["a", "b"], "single_label_classification");
-        using var mean = TaskModels.Create(config with { ClassifierPooling = "mean" }, TaskKind.SingleLabelClassification);
-        using var cls = TaskModels.Create(config, TaskKind.SingleLabelClassification);
+        using var mean = TestSupport.Create(config with { ClassifierPooling = "mean" }, "classification");
+        using var cls = TestSupport.Create(config, "classification");
         var frozen = mean.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => p.name).ToList();
         Assert.Equal(new[] { "bert.pooler.dense.weight", "bert.pooler.dense.bias" }, frozen);
         Assert.All(cls.parameters(), p => Assert.True(p.requires_grad));
@@ -71,18 +71,18 @@ public class PoolingTests
         var folder = dir.File("encoder-" + (sentencePooling ?? "plain"));
         random.manual_seed(2);
         var config = TestSupport.Tiny();
-        using var encoder = new BertModel(config);
+        using var encoder = TaskModels.CreateEncoder(config);
         Directory.CreateDirectory(folder);
-        config.Save(folder);
+        ModelFamilies.SaveConfig(config, folder);
         SafeTensors.Save(Path.Combine(folder, "model.safetensors"), encoder.state_dict());
         if (sentencePooling is not null)
             SentenceTransformersFolder.Write(folder, sentencePooling, config.HiddenSize, normalize: true);
         return folder;
     }
 
-    private static string? PoolingOf(string folder, TaskKind task, string? requested = null)
+    private static string? PoolingOf(string folder, string task, string? requested = null)
     {
-        var (model, _) = ModelFolder.LoadTaskModel(folder, task, task == TaskKind.Regression ? null : ["x", "y"],
+        var (model, _) = TestSupport.Load(folder, task, task == "regression" ? null : ["x", "y"],
             new ModelLoadOptions { ClassifierPooling = requested });
         using (model) return model.Config.ClassifierPooling;
     }
@@ -98,16 +98,16 @@ public class PoolingTests
         Assert.Equal("cls", SentenceTransformersFolder.PoolingMode(cls));
         Assert.Null(SentenceTransformersFolder.PoolingMode(plain));
 
-        Assert.Equal("mean", PoolingOf(mean, TaskKind.SingleLabelClassification));
-        Assert.Equal("mean", PoolingOf(mean, TaskKind.MultiLabelClassification));
-        Assert.Equal("mean", PoolingOf(mean, TaskKind.Regression));
-        Assert.Equal("cls", PoolingOf(cls, TaskKind.SingleLabelClassification));
-        Assert.Equal("cls", PoolingOf(plain, TaskKind.SingleLabelClassification));
+        Assert.Equal("mean", PoolingOf(mean, "classification"));
+        Assert.Equal("mean", PoolingOf(mean, "multi-label"));
+        Assert.Equal("mean", PoolingOf(mean, "regression"));
+        Assert.Equal("cls", PoolingOf(cls, "classification"));
+        Assert.Equal("cls", PoolingOf(plain, "classification"));
         // Asked for, either way.
-        Assert.Equal("cls", PoolingOf(mean, TaskKind.SingleLabelClassification, "cls"));
-        Assert.Equal("mean", PoolingOf(plain, TaskKind.SingleLabelClassification, "mean"));
+        Assert.Equal("cls", PoolingOf(mean, "classification", "cls"));
+        Assert.Equal("mean", PoolingOf(plain, "classification", "mean"));
         // Token tasks have no sequence head.
-        Assert.Null(PoolingOf(mean, TaskKind.TokenClassification));
+        Assert.Null(PoolingOf(mean, "token-classification"));
 
         // modules.json names the Pooling module's folder.
         Directory.Move(Path.Combine(mean, "1_Pooling"), Path.Combine(mean, "pool"));
@@ -121,7 +121,7 @@ public class PoolingTests
     {
         using var dir = new TestSupport.TempDir();
         var encoder = EncoderFolder(dir, "mean");
-        var (model, encoderReport) = ModelFolder.LoadTaskModel(encoder, TaskKind.SingleLabelClassification, ["x", "y"]);
+        var (model, encoderReport) = TestSupport.Load(encoder, "classification", ["x", "y"]);
         using var _m = model;
         Assert.Equal("the model is a sentence-transformers model trained with mean pooling", encoderReport.PoolingReason);
         var saved = dir.File("saved");
@@ -130,7 +130,7 @@ public class PoolingTests
         Assert.Equal("mean", json["classifier_pooling"]!.GetValue<string>());
         Assert.False(File.Exists(Path.Combine(saved, "modules.json")));   // the config alone carries it
 
-        var (loaded, report) = ModelFolder.LoadTaskModel(saved, TaskKind.SingleLabelClassification);
+        var (loaded, report) = TestSupport.Load(saved, "classification");
         using var _l = loaded;
         Assert.Empty(report.NewlyInitialized);
         Assert.Equal("mean", loaded.Config.ClassifierPooling);
@@ -149,18 +149,18 @@ public class PoolingTests
         var folder = EncoderFolder(dir, null);
         var config = File.ReadAllText(Path.Combine(folder, "config.json"));
         File.WriteAllText(Path.Combine(folder, "config.json"), config.Replace("{", "{\"classifier_pooling\": \"max\",", StringComparison.Ordinal));
-        var e = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification, ["x", "y"]));
+        var e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(folder, "classification", ["x", "y"]));
         Assert.Contains("classifier_pooling", e.Message);
         Assert.Contains("unknown classifier_pooling 'max'", e.Message);
         Assert.Contains(Path.Combine(folder, "config.json"), e.Message);
 
         File.WriteAllText(Path.Combine(folder, "config.json"), config);
         File.WriteAllText(Path.Combine(folder, "modules.json"), "[{\"type\": ");
-        var broken = Assert.Throws<ModelLoadException>(() => ModelFolder.LoadTaskModel(folder, TaskKind.SingleLabelClassification, ["x", "y"]));
+        var broken = Assert.Throws<ModelLoadException>(() => TestSupport.Load(folder, "classification", ["x", "y"]));
         Assert.Contains(Path.Combine(folder, "modules.json"), broken.Message);
         Assert.Contains("not valid JSON", broken.Message);
 
-        var asked = Assert.Throws<FineTuneException>(() => ModelFolder.ResolvePooling(folder, TestSupport.Tiny(), "first"));
-        Assert.Contains("--pooling", asked.Message);
+        var asked = Assert.Throws<OptionException>(() => ModelFolder.ResolvePooling(folder, TestSupport.Tiny(), "first"));
+        Assert.Contains("ModelLoadOptions.ClassifierPooling", asked.Message);
     }
 }

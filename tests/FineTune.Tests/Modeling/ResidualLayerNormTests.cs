@@ -1,3 +1,4 @@
+using FineTune.Configuration;
 using FineTune.Modeling;
 using FineTune.Runtime;
 using static TorchSharp.torch;
@@ -214,11 +215,11 @@ public class ResidualLayerNormTests
         using var scope = NewDisposeScope();
         var (encoder, input) = TestSupport.DropoutEncoder(seed: 13);
         var (reference, other) = TestSupport.ForwardBackwardOffAndOn(encoder, input, seed: 78, bf16,
-            fused => KernelSettings.FusedResidualLayerNorm = fused);
+            fused => encoder.Kernels = encoder.Kernels with { FusedResidualLayerNorm = fused });
         // The same masks: the block ends draw the same seeds in the same order as dropout did.
         TestSupport.AssertSameForwardBackward(reference, other, input.AttentionMask, tolerance: bf16 ? 0.05 : 1e-5);
         // And the run changed something: the outputs differ from the same encoder with other dropout masks.
-        KernelSettings.FusedResidualLayerNorm = true;
+        encoder.Kernels = encoder.Kernels with { FusedResidualLayerNorm = true };
         random.manual_seed(79);
         var otherMasks = encoder.call(input).LastHiddenState.detach();
         Assert.True((otherMasks - other.Output).abs().max().item<float>() > 1e-3);
@@ -249,7 +250,7 @@ public class ResidualLayerNormTests
         var embedding = nn.Embedding(10, 16);
         var weightGrad = zeros_like(embedding.weight!);
         embedding.weight!.grad = weightGrad; // a dense gradient to add into, as FusedAdamW attaches one
-        var rows = Words.Lookup(embedding, tensor(new long[] { 1, 2, 2, 0 }).view(1, 4), paddingIndex: 0);
+        var rows = Words.Lookup(embedding, tensor(new long[] { 1, 2, 2, 0 }).view(1, 4), paddingIndex: 0, KernelOptions.Default);
         Assert.Equal(0, AutogradNodes.CachedOutputs<EmbeddingLookup>());
 
         // Backward still works, with a gradient for every input.

@@ -177,10 +177,10 @@ public class EntityEvaluationTests(TinyModelFolder tiny) : IClassFixture<TinyMod
         var test = dir.File("test.conll");
         File.WriteAllText(test, "Bob B-PER\n\nEU B-ORG\n\nRome B-LOC\n");
         var files = new DatasetFiles(train, null, test);
-        var e = Assert.Throws<DataException>(() => TokenClassificationData.Load(files, new TokenClassificationOptions(), null));
+        var e = Assert.Throws<DataException>(() => TokenClassificationData.Load(files, null, null));
         Assert.Equal($"{train}:4: the line has 3 columns, but the file's first word line has 2", e.Message);
 
-        var data = TokenClassificationData.Load(files, new TokenClassificationOptions(), null, skipInvalidRows: true);
+        var data = TokenClassificationData.Load(files, null, null, skipInvalidRows: true);
         Assert.Equal(2, data.Train.Count);
         Assert.Equal(["O", "B-LOC", "I-LOC", "B-PER", "I-PER"], data.Labels.Labels);
         Assert.Equal([["Bob"], ["Rome"]], data.Test.Select(x => x.Words));

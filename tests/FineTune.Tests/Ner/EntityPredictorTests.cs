@@ -1,5 +1,6 @@
 using FineTune.Checkpoints;
 using FineTune.Inference;
+using FineTune.Tasks;
 
 namespace FineTune.Tests.Ner;
 

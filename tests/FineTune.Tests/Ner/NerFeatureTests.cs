@@ -1,5 +1,6 @@
 using FineTune.Checkpoints;
 using FineTune.Data;
+using FineTune.Tasks;
 using FineTune.Text;
 using FineTune.Training;
 

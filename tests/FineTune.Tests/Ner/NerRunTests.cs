@@ -4,7 +4,9 @@ using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Inference;
+using FineTune.Modeling;
 using FineTune.Reports;
+using FineTune.Tasks;
 using FineTune.Training;
 using static TorchSharp.torch;
 
@@ -19,7 +21,8 @@ public class NerRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
     {
         Model = tiny.Path,
         Data = new DatasetFiles(train, validation, test),
-        Dataset = new DatasetOptions { Task = TaskKind.TokenClassification, Columns = new ColumnMapping { Text = "tokens" } },
+        Task = "token-classification",
+        Dataset = new DatasetOptions { Columns = new ColumnMapping { Text = "tokens" } },
         Training = new TrainingOptions { Epochs = 1, BatchSize = 16, LearningRate = 1e-3, SaveStrategy = IntervalKind.No },
         OutputDirectory = output,
         Threads = 2,
@@ -63,10 +66,10 @@ public class NerRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
         Assert.All(rows.Skip(1), r => Assert.Contains(r.Split(',')[4], Tags));
 
         // The model is a BertForTokenClassification with the tags as id2label, and loads for prediction.
-        var config = EncoderConfig.Load(Path.Combine(output, "model", "config.json"));
+        var config = ModelFamilies.LoadConfig(Path.Combine(output, "model", "config.json"));
         Assert.Equal(["BertForTokenClassification"], config.Architectures);
         Assert.Equal(Tags, config.LabelsInOrder());
-        Assert.Equal(TaskKind.TokenClassification, ModelTask.Detect(result.ModelDirectory));
+        Assert.Equal("token-classification", FineTuner.DetectTask(result.ModelDirectory));
         using var predictor = EntityPredictor.Load(result.ModelDirectory);
         Assert.Equal(["LOC", "MISC", "ORG", "PER"], predictor.EntityTypes);
         var text = "EU rejects German call to boycott British lamb .";
@@ -85,7 +88,7 @@ public class NerRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
         var examples = ConllReader.Load(Slices.Conll(DataFiles.ConllTestA, 60, dir.File("a.conll"))).Examples;
         var labels = new TokenLabelMap(Tags);
         var (features, _) = TokenClassificationFeatures.Build(examples, tiny.Tokenizer, labels, 64);
-        var (model, _) = ModelFolder.LoadTaskModel(tiny.Path, TaskKind.TokenClassification, Tags);
+        var (model, _) = TestSupport.Load(tiny.Path, "token-classification", Tags);
         using var _m = model;
         var small = new TokenClassificationEvaluator(examples, labels, 7, 0).Run(model, features, CPU, keepPredictions: true);
         var whole = new TokenClassificationEvaluator(examples, labels, 64, 0).Run(model, features, CPU, keepPredictions: true);
@@ -111,9 +114,9 @@ public class NerRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
     {
         using var dir = new TestSupport.TempDir();
         var train = Slices.Conll(DataFiles.ConllTrain, 20, dir.File("train.conll"));
-        var request = Request(train, null, null, dir.File("run")) with { TokenClassification = new TokenClassificationOptions { Scheme = "BILOU" } };
-        var e = Assert.Throws<FineTuneException>(() => FineTuner.Train(request));
-        Assert.Equal("--tag-scheme: Unknown tag scheme 'BILOU'. Known schemes: IO, IOB1, IOB2 (BIO), BIOES (IOBES).", e.Message);
+        var request = Request(train, null, null, dir.File("run")) with { TaskOptions = new TokenClassificationOptions { TagScheme = "BILOU" } };
+        var e = Assert.Throws<OptionException>(() => FineTuner.Train(request));
+        Assert.Equal("TokenClassificationOptions.TagScheme: Unknown tag scheme 'BILOU'. Known schemes: IO, IOB1, IOB2 (BIO), BIOES (IOBES).", e.Message);
     }
 
     [Fact]
@@ -126,7 +129,7 @@ public class NerRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
         Assert.StartsWith($"{train}:4: column '2': tag 'PERSON' fits no tag scheme", e.Message);
 
         File.WriteAllText(train, "EU B-ORG\nrejects O\n\nPeter S-PER\n");
-        var request = Request(train, null, null, dir.File("run")) with { TokenClassification = new TokenClassificationOptions { Scheme = "iob2" } };
+        var request = Request(train, null, null, dir.File("run")) with { TaskOptions = new TokenClassificationOptions { TagScheme = "iob2" } };
         e = Assert.Throws<DataException>(() => FineTuner.Train(request));
         Assert.StartsWith($"{train}:4: word 1 ('Peter') of the sentence: tag 'S-PER' is not allowed in IOB2", e.Message);
     }
@@ -138,17 +141,18 @@ public class NerRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
         var train = dir.File("train.jsonl");
         File.WriteAllLines(train, Enumerable.Repeat("""{"tokens": ["Peter", "Blackburn", "visits", "Paris"], "tags": ["B-PER", "I-PER", "O", "B-LOC"]}""", 20));
         var result = FineTuner.Train(Request(train, null, null, dir.File("run")));
-        Assert.Equal(["O", "B-LOC", "I-LOC", "B-PER", "I-PER"], EncoderConfig.Load(Path.Combine(result.ModelDirectory, "config.json")).LabelsInOrder());
+        Assert.Equal(["O", "B-LOC", "I-LOC", "B-PER", "I-PER"], ModelFamilies.LoadConfig(Path.Combine(result.ModelDirectory, "config.json")).LabelsInOrder());
 
         // CoNLL-2003's chunk column (0-based 2) read as the tag instead of the NER column.
         var conll = Slices.Conll(DataFiles.ConllTrain, 30, dir.File("train.conll"));
         var request = Request(conll, null, null, dir.File("run2")) with
         {
-            TokenClassification = new TokenClassificationOptions { TagColumn = 2 },
-            Dataset = new DatasetOptions { Task = TaskKind.TokenClassification, Columns = new ColumnMapping { Text = "tokens" }, ValidationFraction = 0.2 },
+            TaskOptions = new TokenClassificationOptions { TagColumn = 2 },
+            Task = "token-classification",
+            Dataset = new DatasetOptions { Columns = new ColumnMapping { Text = "tokens" }, ValidationFraction = 0.2 },
         };
         var chunks = FineTuner.Train(request);
-        Assert.Contains("B-NP", EncoderConfig.Load(Path.Combine(chunks.ModelDirectory, "config.json")).LabelsInOrder()!);
+        Assert.Contains("B-NP", ModelFamilies.LoadConfig(Path.Combine(chunks.ModelDirectory, "config.json")).LabelsInOrder()!);
         Assert.Equal(6, chunks.Summary["validation"]!.Count);
     }
 }

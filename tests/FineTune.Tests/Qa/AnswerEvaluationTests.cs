@@ -4,6 +4,7 @@ using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Inference;
+using FineTune.Tasks;
 using FineTune.Tests.Ner;
 using FineTune.Training;
 using static TorchSharp.torch;
@@ -53,7 +54,7 @@ public class AnswerEvaluationTests(TinyModelFolder tiny) : IClassFixture<TinyMod
         // The same numbers as the evaluator of a training run over the same windows.
         var (features, multi) = QuestionAnsweringFeatures.Build(questions, tiny.Tokenizer, 96, 32);
         Assert.Equal((features.Count, multi), (result.Windows, result.MultiWindow));
-        var (model, _) = ModelFolder.LoadTaskModel(folder, TaskKind.QuestionAnswering);
+        var (model, _) = TestSupport.Load(folder, "question-answering");
         using var _m = model;
         var run = new QuestionAnsweringEvaluator(questions, new AnswerDecoder(), 64, tiny.Tokenizer.PaddingTokenId).Run(model, features, CPU, keepPredictions: true);
         foreach (var (k, v) in run.Metrics) Assert.Equal(v, result.Metrics[k], 5);
@@ -91,7 +92,7 @@ public class AnswerEvaluationTests(TinyModelFolder tiny) : IClassFixture<TinyMod
     [Fact]
     public void AStrideThatDoesNotFitTheWindowIsAClearError()
     {
-        var e = Assert.Throws<FineTuneException>(() => AnswerPredictor.Load(tiny.AnswerModel(trainedMaxLength: 96)));
-        Assert.Equal("--doc-stride 128: must be at least 0 and less than --max-length 96", e.Message);
+        var e = Assert.Throws<OptionException>(() => AnswerPredictor.Load(tiny.AnswerModel(trainedMaxLength: 96)));
+        Assert.Equal("QuestionAnsweringOptions.DocStride: 128: must be at least 0 and less than the 96 tokens of a window (AnswerPredictorOptions.MaxLength)", e.Message);
     }
 }

@@ -4,7 +4,9 @@ using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Inference;
+using FineTune.Modeling;
 using FineTune.Reports;
+using FineTune.Tasks;
 using FineTune.Tests.Ner;
 using FineTune.Training;
 using static TorchSharp.torch;
@@ -18,16 +20,16 @@ public class QaRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
     {
         Model = tiny.Path,
         Data = new DatasetFiles(train, null, test),
+        Task = "question-answering",
         Dataset = new DatasetOptions
         {
-            Task = TaskKind.QuestionAnswering,
             Columns = new ColumnMapping { Text = "question" },
             ValidationFraction = validationSplit,
             TestFraction = testSplit,
             MaxTrainExamples = 200,
         },
-        Training = new TrainingOptions { Epochs = 1, BatchSize = 16, EvalBatchSize = 32, LearningRate = 1e-3, SaveStrategy = IntervalKind.No },
-        QuestionAnswering = new QuestionAnsweringOptions { MaxLength = 192, DocStride = 64 },
+        Training = new TrainingOptions { Epochs = 1, BatchSize = 16, EvalBatchSize = 32, LearningRate = 1e-3, SaveStrategy = IntervalKind.No, MaxLength = 192 },
+        TaskOptions = new QuestionAnsweringOptions { DocStride = 64 },
         OutputDirectory = output,
         Threads = 2,
     };
@@ -78,9 +80,9 @@ public class QaRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
         // Each row's F1 is written with 4 decimals, so their mean (in points) is within 100 × 0.00005 of the metric.
         Assert.InRange(100 * f1Sum / split.Test.Count - result.Test!["f1"], -0.005 - 1e-9, 0.005 + 1e-9);
 
-        var config = EncoderConfig.Load(Path.Combine(result.ModelDirectory, "config.json"));
+        var config = ModelFamilies.LoadConfig(Path.Combine(result.ModelDirectory, "config.json"));
         Assert.Equal(["BertForQuestionAnswering"], config.Architectures);
-        Assert.Equal(TaskKind.QuestionAnswering, ModelTask.Detect(result.ModelDirectory));
+        Assert.Equal("question-answering", FineTuner.DetectTask(result.ModelDirectory));
         Assert.Equal("question-answering", RunFiles.ReadRecord(output).Task);
 
         using var predictor = AnswerPredictor.Load(result.ModelDirectory, new AnswerPredictorOptions { MaxLength = 64, DocStride = 16 });
@@ -99,7 +101,7 @@ public class QaRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
         var examples = SquadReader.Read(DataFiles.XquadEn).Examples.Take(40).ToList();
         var (features, multi) = QuestionAnsweringFeatures.Build(examples, tiny.Tokenizer, 96, 32);
         Assert.True(multi > 20);
-        var (model, _) = ModelFolder.LoadTaskModel(tiny.Path, TaskKind.QuestionAnswering);
+        var (model, _) = TestSupport.Load(tiny.Path, "question-answering");
         using var _m = model;
         var decoder = new AnswerDecoder();
         var small = new QuestionAnsweringEvaluator(examples, decoder, 3, 0).Run(model, features, CPU, keepPredictions: true);
@@ -137,12 +139,12 @@ public class QaRunTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
     {
         using var dir = new TestSupport.TempDir();
         var request = Request(DataFiles.XquadEn, dir.File("run"), testSplit: 0.2);
-        var e = Assert.Throws<FineTuneException>(() => FineTuner.Train(request with { QuestionAnswering = new QuestionAnsweringOptions { MaxLength = 128, DocStride = 128 } }));
-        Assert.Equal("--doc-stride 128: must be less than --max-length 128", e.Message);
-        e = Assert.Throws<FineTuneException>(() => FineTuner.Train(request with { QuestionAnswering = new QuestionAnsweringOptions { NBest = 0 } }));
-        Assert.Equal("--n-best: must be at least 1, got 0", e.Message);
-        e = Assert.Throws<FineTuneException>(() => FineTuner.Train(request with { Data = new DatasetFiles(DataFiles.XquadEn, null, DataFiles.XquadEn) }));
-        Assert.Equal("a test file and --test-split were both given; use one", e.Message);
+        var e = Assert.Throws<OptionException>(() => FineTuner.Train(request with { Training = request.Training with { MaxLength = 128 }, TaskOptions = new QuestionAnsweringOptions { DocStride = 128 } }));
+        Assert.Equal("QuestionAnsweringOptions.DocStride: 128: must be less than TrainingOptions.MaxLength 128", e.Message);
+        e = Assert.Throws<OptionException>(() => FineTuner.Train(request with { TaskOptions = new QuestionAnsweringOptions { NBest = 0 } }));
+        Assert.Equal("QuestionAnsweringOptions.NBest: must be at least 1, got 0", e.Message);
+        e = Assert.Throws<OptionException>(() => FineTuner.Train(request with { Data = new DatasetFiles(DataFiles.XquadEn, null, DataFiles.XquadEn) }));
+        Assert.Equal("DatasetOptions.TestFraction: a test file and a test fraction were both given; use one", e.Message);
     }
 
     /// <summary>A small RFC 4180 reader for the predictions file.</summary>

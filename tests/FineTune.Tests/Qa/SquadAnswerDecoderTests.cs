@@ -1,4 +1,5 @@
 using FineTune.Evaluation;
+using FineTune.Tasks;
 
 namespace FineTune.Tests.Qa;
 

@@ -43,6 +43,7 @@ internal static class ReportRecords
         return new RunRecord
         {
             Task = "classification",
+            TaskTitle = "Text classification",
             Model = "all-MiniLM-L6-v2",
             ModelFolder = "/home/user/.cache/finetune/models/all-MiniLM-L6-v2",
             OutputModel = "/runs/reviews/model",
@@ -112,6 +113,7 @@ internal static class ReportRecords
         return c with
         {
             Task = "regression",
+            TaskTitle = "Regression",
             Labels = null,
             MetricForBest = "pearson",
             Data = c.Data with
@@ -148,6 +150,7 @@ internal static class ReportRecords
         return c with
         {
             Task = "multi-label",
+            TaskTitle = "Multi-label classification",
             Labels = ["sports", "politics", "tech"],
             MetricForBest = "f1_micro",
             LogHistory = [new Dictionary<string, double> { ["step"] = 20, ["loss"] = 0.4, ["learning_rate"] = 3e-5 },
@@ -169,6 +172,7 @@ internal static class ReportRecords
     public static RunRecord Bare() => new()
     {
         Task = "question-answering",
+        TaskTitle = "Question answering",
         Model = "/models/my-bert",
         ModelFolder = "/models/my-bert",
         OutputModel = "/runs/qa/model",

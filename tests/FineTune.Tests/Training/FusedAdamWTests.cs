@@ -13,7 +13,7 @@ public class FusedAdamWTests
     private static TaskModel TinyClassifier(int seed)
     {
         random.manual_seed(seed);
-        var model = TaskModels.Create(TestSupport.Tiny().WithLabels(["a", "b", "c"], "single_label_classification"), TaskKind.SingleLabelClassification);
+        var model = TestSupport.Create(TestSupport.Tiny().WithLabels(["a", "b", "c"], "single_label_classification"), "classification");
         model.eval(); // no dropout: both runs must see the same function
         return model;
     }

@@ -2,6 +2,7 @@ using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Modeling;
+using FineTune.Tasks;
 using FineTune.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -14,10 +15,10 @@ public class TrainerTests
     private static readonly LabelMap Labels = LabelMap.FromOrdered(["a", "b", "c"]);
 
     /// <summary>Features whose label is decided by the first real token (so a model can learn it).</summary>
-    private static List<Feature> Features(int count, int seed)
+    private static List<SequenceFeature> Features(int count, int seed)
     {
         var rng = new Random(seed);
-        var list = new List<Feature>();
+        var list = new List<SequenceFeature>();
         for (int i = 0; i < count; i++)
         {
             int label = rng.Next(3);
@@ -26,7 +27,7 @@ public class TrainerTests
             ids[0] = 1;
             ids[1] = 10 + label;
             for (int j = 2; j < length; j++) ids[j] = rng.Next(20, 100);
-            list.Add(new Feature(ids, new int[length], i) { Label = new ClassLabel(label) });
+            list.Add(new SequenceFeature(ids, new int[length], i, new ClassLabel(label)));
         }
         return list;
     }
@@ -36,10 +37,18 @@ public class TrainerTests
         random.manual_seed(seed);
         var config = TestSupport.Tiny().WithLabels(Labels.Labels, "single_label_classification");
         if (!dropout) config = config with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
-        return TaskModels.Create(config, TaskKind.SingleLabelClassification);
+        return TestSupport.Create(config, "classification");
     }
 
-    private static SequenceEvaluator Evaluator(int batch = 8) => new(TaskKind.SingleLabelClassification, Labels, batch, 0);
+    private static ModelInput Collate(IReadOnlyList<SequenceFeature> batch, Device device) => SequenceFeatures.Collate(batch, 0, device, SequenceFeatures.ClassIds);
+
+    private static SequenceEvaluator<SequenceFeature> Evaluator(int batch = 8) => new(new ClassReadout(Labels), Collate, f => f.Length, f => f.Label, batch, null);
+
+    /// <summary>A trainer of a classification model on <paramref name="train"/>, validated on <paramref name="validation"/> (when given).</summary>
+    private static Trainer NewTrainer(TaskModel model, TrainingOptions options, List<SequenceFeature> train, List<SequenceFeature>? validation = null,
+        IReadOnlyList<ITrainerCallback>? callbacks = null, string? checkpointRoot = null) =>
+        new(model, options, new FeatureSet<SequenceFeature>(train, Collate), validation is null ? null : Evaluator().AsValidation(validation),
+            options.MetricForBest ?? "accuracy", CPU, callbacks, checkpointRoot);
 
     [Fact]
     public void OverfitsOneBatch()
@@ -52,7 +61,7 @@ public class TrainerTests
             Epochs = 80, BatchSize = 16, LearningRate = 3e-3, Schedule = ScheduleKind.Constant,
             EvalStrategy = IntervalKind.No, SaveStrategy = IntervalKind.No, LoggingSteps = 10,
         };
-        var trainer = new Trainer(model, options, batch, null, null, CPU, padId: 0);
+        var trainer = NewTrainer(model, options, batch);
         var result = trainer.Train();
         var losses = result.State.LogHistory.Select(l => l["loss"]).ToList();
         Assert.True(losses[^1] < 0.1, $"final loss {losses[^1]}; first {losses[0]}");
@@ -89,7 +98,7 @@ public class TrainerTests
                 Epochs = 1, BatchSize = batch, GradientAccumulationSteps = accumulation, LearningRate = 1e-3, GroupByLength = false,
                 EvalStrategy = IntervalKind.No, SaveStrategy = IntervalKind.No, MaxGradNorm = 0,
             };
-            new Trainer(model, options, data, null, null, CPU, 0).Train();
+            NewTrainer(model, options, data).Train();
             return model;
         }
         var big = Run(16, 1);
@@ -111,11 +120,11 @@ public class TrainerTests
             SaveStrategy = IntervalKind.Steps, SaveSteps = 3, SaveTotalLimit = 0,
         };
         var straight = Model(6);
-        var result = new Trainer(straight, options, train, validation, Evaluator(), CPU, 0, checkpointRoot: dir.File("a")).Train();
+        var result = NewTrainer(straight, options, train, validation, checkpointRoot: dir.File("a")).Train();
         Assert.Equal(10, result.State.GlobalStep);
 
         var resumed = Model(77); // different initial weights: everything must come from the checkpoint
-        var resumedResult = new Trainer(resumed, options, train, validation, Evaluator(), CPU, 0, checkpointRoot: dir.File("b"))
+        var resumedResult = NewTrainer(resumed, options, train, validation, checkpointRoot: dir.File("b"))
             .Train(resumeFrom: Path.Combine(dir.File("a"), "checkpoint-000006"));
         Assert.Equal(10, resumedResult.State.GlobalStep);
         Assert.Equal(result.State.BestStep, resumedResult.State.BestStep);
@@ -136,7 +145,7 @@ public class TrainerTests
             SaveStrategy = IntervalKind.No, EarlyStoppingPatience = 2, MetricForBest = "loss",
         };
         var model = Model(8);
-        var result = new Trainer(model, options, train, validation, Evaluator(), CPU, 0).Train();
+        var result = NewTrainer(model, options, train, validation).Train();
         Assert.True(result.State.StoppedEarly);
         Assert.True(result.State.GlobalStep < 120);
         var final = Evaluator().Evaluate(model, validation, CPU).Metrics["loss"];
@@ -149,7 +158,7 @@ public class TrainerTests
         using var scope = NewDisposeScope();
         using var dir = new TestSupport.TempDir();
         var options = new TrainingOptions { Epochs = 1, BatchSize = 4, SaveStrategy = IntervalKind.Steps, SaveSteps = 2, SaveTotalLimit = 2, EvalStrategy = IntervalKind.No };
-        new Trainer(Model(), options, Features(24, 9), null, null, CPU, 0, checkpointRoot: dir.Path).Train();
+        NewTrainer(Model(), options, Features(24, 9), checkpointRoot: dir.Path).Train();
         var folders = Directory.GetDirectories(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(new[] { "checkpoint-000004", "checkpoint-000006" }, folders);
         foreach (var f in new[] { "config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json", "training_options.json" })
@@ -164,12 +173,12 @@ public class TrainerTests
         using var dir = new TestSupport.TempDir();
         using var cts = new CancellationTokenSource();
         var options = new TrainingOptions { Epochs = 2, BatchSize = 8, EvalStrategy = IntervalKind.No, SaveStrategy = IntervalKind.No };
-        var trainer = new Trainer(Model(), options, Features(40, 10), null, null, CPU, 0, [new CancelAt(3, cts)], checkpointRoot: dir.Path);
+        var trainer = NewTrainer(Model(), options, Features(40, 10), null, [new CancelAt(3, cts)], checkpointRoot: dir.Path);
         var e = Assert.Throws<TrainingInterruptedException>(() => trainer.Train(cancellation: cts.Token));
         Assert.Equal(3, e.Step);
         Assert.Equal(Path.Combine(dir.Path, "checkpoint-000003"), e.Checkpoint);
-        Assert.Contains("--resume", e.Message);
-        var resumed = new Trainer(Model(), options, Features(40, 10), null, null, CPU, 0, checkpointRoot: dir.Path).Train(e.Checkpoint);
+        Assert.Contains("FineTuneRequest.ResumeFrom", e.Message);
+        var resumed = NewTrainer(Model(), options, Features(40, 10), checkpointRoot: dir.Path).Train(e.Checkpoint);
         Assert.Equal(10, resumed.State.GlobalStep);
     }
 

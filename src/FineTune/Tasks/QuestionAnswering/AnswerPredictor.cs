@@ -73,9 +73,7 @@ public sealed class AnswerPredictor : IDisposable
     public static AnswerPredictor Load(string modelFolder, AnswerPredictorOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(modelFolder);
-        var task = TaskRegistry.DetectOrThrow(modelFolder);
-        if (task is not QuestionAnsweringTask)
-            throw new ModelLoadException($"holds a {task.Name} model, not a question-answering one", Path.Combine(modelFolder, "config.json"), "architectures");
+        TaskRegistry.CheckIsNotAnotherTask<QuestionAnsweringTask>(modelFolder, "question-answering");
         return LoadChecked(modelFolder, options ?? new AnswerPredictorOptions());
     }
 
@@ -91,7 +89,7 @@ public sealed class AnswerPredictor : IDisposable
             throw new OptionException("QuestionAnsweringOptions.DocStride", $"{options.DocStride}: must be at least 0 and less than the {requested} tokens of a window (AnswerPredictorOptions.MaxLength)");
         var device = options.Setup();
         var tokenizer = Tokenizers.FromFolder(modelFolder);
-        var model = PredictionModels.Load(modelFolder, "question-answering", c => TaskModels.QuestionAnswering(c), device, options.Load);
+        var model = TaskRegistry.Get("question-answering").LoadForPrediction(modelFolder, device, options.Load);
         int limit = PredictionModels.MaxLength(model.Config, tokenizer.ModelMaxLength);
         int maxLength = Math.Min(requested, limit);
         if (options.DocStride!.Value >= maxLength)

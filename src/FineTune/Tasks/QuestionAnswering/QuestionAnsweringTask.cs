@@ -66,6 +66,8 @@ internal sealed class QuestionAnsweringTask : FineTuneTask
     public override bool Recognizes(EncoderConfig config) =>
         config.Architectures?.Any(a => a.EndsWith("ForQuestionAnswering", StringComparison.Ordinal)) == true;
 
+    public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.QuestionAnswering(config, kernels);
+
     public override TaskRun Prepare(RunContext run)
     {
         var options = OptionsFrom<QuestionAnsweringOptions>(run.TaskOptions);
@@ -91,10 +93,10 @@ internal sealed class QuestionAnsweringTask : FineTuneTask
         }
         var summary = new DatasetSummary(Name, null, summaries, data.Skipped) { Unit = "questions" };
         run.Info(summary.Describe());
-        return new Run(run, options, stride, data, summary, splits);
+        return new Run(this, run, options, stride, data, summary, splits);
     }
 
-    private sealed class Run(RunContext run, QuestionAnsweringOptions options, int stride, QuestionAnsweringData data, DatasetSummary summary,
+    private sealed class Run(QuestionAnsweringTask task, RunContext run, QuestionAnsweringOptions options, int stride, QuestionAnsweringData data, DatasetSummary summary,
         Dictionary<string, (IReadOnlyList<QaExample> Examples, List<WindowFeature> Features)> splits) : TaskRun
     {
         private readonly AnswerDecoder _decoder = new(options.NBest, options.MaxAnswerLength);
@@ -122,8 +124,7 @@ internal sealed class QuestionAnsweringTask : FineTuneTask
         public override IValidationSet? Validation =>
             splits["validation"].Features.Count > 0 ? EvaluatorFor(data.Validation).AsValidation(splits["validation"].Features) : null;
 
-        public override (TaskModel Model, LoadReport Report) LoadModel() =>
-            ModelFolder.LoadTaskModel(run.ModelFolder, run.Config, c => TaskModels.QuestionAnswering(c, run.Kernels), run.Load);
+        public override (TaskModel Model, LoadReport Report) LoadModel() => task.LoadModel(run.ModelFolder, null, run.Load, run.Kernels, run.Config);
 
         public override IReadOnlyList<(string Name, int Count)> HeldOut =>
             new[] { "validation", "test" }.Where(s => splits[s].Features.Count > 0).Select(s => (s, splits[s].Examples.Count)).ToList();

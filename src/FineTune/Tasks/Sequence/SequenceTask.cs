@@ -43,14 +43,16 @@ internal abstract class SequenceTaskBase : FineTuneTask
         config.Architectures?.Any(a => a.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) == true
         && (config.ProblemType ?? (config.NumLabels == 1 ? "regression" : "single_label_classification")) == ProblemType;
 
+    public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.SequenceClassifier(config, Outputs(config), kernels);
+
     /// <summary>
     /// The head's config from a folder's: the labels and problem type (a folder without labels keeps its own, and gets
     /// the task's problem type), and what the head reads (<see cref="ModelFolder.ResolvePooling"/>) with the reason.
     /// </summary>
-    public (EncoderConfig Config, string PoolingReason) HeadConfig(string folder, EncoderConfig config, LabelMap? labels, ModelLoadOptions load)
+    public override (EncoderConfig Config, string? PoolingReason) HeadConfig(string folder, EncoderConfig config, IReadOnlyList<string>? labels, ModelLoadOptions load)
     {
         if (labels is not null)
-            config = config.WithLabels(labels.Labels, ProblemType);
+            config = config.WithLabels(labels, ProblemType);
         else if (config.ProblemType is null)
             config = config with { ProblemType = ProblemType };
         var (pooling, reason) = ModelFolder.ResolvePooling(folder, config, load.ClassifierPooling);
@@ -150,11 +152,9 @@ internal abstract class SequenceTask<TOptions> : SequenceTaskBase where TOptions
 
         public override (TaskModel Model, LoadReport Report) LoadModel()
         {
-            var (config, reason) = task.HeadConfig(run.ModelFolder, run.Config, dataset.Labels, run.Load);
-            var (model, report) = ModelFolder.LoadTaskModel(run.ModelFolder, config,
-                c => TaskModels.SequenceClassifier(c, task.Outputs(c), run.Kernels), run.Load);
+            var (model, report) = task.LoadModel(run.ModelFolder, dataset.Labels?.Labels, run.Load, run.Kernels, run.Config);
             model.Loss = task.Loss(options, dataset);
-            return (model, report with { PoolingReason = reason });
+            return (model, report);
         }
 
         public override IReadOnlyList<(string Name, int Count)> HeldOut =>

@@ -88,8 +88,7 @@ public sealed class TextClassifier : IDisposable
         TorchRuntime.SetThreads(context.Threads);
         if (context.BatchSize < 1) throw new OptionException("PredictorOptions.BatchSize", $"must be at least 1, got {context.BatchSize}");
         var tokenizer = Tokenizers.FromFolder(folder);
-        var model = PredictionModels.Load(folder, task.Name, c => TaskModels.SequenceClassifier(c, task.Outputs(c)), device, context.Load,
-            c => task.HeadConfig(folder, c, null, context.Load).Config);
+        var model = task.LoadForPrediction(folder, device, context.Load);
         var labels = task.SavedLabels(model.Config);
         var metadata = FineTuneMetadata.Load(folder);
         int maxLength = context.MaxLength ?? (metadata?.MaxLength is > 0 and var trained

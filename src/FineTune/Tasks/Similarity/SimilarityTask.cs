@@ -51,6 +51,12 @@ internal sealed class SimilarityTask : FineTuneTask
     /// <summary>A bi-encoder is saved as a plain encoder: only its finetune.json says what it was trained for.</summary>
     public override bool Recognizes(EncoderConfig config) => false;
 
+    public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.SentenceEmbedding(config, kernels);
+
+    /// <summary>A bi-encoder has no labels.</summary>
+    public override (EncoderConfig Config, string? PoolingReason) HeadConfig(string folder, EncoderConfig config, IReadOnlyList<string>? labels, ModelLoadOptions load) =>
+        (config, null);
+
     private const string ScoreScaleKey = "score_scale";
 
     /// <summary>Each text of every pair encoded on its own, the score divided by <paramref name="scoreScale"/>; and how many were truncated.</summary>
@@ -102,10 +108,10 @@ internal sealed class SimilarityTask : FineTuneTask
         foreach (var name in new[] { "train", "validation", "test" })
             if (summary[name]?.Truncated is > 0 and var count)
                 run.Info($"{count} of {splits[name].Examples.Count} {name} examples are longer than {run.MaxLength} tokens and were truncated (TrainingOptions.MaxLength).");
-        return new Run(run, options, scale, summary, splits);
+        return new Run(this, run, options, scale, summary, splits);
     }
 
-    private sealed class Run(RunContext run, SimilarityOptions options, double scale, DatasetSummary summary,
+    private sealed class Run(SimilarityTask task, RunContext run, SimilarityOptions options, double scale, DatasetSummary summary,
         Dictionary<string, (IReadOnlyList<TextExample> Examples, List<PairFeature> Features)> splits) : TaskRun
     {
         private readonly SequenceEvaluator<PairFeature> _evaluator =
@@ -133,7 +139,7 @@ internal sealed class SimilarityTask : FineTuneTask
 
         public override (TaskModel Model, LoadReport Report) LoadModel()
         {
-            var (model, report) = ModelFolder.LoadTaskModel(run.ModelFolder, run.Config, c => TaskModels.SentenceEmbedding(c, run.Kernels), run.Load);
+            var (model, report) = task.LoadModel(run.ModelFolder, null, run.Load, run.Kernels, run.Config);
             model.Loss = new RegressionLoss(options.RegressionLoss);
             return (model, report);
         }
@@ -183,7 +189,7 @@ internal sealed class SimilarityTask : FineTuneTask
         TorchRuntime.SetThreads(context.Threads);
         var device = TorchRuntime.ParseDevice(context.Device);
         var tokenizer = Tokenizers.FromFolder(folder);
-        var model = PredictionModels.Load(folder, Name, c => TaskModels.SentenceEmbedding(c), device, context.Load);
+        var model = LoadForPrediction(folder, device, context.Load);
         var metadata = FineTuneMetadata.Load(folder);
         int maxLength = context.MaxLength ?? (metadata?.MaxLength is > 0 and var trained ? trained : PredictionModels.MaxLength(model.Config, tokenizer.ModelMaxLength ?? 512));
         double scale = options.ScoreScale ?? metadata?.Number(ScoreScaleKey) ?? SimilarityOptions.DefaultScoreScale;

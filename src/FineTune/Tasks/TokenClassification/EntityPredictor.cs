@@ -64,9 +64,7 @@ public sealed class EntityPredictor : IDisposable
     public static EntityPredictor Load(string modelFolder, EntityPredictorOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(modelFolder);
-        var task = TaskRegistry.DetectOrThrow(modelFolder);
-        if (task is not TokenClassificationTask)
-            throw new ModelLoadException($"holds a {task.Name} model, not a token-classification one", Path.Combine(modelFolder, "config.json"), "architectures");
+        TaskRegistry.CheckIsNotAnotherTask<TokenClassificationTask>(modelFolder, "token-classification");
         return LoadChecked(modelFolder, options ?? new EntityPredictorOptions());
     }
 
@@ -75,7 +73,7 @@ public sealed class EntityPredictor : IDisposable
     {
         var device = options.Setup();
         var tokenizer = Tokenizers.FromFolder(modelFolder);
-        var model = PredictionModels.Load(modelFolder, "token-classification", c => TaskModels.TokenClassifier(c), device, options.Load);
+        var model = TaskRegistry.Get("token-classification").LoadForPrediction(modelFolder, device, options.Load);
         try
         {
             var tags = model.Config.LabelsInOrder() ?? throw new ModelLoadException("has no id2label: a token-classification model needs its tags", Path.Combine(modelFolder, "config.json"), "id2label");

@@ -65,6 +65,8 @@ internal sealed class TokenClassificationTask : FineTuneTask
     public override bool Recognizes(EncoderConfig config) =>
         config.Architectures?.Any(a => a.EndsWith("ForTokenClassification", StringComparison.Ordinal)) == true;
 
+    public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.TokenClassifier(config, kernels);
+
     public override TaskRun Prepare(RunContext run)
     {
         var options = OptionsFrom<TokenClassificationOptions>(run.TaskOptions);
@@ -91,10 +93,10 @@ internal sealed class TokenClassificationTask : FineTuneTask
         }
         var summary = new DatasetSummary(Name, null, summaries, data.Skipped) { Unit = "sentences" };
         run.Info(summary.Describe());
-        return new Run(run, options, data, summary, splits);
+        return new Run(this, run, options, data, summary, splits);
     }
 
-    private sealed class Run(RunContext run, TokenClassificationOptions options, TokenClassificationData data, DatasetSummary summary,
+    private sealed class Run(TokenClassificationTask task, RunContext run, TokenClassificationOptions options, TokenClassificationData data, DatasetSummary summary,
         Dictionary<string, (IReadOnlyList<TokenExample> Examples, List<TokenFeature> Features)> splits) : TaskRun
     {
         public override DatasetSummary Summary => summary;
@@ -130,8 +132,7 @@ internal sealed class TokenClassificationTask : FineTuneTask
 
         public override (TaskModel Model, LoadReport Report) LoadModel()
         {
-            var config = run.Config.WithLabels(data.Labels.Labels, null);
-            var (model, report) = ModelFolder.LoadTaskModel(run.ModelFolder, config, c => TaskModels.TokenClassifier(c, run.Kernels), run.Load);
+            var (model, report) = task.LoadModel(run.ModelFolder, data.Labels.Labels, run.Load, run.Kernels, run.Config);
             if (options.LabelSmoothing > 0) model.Loss = new CrossEntropyLoss(null, options.LabelSmoothing);
             return (model, report);
         }
