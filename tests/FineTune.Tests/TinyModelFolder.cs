@@ -31,7 +31,7 @@ public sealed class TinyModelFolder : IDisposable
 
     public static EncoderConfig Config { get; } = TestSupport.Tiny(vocab: 30522) with { MaxPositionEmbeddings = 512 };
 
-    public WordPieceTokenizer Tokenizer { get; }
+    internal WordPieceTokenizer Tokenizer { get; }
 
     /// <summary>The encoder folder, as a pretrained checkpoint would be (BertModel, no head).</summary>
     public string Path { get; }

@@ -28,9 +28,8 @@ internal static class EmbedCommand
         foreach (var o in new Option[] { data.Format, data.Columns, data.Quoting, data.TextColumn }) command.Options.Add(o);
         command.SetAction(p =>
         {
-            Runtime.TorchRuntime.SetThreads(p.GetValue(threads));
             var rows = TextInputs.Read(p.GetValue(input)!, data.FileOptions(p), p.GetValue(data.TextColumn)!);
-            using var embedder = SentenceEmbedder.Load(p.GetValue(model)!, p.GetValue(device)!, TrainCommand.ParseEnum<Configuration.Precision>(p.GetValue(precision)!, "--precision"));
+            using var embedder = SentenceEmbedder.Load(p.GetValue(model)!, p.GetValue(device)!, TrainCommand.ParseEnum<Configuration.Precision>(p.GetValue(precision)!, "--precision"), p.GetValue(threads));
             embedder.BatchSize = p.GetValue(batchSize);
             var vectors = embedder.Embed(rows.Select(r => r.Text).ToList(), p.GetValue(normalize));
             var path = p.GetValue(output)!;

@@ -44,19 +44,19 @@ internal static class ModelsCommand
         command.SetAction(parse =>
         {
             var from = parse.GetValue(source)!;
+            Configuration.EncoderConfig config;
             var to = parse.GetValue(output)!;
             if (from.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
             {
                 var vocabPath = parse.GetValue(vocab) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(from))!, "vocab.txt");
-                ModelCatalog.ImportOnnxFile(from, vocabPath, to, lowerCase: !parse.GetValue(cased));
+                config = ModelCatalog.ImportOnnxFile(from, vocabPath, to, lowerCase: !parse.GetValue(cased));
             }
             else
             {
                 var entry = ModelCatalog.Find(from) ?? throw new ModelLoadException(
                     $"'{from}' is not a catalog name ({string.Join(", ", ModelCatalog.Entries.Select(e => e.Name))}) nor an .onnx file");
-                ModelCatalog.Import(entry, to);
+                config = ModelCatalog.Import(entry, to);
             }
-            var config = ModelFolder.LoadConfig(to);
             Console.WriteLine($"Wrote {Path.GetFullPath(to)}: {config.ModelType}, hidden {config.HiddenSize}, {config.NumHiddenLayers} layers, " +
                               $"{config.NumAttentionHeads} heads, intermediate {config.IntermediateSize}, vocab {config.VocabSize}");
             return 0;

@@ -9,7 +9,7 @@ namespace FineTune.Checkpoints;
 /// scale, a QA document stride), so that predict and evaluate use the same settings by default. Hugging Face
 /// ignores the file.
 /// </summary>
-public sealed record FineTuneMetadata
+internal sealed record FineTuneMetadata
 {
     public const string FileName = "finetune.json";
 

@@ -5,7 +5,7 @@ namespace FineTune.Checkpoints;
 /// </summary>
 /// <param name="Shape">The dimensions, outermost first.</param>
 /// <param name="Data">The elements; its length is the product of <paramref name="Shape"/>.</param>
-public sealed record HostTensor(long[] Shape, float[] Data)
+internal sealed record HostTensor(long[] Shape, float[] Data)
 {
     /// <summary>The number of elements the shape describes.</summary>
     public long ElementCount => Shape.Aggregate(1L, (n, d) => n * d);

@@ -121,8 +121,8 @@ public static class ModelCatalog
         }
     }
 
-    /// <summary>Imports a catalog model into <paramref name="folder"/> (an HF folder), replacing what is there.</summary>
-    public static void Import(CatalogEntry entry, string folder)
+    /// <summary>Imports a catalog model into <paramref name="folder"/> (an HF folder), replacing what is there; returns its config.</summary>
+    public static EncoderConfig Import(CatalogEntry entry, string folder)
     {
         var assembly = PackagedModelAssembly.Find(entry.PackageId, entry.PackageVersion)
             ?? throw new ModelLoadException(
@@ -149,15 +149,17 @@ public static class ModelCatalog
                 imported = DateTimeOffset.UtcNow.ToString("O"),
             }) + "\n");
         });
+        return ModelFolder.LoadConfig(folder);
     }
 
-    /// <summary>Imports any BERT-style ONNX export plus its vocab.txt into an HF folder.</summary>
-    public static void ImportOnnxFile(string onnxPath, string vocabPath, string folder, bool lowerCase = true)
+    /// <summary>Imports any BERT-style ONNX export plus its vocab.txt into an HF folder; returns its config.</summary>
+    public static EncoderConfig ImportOnnxFile(string onnxPath, string vocabPath, string folder, bool lowerCase = true)
     {
         if (!File.Exists(vocabPath))
             throw new ModelLoadException("vocab.txt not found (give the vocabulary's path, or put vocab.txt next to the .onnx file)", vocabPath);
         var import = OnnxBertImporter.Import(onnxPath);
         WriteHuggingFaceFolder(import, ReadVocabulary(File.ReadAllBytes(vocabPath)), folder, lowerCase);
+        return ModelFolder.LoadConfig(folder);
     }
 
     private static List<string> ReadVocabulary(byte[] bytes)
@@ -169,7 +171,7 @@ public static class ModelCatalog
     }
 
     /// <summary>config.json, model.safetensors, vocab.txt (LF), tokenizer_config.json and special_tokens_map.json.</summary>
-    public static void WriteHuggingFaceFolder(OnnxBertImport import, IReadOnlyList<string> vocab, string folder, bool lowerCase,
+    internal static void WriteHuggingFaceFolder(OnnxBertImport import, IReadOnlyList<string> vocab, string folder, bool lowerCase,
         Action<string>? extra = null)
     {
         var a = import.Architecture;

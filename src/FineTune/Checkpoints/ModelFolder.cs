@@ -8,7 +8,7 @@ namespace FineTune.Checkpoints;
 /// A model in Hugging Face's folder layout: config.json, model.safetensors (or shards), tokenizer files.
 /// Loads a task model from it and saves one into it, atomically.
 /// </summary>
-public static class ModelFolder
+internal static class ModelFolder
 {
     /// <summary>The config.json of a model folder, read and validated (the model family must be a supported one).</summary>
     public static EncoderConfig LoadConfig(string folder) => ModelFamilies.LoadConfig(Path.Combine(folder, "config.json"));
@@ -147,7 +147,7 @@ public static class ModelFolder
 }
 
 /// <summary>Writes a folder under a temporary name beside its destination and renames it into place.</summary>
-public static class AtomicFolder
+internal static class AtomicFolder
 {
     public static void Write(string folder, Action<string> write)
     {

@@ -15,7 +15,7 @@ namespace FineTune.Checkpoints;
 /// <param name="HasPooler">Whether the export carries pooler.dense (and so the state dict does).</param>
 /// <param name="InputNames">The graph inputs a caller feeds, in order (e.g. input_ids, attention_mask, token_type_ids).</param>
 /// <param name="OutputNames">The graph outputs, in order.</param>
-public sealed record OnnxBertArchitecture(
+internal sealed record OnnxBertArchitecture(
     int VocabSize,
     int HiddenSize,
     int NumHiddenLayers,
@@ -30,10 +30,10 @@ public sealed record OnnxBertArchitecture(
     IReadOnlyList<string> OutputNames);
 
 /// <summary>Where a state-dict entry came from: the ONNX initializer and whether it was transposed ([in, out] to [out, in]).</summary>
-public sealed record OnnxWeightSource(string InitializerName, bool Transposed);
+internal sealed record OnnxWeightSource(string InitializerName, bool Transposed);
 
 /// <summary>The result of <see cref="OnnxBertImporter.Import(OnnxModel)"/>.</summary>
-public sealed class OnnxBertImport
+internal sealed class OnnxBertImport
 {
     /// <summary>The hyperparameters inferred from the graph.</summary>
     public required OnnxBertArchitecture Architecture { get; init; }

@@ -11,7 +11,7 @@ namespace FineTune.Checkpoints;
 /// the bias its MatMul's output is added to (<c>X.bias</c> gives <c>X.weight</c>). A Gemm carries its weight and
 /// bias directly. Weights are found by following the graph, never by their order in the file.
 /// </summary>
-public static partial class OnnxBertImporter
+internal static partial class OnnxBertImporter
 {
     /// <summary>Reads the ONNX file at <paramref name="onnxPath"/> and imports it.</summary>
     public static OnnxBertImport Import(string onnxPath) => Import(OnnxModelReader.Read(onnxPath));

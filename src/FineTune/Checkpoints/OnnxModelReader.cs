@@ -9,7 +9,7 @@ namespace FineTune.Checkpoints;
 /// file is never held twice. Tensors stored in external files are not supported. Every problem with the file is
 /// a <see cref="ModelLoadException"/> naming it (and the tensor, where known).
 /// </summary>
-public static class OnnxModelReader
+internal static class OnnxModelReader
 {
     /// <summary>Reads the ONNX model at <paramref name="path"/>.</summary>
     public static OnnxModel Read(string path)

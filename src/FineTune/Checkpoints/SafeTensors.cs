@@ -11,13 +11,13 @@ namespace FineTune.Checkpoints;
 /// name -> {dtype, shape, data_offsets}, then the raw little-endian bytes). Every header entry is checked against
 /// the file before any data is read, so a truncated or corrupt file is reported with the file and the key.
 /// </summary>
-public static class SafeTensors
+internal static class SafeTensors
 {
     /// <summary>One tensor's entry in a safetensors header.</summary>
-    public sealed record Entry(string Name, string DType, long[] Shape, long Begin, long End);
+    internal sealed record Entry(string Name, string DType, long[] Shape, long Begin, long End);
 
     /// <summary>The parsed header of a safetensors file: its entries, metadata and where the data starts.</summary>
-    public sealed record Header(IReadOnlyList<Entry> Entries, IReadOnlyDictionary<string, string> Metadata, long DataStart);
+    internal sealed record Header(IReadOnlyList<Entry> Entries, IReadOnlyDictionary<string, string> Metadata, long DataStart);
 
     private const long MaxHeaderBytes = 100L << 20;
 

@@ -8,7 +8,7 @@ namespace FineTune.Checkpoints;
 /// transformer, then Pooling, optionally Normalize) and the Pooling module's folder has config.json naming its mode.
 /// A folder with them is a sentence-embedding model; its pooling mode is how its training read the token states.
 /// </summary>
-public static class SentenceTransformersFolder
+internal static class SentenceTransformersFolder
 {
     private const string PoolingType = "sentence_transformers.models.Pooling";
     private const string NormalizeType = "sentence_transformers.models.Normalize";

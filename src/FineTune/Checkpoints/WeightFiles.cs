@@ -8,7 +8,7 @@ namespace FineTune.Checkpoints;
 /// Finds and reads the weights of a Hugging Face model folder: model.safetensors, a sharded
 /// model.safetensors.index.json, or (only when the caller allows pickle, which can run code) pytorch_model.bin.
 /// </summary>
-public static class WeightFiles
+internal static class WeightFiles
 {
     public const string SafeTensorsName = "model.safetensors";
     public const string SafeTensorsIndexName = "model.safetensors.index.json";

@@ -39,7 +39,7 @@ public sealed record LoadReport(
 /// (a new task head, a pooler the checkpoint lacks, an unused pooler, pre-training or other task heads, position-id
 /// buffers); any other missing, unexpected or mis-shaped key is an error naming the keys and shapes.
 /// </summary>
-public static class WeightLoader
+internal static class WeightLoader
 {
     /// <summary>
     /// Loads <paramref name="checkpoint"/> into <paramref name="model"/>. <paramref name="ignoreMismatchedHeadSizes"/>

@@ -74,14 +74,14 @@ public sealed record EncoderConfig
     };
 
     /// <summary>Reads the model_type of a config.json text (null when it has none); <paramref name="source"/> names it in errors.</summary>
-    public static string? ReadModelType(string json, string source = "config.json")
+    internal static string? ReadModelType(string json, string source = "config.json")
     {
         var obj = ParseObject(json, source);
         return obj["model_type"]?.GetValueKind() == JsonValueKind.String ? obj["model_type"]!.GetValue<string>() : null;
     }
 
     /// <summary>Reads a config.json's text, naming the file when it is missing or unreadable.</summary>
-    public static string ReadText(string path)
+    internal static string ReadText(string path)
     {
         if (!File.Exists(path))
             throw new ModelLoadException("config.json not found", path);
@@ -93,7 +93,7 @@ public sealed record EncoderConfig
     /// Parses and validates config.json text written in <paramref name="dialect"/> (BERT's names by default);
     /// <paramref name="source"/> names it in errors.
     /// </summary>
-    public static EncoderConfig Parse(string json, string source = "config.json", ConfigDialect? dialect = null)
+    internal static EncoderConfig Parse(string json, string source = "config.json", ConfigDialect? dialect = null)
     {
         var obj = ParseObject(json, source);
         if (obj["model_type"]?.GetValueKind() != JsonValueKind.String)
@@ -199,7 +199,7 @@ public sealed record EncoderConfig
     };
 
     /// <summary>Serialises in Hugging Face's layout, with the family's own key names (<paramref name="dialect"/>).</summary>
-    public string ToJson(ConfigDialect? dialect = null)
+    internal string ToJson(ConfigDialect? dialect = null)
     {
         var obj = JsonSerializer.SerializeToNode(this, s_json)!.AsObject();
         if (dialect is not null)
@@ -224,7 +224,7 @@ public sealed record EncoderConfig
 /// How a family's config.json differs from BERT's: its own names for BERT's settings (DistilBERT's dim for
 /// hidden_size), values for settings it leaves out, and keys it does not write.
 /// </summary>
-public sealed record ConfigDialect(
+internal sealed record ConfigDialect(
     IReadOnlyList<(string Theirs, string Ours)> Names,
     IReadOnlyList<(string Key, JsonNode Value)> Defaults,
     IReadOnlyList<string> NotWritten);

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace FineTune.Configuration;
 
 /// <summary>TrainingOptions as JSON (snake_case names, enums as strings), for checkpoints and run folders.</summary>
-public static class TrainingOptionsJson
+internal static class TrainingOptionsJson
 {
     private static readonly JsonSerializerOptions s_json = new()
     {

@@ -1,14 +1,14 @@
 namespace FineTune.Data;
 
 /// <summary>A place in training: the epoch (0-based) and the batch within it (0-based) that comes next.</summary>
-public readonly record struct SamplerPosition(int Epoch, int Batch);
+internal readonly record struct SamplerPosition(int Epoch, int Batch);
 
 /// <summary>
 /// Decides which examples go into which batch, epoch by epoch, as example indices; the tensors are made elsewhere.
 /// The order of an epoch depends only on the seed and the epoch number, so training can resume at any
 /// <see cref="SamplerPosition"/> and see the batches it would have seen.
 /// </summary>
-public abstract class BatchSampler
+internal abstract class BatchSampler
 {
     protected BatchSampler(int count, int batchSize, bool dropLast)
     {
@@ -61,7 +61,7 @@ public abstract class BatchSampler
 }
 
 /// <summary>Examples in their order, every epoch (evaluation, prediction).</summary>
-public sealed class SequentialBatchSampler(int count, int batchSize, bool dropLast = false) : BatchSampler(count, batchSize, dropLast)
+internal sealed class SequentialBatchSampler(int count, int batchSize, bool dropLast = false) : BatchSampler(count, batchSize, dropLast)
 {
     public override int[] EpochOrder(int epoch)
     {
@@ -72,7 +72,7 @@ public sealed class SequentialBatchSampler(int count, int batchSize, bool dropLa
 }
 
 /// <summary>A fresh random permutation of the examples each epoch, fixed by the seed and the epoch.</summary>
-public sealed class ShuffledBatchSampler(int count, int batchSize, int seed, bool dropLast = false) : BatchSampler(count, batchSize, dropLast)
+internal sealed class ShuffledBatchSampler(int count, int batchSize, int seed, bool dropLast = false) : BatchSampler(count, batchSize, dropLast)
 {
     public int Seed { get; } = seed;
 
@@ -86,7 +86,7 @@ public sealed class ShuffledBatchSampler(int count, int batchSize, int seed, boo
 /// all is swapped to the very front, so the first batch is the largest and running out of memory happens at once,
 /// not hours later.
 /// </summary>
-public sealed class LengthGroupedBatchSampler : BatchSampler
+internal sealed class LengthGroupedBatchSampler : BatchSampler
 {
     private readonly int[] _lengths;
 

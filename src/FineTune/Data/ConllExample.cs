@@ -17,7 +17,7 @@ public sealed record TokenExample(IReadOnlyList<string> Words, IReadOnlyList<str
 /// The sentences of a token-classification file, with the tag scheme the file was written in and the scheme its
 /// <see cref="Examples"/> are now in.
 /// </summary>
-public sealed record TokenDataset(IReadOnlyList<TokenExample> Examples, TagScheme SourceScheme, TagScheme Scheme, bool SchemeDetected)
+internal sealed record TokenDataset(IReadOnlyList<TokenExample> Examples, TagScheme SourceScheme, TagScheme Scheme, bool SchemeDetected)
 {
     /// <summary>The sentences skipped as invalid (<see cref="ConllReadOptions.SkipInvalidRows"/>): how many, and the first reasons.</summary>
     public SkippedRows Skipped { get; init; } = new("", 0, []);

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace FineTune.Data;
 
 /// <summary>How to read a token-classification file and which tag scheme to deliver its tags in.</summary>
-public sealed record ConllReadOptions
+internal sealed record ConllReadOptions
 {
     /// <summary>0-based column of the word in column files.</summary>
     public int WordColumn { get; init; }
@@ -47,7 +47,7 @@ public sealed record ConllReadOptions
 /// <para>JSONL: one object per line, <c>{"tokens": ["EU", "rejects"], "tags": ["B-ORG", "O"]}</c>; blank lines are skipped.</para>
 /// <para>Every tag must be <c>O</c> or a prefix (<c>B I E S</c>), a hyphen and a type; other tags are an error naming the file and line.</para>
 /// </remarks>
-public static class ConllReader
+internal static class ConllReader
 {
     public const string DocumentStart = "-DOCSTART-";
 

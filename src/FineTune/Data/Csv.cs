@@ -1,7 +1,7 @@
 namespace FineTune.Data;
 
 /// <summary>RFC 4180 quoting for the CSV files the library writes.</summary>
-public static class Csv
+internal static class Csv
 {
     /// <summary>The field as written in a CSV line: quoted (with quotes doubled) when it holds a comma, a quote or a line break.</summary>
     public static string Quote(string value) =>

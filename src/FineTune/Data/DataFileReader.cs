@@ -6,7 +6,7 @@ namespace FineTune.Data;
 /// Reads the rows of a CSV, TSV, JSON Lines or Parquet file as named columns, one at a time, so large files stream.
 /// <see cref="Open"/> reads only the column names; every call of <see cref="ReadRows"/> reads the file from the start.
 /// </summary>
-public abstract class DataFileReader
+internal abstract class DataFileReader
 {
     protected DataFileReader(string filePath, DataFormat format)
     {

@@ -4,7 +4,7 @@ namespace FineTune.Data;
 /// One value of a row: text, or a list of texts (a JSON array or a Parquet list column), or missing
 /// (a JSON null or absent key, a Parquet null).
 /// </summary>
-public readonly record struct DataCell(string? Text, IReadOnlyList<string>? Items)
+internal readonly record struct DataCell(string? Text, IReadOnlyList<string>? Items)
 {
     public static DataCell Missing => default;
 
@@ -23,7 +23,7 @@ public readonly record struct DataCell(string? Text, IReadOnlyList<string>? Item
 /// in a Parquet file. A row that could not be parsed (a wrong number of fields, a line that is not JSON) comes out
 /// with <see cref="Error"/> set and no cells, so the caller decides whether to stop or skip it.
 /// </summary>
-public sealed class DataRow
+internal sealed class DataRow
 {
     private readonly IReadOnlyList<string> _columns;
     private readonly DataCell[] _cells;

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace FineTune.Data;
 
 /// <summary>The examples of every split, the label map (null for regression) and a summary.</summary>
-public sealed record TextDataset(
+internal sealed record TextDataset(
     IReadOnlyList<TextExample> Train,
     IReadOnlyList<TextExample> Validation,
     IReadOnlyList<TextExample> Test,
@@ -11,13 +11,13 @@ public sealed record TextDataset(
     DatasetSummary Summary);
 
 /// <summary>The examples read from one file and the invalid rows skipped there.</summary>
-public sealed record ExampleFile(IReadOnlyList<TextExample> Examples, SkippedRows Skipped);
+internal sealed record ExampleFile(IReadOnlyList<TextExample> Examples, SkippedRows Skipped);
 
 /// <summary>
 /// Reads data files into labelled examples: columns mapped, labels parsed for the task and checked, invalid rows
 /// reported with file:row: column, validation and test taken from their own files or split off the training file.
 /// </summary>
-public static class DatasetLoader
+internal static class DatasetLoader
 {
     /// <summary>A dataset from a training file and an optional validation file, read with the default options.</summary>
     public static TextDataset Load(string trainFile, string? validationFile, LabelKind labels, string textColumn, string labelColumn, string? textPairColumn = null) =>

@@ -7,7 +7,7 @@ public sealed record DatasetFiles(string Train, string? Validation = null, strin
 /// What a label cell holds: one class (single-label classification), a list of classes (multi-label, in one column
 /// or as 0/1 columns) or a number (regression, similarity scores). The task says which it reads.
 /// </summary>
-public enum LabelKind { Class, Classes, Number }
+internal enum LabelKind { Class, Classes, Number }
 
 /// <summary>How to turn data files into labelled examples: which columns hold what, how files are read and split.</summary>
 public sealed record DatasetOptions

@@ -1,7 +1,7 @@
 namespace FineTune.Data;
 
 /// <summary>Train, validation and test examples; each keeps the order of the file it came from.</summary>
-public sealed record DatasetSplit(IReadOnlyList<TextExample> Train, IReadOnlyList<TextExample> Validation, IReadOnlyList<TextExample> Test);
+internal sealed record DatasetSplit(IReadOnlyList<TextExample> Train, IReadOnlyList<TextExample> Validation, IReadOnlyList<TextExample> Test);
 
 /// <summary>
 /// Splits examples into train, validation and test by fractions, deterministically for a seed.
@@ -14,7 +14,7 @@ public sealed record DatasetSplit(IReadOnlyList<TextExample> Train, IReadOnlyLis
 /// Every split keeps file order.
 /// </para>
 /// </summary>
-public static class DatasetSplitter
+internal static class DatasetSplitter
 {
     public static DatasetSplit Split(IReadOnlyList<TextExample> examples, double validationFraction, double testFraction, int seed, bool stratify = true)
     {

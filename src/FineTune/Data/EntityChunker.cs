@@ -3,7 +3,7 @@ using FineTune.Data;
 namespace FineTune.Data;
 
 /// <summary>An entity in a tag sequence: its type and the token range [<see cref="Start"/>, <see cref="End"/>) (end exclusive).</summary>
-public readonly record struct EntitySpan(string Type, int Start, int End)
+internal readonly record struct EntitySpan(string Type, int Start, int End)
 {
     public int Length => End - Start;
 }
@@ -22,7 +22,7 @@ public readonly record struct EntitySpan(string Type, int Start, int End)
 /// </list>
 /// So <c>O I-PER I-PER</c> is one PER entity, <c>B-PER I-LOC</c> is a PER and a LOC, <c>I-PER B-PER</c> two PERs.
 /// </remarks>
-public static class EntityChunker
+internal static class EntityChunker
 {
     /// <summary>The entities of a tag sequence, in order. A tag that fits no scheme is a <see cref="DataException"/>.</summary>
     public static List<EntitySpan> Extract(IReadOnlyList<string> tags)

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace FineTune.Data;
 
 /// <summary>How to read extractive-QA files.</summary>
-public sealed record SquadReadOptions
+internal sealed record SquadReadOptions
 {
     /// <summary>
     /// Skip (and count) a question whose answer text is not found in the context at its <c>answer_start</c>,
@@ -14,7 +14,7 @@ public sealed record SquadReadOptions
 }
 
 /// <summary>The questions read from a file, and the rows that were skipped with the reason for each.</summary>
-public sealed record SquadReadResult(IReadOnlyList<QaExample> Examples, IReadOnlyList<string> Skipped)
+internal sealed record SquadReadResult(IReadOnlyList<QaExample> Examples, IReadOnlyList<string> Skipped)
 {
     public int SkippedCount => Skipped.Count;
     public int TitleCount => Examples.Select(e => e.Title).Distinct(StringComparer.Ordinal).Count();
@@ -40,7 +40,7 @@ public sealed record SquadReadResult(IReadOnlyList<QaExample> Examples, IReadOnl
 /// skipped with <see cref="SquadReadOptions.SkipMismatchedAnswers"/>. Question ids must be unique within a file.
 /// </para>
 /// </remarks>
-public static class SquadReader
+internal static class SquadReader
 {
     /// <summary>Reads a file: JSONL when it ends in <c>.jsonl</c> or <c>.ndjson</c>, SQuAD JSON otherwise.</summary>
     public static SquadReadResult Read(string path, SquadReadOptions? options = null)

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace FineTune.Data;
 
 /// <summary>Extractive-QA questions split into train, validation and test by article, with the counts of each part.</summary>
-public sealed record QaSplit(
+internal sealed record QaSplit(
     IReadOnlyList<QaExample> Train,
     IReadOnlyList<QaExample> Validation,
     IReadOnlyList<QaExample> Test,
@@ -26,7 +26,7 @@ public sealed record QaSplit(
 /// is deterministic: the same data and fractions give the same parts. A question without a title is grouped by its
 /// context instead, so questions on the same passage stay together.
 /// </remarks>
-public static class QaSplitter
+internal static class QaSplitter
 {
     /// <summary>Splits by title: e.g. <c>ByTitle(examples, 0.2)</c> gives the first 80 % of titles to train and the rest to test.</summary>
     public static QaSplit ByTitle(IReadOnlyList<QaExample> examples, double testFraction = 0.2, double validationFraction = 0)

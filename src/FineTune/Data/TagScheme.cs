@@ -25,7 +25,7 @@ public enum TagScheme
 }
 
 /// <summary>One tag split into its prefix (<c>'O'</c>, <c>'B'</c>, <c>'I'</c>, <c>'E'</c> or <c>'S'</c>) and its entity type (empty for <c>O</c>).</summary>
-public readonly record struct TagParts(char Prefix, string Type)
+internal readonly record struct TagParts(char Prefix, string Type)
 {
     public bool IsOutside => Prefix == 'O';
 }
@@ -47,7 +47,7 @@ public readonly record struct TagParts(char Prefix, string Type)
 /// converts back to the canonical <c>I-</c>; the entities are unchanged.
 /// </para>
 /// </remarks>
-public static class TagSchemes
+internal static class TagSchemes
 {
     /// <summary>The tag of a token outside every entity.</summary>
     public const string Outside = "O";

@@ -1,7 +1,7 @@
 namespace FineTune.Data;
 
 /// <summary>Which sub-tokens of a word carry its label in training.</summary>
-public enum SubwordLabeling
+internal enum SubwordLabeling
 {
     /// <summary>Only the first sub-token of each word; the others get <see cref="SubwordAlignment.IgnoreIndex"/> (Hugging Face's default).</summary>
     FirstSubword,
@@ -22,7 +22,7 @@ public enum SubwordLabeling
 /// A sub-token is the first of its word when its word id differs from the previous sub-token's, as in Hugging Face's
 /// <c>tokenize_and_align_labels</c>; a window that starts inside a word therefore labels the word's first sub-token in that window.
 /// </remarks>
-public static class SubwordAlignment
+internal static class SubwordAlignment
 {
     /// <summary>The label of positions the loss ignores (PyTorch's cross-entropy default).</summary>
     public const int IgnoreIndex = -100;

@@ -9,7 +9,7 @@ namespace FineTune.Data;
 /// <c>E-X</c>, <c>S-X</c>). Every prefix is listed for a type seen in the data, even one the data never uses with
 /// that type, so that any well-formed sequence over the seen types can be encoded.
 /// </remarks>
-public sealed class TokenLabelMap
+internal sealed class TokenLabelMap
 {
     private readonly string[] _labels;
     private readonly Dictionary<string, int> _ids;

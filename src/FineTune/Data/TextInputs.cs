@@ -36,6 +36,6 @@ public static class TextInputs
     }
 
     /// <summary>The text of a cell; a missing value or a list is an error naming the file, row and column.</summary>
-    public static string Cell(DataRow row, string column) =>
+    internal static string Cell(DataRow row, string column) =>
         row[column].Text ?? throw new DataException("the value is missing or not text", row.SourceFile, row.SourceRow, column);
 }

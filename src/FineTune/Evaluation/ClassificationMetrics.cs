@@ -6,7 +6,7 @@ namespace FineTune.Evaluation;
 public sealed record ClassReport(string Label, double Precision, double Recall, double F1, long Support);
 
 /// <summary>Counts of (actual, predicted) class pairs: rows are the actual class, columns the predicted one.</summary>
-public sealed class ConfusionMatrix
+internal sealed class ConfusionMatrix
 {
     private readonly long[,] _counts;
 
@@ -45,7 +45,7 @@ public sealed class ConfusionMatrix
 /// (Gorodkin 2004), 0 when undefined.
 /// </para>
 /// </summary>
-public sealed class ClassificationMetrics : IMetricAccumulator
+internal sealed class ClassificationMetrics : IMetricAccumulator
 {
     private readonly long[,] _confusion;
     private readonly string[] _labels;

@@ -7,7 +7,7 @@ namespace FineTune.Evaluation;
 /// prediction/target pairs) are added to, never replaced, so the result is that of the whole set, not of its last
 /// batch. Logits are not kept.
 /// </summary>
-public interface IMetricAccumulator
+internal interface IMetricAccumulator
 {
     /// <summary>The number of examples added so far.</summary>
     long ExampleCount { get; }

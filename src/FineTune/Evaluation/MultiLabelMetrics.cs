@@ -13,7 +13,7 @@ namespace FineTune.Evaluation;
 /// of wrong (example, label) decisions.
 /// </para>
 /// </summary>
-public sealed class MultiLabelMetrics : IMetricAccumulator
+internal sealed class MultiLabelMetrics : IMetricAccumulator
 {
     private readonly string[] _labels;
     private readonly long[] _truePositives;

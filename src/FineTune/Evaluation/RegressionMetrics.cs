@@ -11,7 +11,7 @@ namespace FineTune.Evaluation;
 /// Spearman ranks tied values by the mean of their positions.
 /// </para>
 /// </summary>
-public sealed class RegressionMetrics : IMetricAccumulator
+internal sealed class RegressionMetrics : IMetricAccumulator
 {
     private readonly List<float> _predictions = [];
     private readonly List<float> _targets = [];

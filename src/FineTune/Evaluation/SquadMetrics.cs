@@ -8,7 +8,7 @@ namespace FineTune.Evaluation;
 /// SQuAD v1.1's official answer comparison: <see cref="NormalizeAnswer"/>, exact match and token F1 of one
 /// prediction against one reference, and the maximum over several references.
 /// </summary>
-public static partial class SquadScoring
+internal static partial class SquadScoring
 {
     private const string AsciiPunctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 

@@ -33,8 +33,10 @@ public sealed class SentenceEmbedder : IDisposable
     public int MaxLength { get; set; }
     public int BatchSize { get; set; } = 64;
 
-    public static SentenceEmbedder Load(string modelOrCatalogName, string device = "cpu", Precision precision = Precision.Fp32)
+    /// <summary>Loads an encoder folder or catalog model; <paramref name="threads"/> sets libtorch's CPU threads (null: one per processor).</summary>
+    public static SentenceEmbedder Load(string modelOrCatalogName, string device = "cpu", Precision precision = Precision.Fp32, int? threads = null)
     {
+        TorchRuntime.SetThreads(threads);
         var folder = ModelCatalog.Resolve(modelOrCatalogName);
         var (encoder, _) = ModelFolder.LoadEncoder(folder);
         var dev = TorchRuntime.ParseDevice(device);

@@ -13,7 +13,7 @@ namespace FineTune.Modeling;
 // discriminator (embedding_size with a projection, no pooler) share these classes; DistilBERT has its own file.
 
 /// <summary>Word + position + token-type embeddings, then LayerNorm and dropout.</summary>
-public sealed class BertEmbeddings : Module<ModelInput, Tensor>
+internal sealed class BertEmbeddings : Module<ModelInput, Tensor>
 {
     private readonly Embedding word_embeddings;
     private readonly Embedding position_embeddings;
@@ -69,7 +69,7 @@ public sealed class BertEmbeddings : Module<ModelInput, Tensor>
 }
 
 /// <summary>Multi-head scaled dot-product self-attention (query, key, value projections).</summary>
-public sealed class BertSelfAttention : Module<Tensor, Tensor, Tensor>
+internal sealed class BertSelfAttention : Module<Tensor, Tensor, Tensor>
 {
     private readonly Linear query;
     private readonly Linear key;
@@ -100,7 +100,7 @@ public sealed class BertSelfAttention : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>The attention output projection, dropout, residual and LayerNorm.</summary>
-public sealed class BertSelfOutput : Module<Tensor, Tensor, Tensor>
+internal sealed class BertSelfOutput : Module<Tensor, Tensor, Tensor>
 {
     private readonly Linear dense;
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
@@ -125,7 +125,7 @@ public sealed class BertSelfOutput : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>Self-attention followed by its output block.</summary>
-public sealed class BertAttention : Module<Tensor, Tensor, Tensor>
+internal sealed class BertAttention : Module<Tensor, Tensor, Tensor>
 {
     [ComponentName(Name = "self")] private readonly BertSelfAttention selfAttention;
     private readonly BertSelfOutput output;
@@ -149,7 +149,7 @@ public sealed class BertAttention : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>The feed-forward expansion with the configured activation.</summary>
-public sealed class BertIntermediate : Module<Tensor, Tensor>
+internal sealed class BertIntermediate : Module<Tensor, Tensor>
 {
     private readonly Linear dense;
     private readonly Func<Tensor, Tensor> _activation;
@@ -171,7 +171,7 @@ public sealed class BertIntermediate : Module<Tensor, Tensor>
 }
 
 /// <summary>The feed-forward contraction, dropout, residual and LayerNorm.</summary>
-public sealed class BertOutput : Module<Tensor, Tensor, Tensor>
+internal sealed class BertOutput : Module<Tensor, Tensor, Tensor>
 {
     private readonly Linear dense;
     [ComponentName(Name = "LayerNorm")] private readonly LayerNorm layerNorm;
@@ -196,7 +196,7 @@ public sealed class BertOutput : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>One Transformer layer: attention, then the feed-forward block.</summary>
-public sealed class BertLayer : Module<Tensor, Tensor, Tensor>
+internal sealed class BertLayer : Module<Tensor, Tensor, Tensor>
 {
     private readonly BertAttention attention;
     private readonly BertIntermediate intermediate;
@@ -227,7 +227,7 @@ public sealed class BertLayer : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>The stack of layers.</summary>
-public sealed class BertEncoder : Module<Tensor, Tensor, Tensor>
+internal sealed class BertEncoder : Module<Tensor, Tensor, Tensor>
 {
     private readonly ModuleList<BertLayer> layer;
 
@@ -259,7 +259,7 @@ public sealed class BertEncoder : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>Dense + tanh over the first token ([CLS]).</summary>
-public sealed class BertPooler : Module<Tensor, Tensor>
+internal sealed class BertPooler : Module<Tensor, Tensor>
 {
     private readonly Linear dense;
 
@@ -277,7 +277,7 @@ public sealed class BertPooler : Module<Tensor, Tensor>
 /// from <paramref name="positionOffset"/>: padding_idx + 1 for RoBERTa and XLM-R; with ELECTRA's projection when
 /// embedding_size differs from hidden_size), the layers, and the pooler when asked for.
 /// </summary>
-public sealed class BertModel : TransformerEncoder
+internal sealed class BertModel : TransformerEncoder
 {
     private readonly BertEmbeddings embeddings;
     private readonly Linear? embeddings_project;
@@ -310,7 +310,7 @@ public sealed class BertModel : TransformerEncoder
 }
 
 /// <summary>The base of every encoder: it maps a batch to hidden states and knows its config and kernel choices.</summary>
-public abstract class TransformerEncoder : Module<ModelInput, EncoderOutput>
+internal abstract class TransformerEncoder : Module<ModelInput, EncoderOutput>
 {
     private protected TransformerEncoder(string name, EncoderConfig config, KernelOptions kernels) : base(name)
     {

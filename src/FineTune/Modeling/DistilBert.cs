@@ -11,7 +11,7 @@ namespace FineTune.Modeling;
 // without token types and without a pooler. Field names are the checkpoint keys.
 
 /// <summary>Word + position embeddings (learned, or fixed sinusoidal), LayerNorm, dropout.</summary>
-public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
+internal sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
 {
     private readonly Embedding word_embeddings;
     private readonly Embedding position_embeddings;
@@ -59,7 +59,7 @@ public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
 }
 
 /// <summary>Multi-head self-attention with q_lin, k_lin, v_lin and out_lin.</summary>
-public sealed class MultiHeadSelfAttention : Module<Tensor, Tensor, Tensor>
+internal sealed class MultiHeadSelfAttention : Module<Tensor, Tensor, Tensor>
 {
     private readonly Linear q_lin;
     private readonly Linear k_lin;
@@ -91,7 +91,7 @@ public sealed class MultiHeadSelfAttention : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>The feed-forward block: lin1, activation, lin2, dropout.</summary>
-public sealed class FFN : Module<Tensor, Tensor>
+internal sealed class FFN : Module<Tensor, Tensor>
 {
     private readonly Linear lin1;
     private readonly Linear lin2;
@@ -117,7 +117,7 @@ public sealed class FFN : Module<Tensor, Tensor>
 }
 
 /// <summary>One layer: attention + sa_layer_norm, then FFN + output_layer_norm (post-LayerNorm, as BERT).</summary>
-public sealed class TransformerBlock : Module<Tensor, Tensor, Tensor>
+internal sealed class TransformerBlock : Module<Tensor, Tensor, Tensor>
 {
     private readonly MultiHeadSelfAttention attention;
     private readonly LayerNorm sa_layer_norm;
@@ -145,7 +145,7 @@ public sealed class TransformerBlock : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>The stack of DistilBERT layers.</summary>
-public sealed class DistilBertTransformer : Module<Tensor, Tensor, Tensor>
+internal sealed class DistilBertTransformer : Module<Tensor, Tensor, Tensor>
 {
     private readonly ModuleList<TransformerBlock> layer;
 
@@ -169,7 +169,7 @@ public sealed class DistilBertTransformer : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>The DistilBERT encoder: embeddings and transformer; no pooler, no token types.</summary>
-public sealed class DistilBertModel : TransformerEncoder
+internal sealed class DistilBertModel : TransformerEncoder
 {
     private readonly DistilBertEmbeddings embeddings;
     private readonly DistilBertTransformer transformer;

@@ -6,13 +6,13 @@ namespace FineTune.Modeling;
 /// One model input: token ids and type ids (unpadded), and the index of the example it was built from (several
 /// windows of a long context share one). A task derives its own feature with what it is trained against.
 /// </summary>
-public record Feature(int[] InputIds, int[] TypeIds, int ExampleIndex)
+internal record Feature(int[] InputIds, int[] TypeIds, int ExampleIndex)
 {
     public int Length => InputIds.Length;
 }
 
 /// <summary>Pads features into a batch: the longest one's length, the padding id, attention mask 1 for real tokens.</summary>
-public static class InputPadding
+internal static class InputPadding
 {
     /// <summary>Token ids, attention mask and type ids [B, T] of <paramref name="batch"/> on <paramref name="device"/>, without labels.</summary>
     public static ModelInput Collate(IReadOnlyList<Feature> batch, int padId, Device device)
@@ -43,7 +43,7 @@ public static class InputPadding
 /// The training examples as the trainer sees them: how many, how long each is (for batches of similar length), and
 /// a batch of them as model input with its labels.
 /// </summary>
-public interface ITrainingSet
+internal interface ITrainingSet
 {
     int Count { get; }
 
@@ -58,7 +58,7 @@ public interface ITrainingSet
 /// The validation set as the trainer sees it: the model's metrics on it, and which way each metric improves. The
 /// trainer reaches evaluation only through this (training and evaluation do not use each other).
 /// </summary>
-public interface IValidationSet
+internal interface IValidationSet
 {
     int Count { get; }
 
@@ -70,7 +70,7 @@ public interface IValidationSet
 }
 
 /// <summary>A task's features as an <see cref="ITrainingSet"/>, collated by the task's own function.</summary>
-public sealed class FeatureSet<TFeature>(IReadOnlyList<TFeature> features, Func<IReadOnlyList<TFeature>, Device, ModelInput> collate) : ITrainingSet
+internal sealed class FeatureSet<TFeature>(IReadOnlyList<TFeature> features, Func<IReadOnlyList<TFeature>, Device, ModelInput> collate) : ITrainingSet
     where TFeature : Feature
 {
     public IReadOnlyList<TFeature> Features { get; } = features;

@@ -23,7 +23,7 @@ internal sealed class KernelSwitch(KernelOptions options)
 /// Inverted dropout (as torch.nn.Dropout) whose masks come from <see cref="DropoutMask"/>: the same distribution,
 /// several times faster on the CPU than libtorch's element-at-a-time generator. The identity in evaluation.
 /// </summary>
-public sealed class FastDropout : nn.Module<Tensor, Tensor>
+internal sealed class FastDropout : nn.Module<Tensor, Tensor>
 {
     private readonly KernelSwitch _kernels;
 

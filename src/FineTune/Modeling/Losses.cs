@@ -7,14 +7,14 @@ namespace FineTune.Modeling;
 /// A loss over one batch, returned as a sum and the denominator of its mean, so that gradient accumulation over
 /// several batches divides by the true total (DESIGN.md: Hugging Face shipped several bugs here).
 /// </summary>
-public interface ILossFunction
+internal interface ILossFunction
 {
     /// <returns>The summed loss (a scalar tensor) and the denominator of the mean.</returns>
     (Tensor Sum, double Denominator) Compute(Tensor logits, Tensor labels);
 }
 
 /// <summary>Cross-entropy over classes [B, C] or tokens [B, T, C]; labels equal to <see cref="IgnoreIndex"/> are left out.</summary>
-public sealed class CrossEntropyLoss(float[]? classWeights = null, double labelSmoothing = 0.0) : ILossFunction
+internal sealed class CrossEntropyLoss(float[]? classWeights = null, double labelSmoothing = 0.0) : ILossFunction
 {
     public const long IgnoreIndex = -100;
 
@@ -36,7 +36,7 @@ public sealed class CrossEntropyLoss(float[]? classWeights = null, double labelS
 }
 
 /// <summary>Binary cross-entropy with logits per label, for multi-label classification; the mean is over examples × labels.</summary>
-public sealed class BceWithLogitsLoss(float[]? positiveWeights = null) : ILossFunction
+internal sealed class BceWithLogitsLoss(float[]? positiveWeights = null) : ILossFunction
 {
     public float[]? PositiveWeights { get; } = positiveWeights;
 
@@ -52,7 +52,7 @@ public sealed class BceWithLogitsLoss(float[]? positiveWeights = null) : ILossFu
 public enum RegressionLossKind { Mse, Mae, Huber }
 
 /// <summary>Regression loss over [B, 1] or [B] predictions.</summary>
-public sealed class RegressionLoss(RegressionLossKind kind = RegressionLossKind.Mse, double huberDelta = 1.0) : ILossFunction
+internal sealed class RegressionLoss(RegressionLossKind kind = RegressionLossKind.Mse, double huberDelta = 1.0) : ILossFunction
 {
     public RegressionLossKind Kind { get; } = kind;
     public double HuberDelta { get; } = huberDelta;

@@ -6,14 +6,14 @@ namespace FineTune.Modeling;
 /// One batch for an encoder: token ids [B, T], the attention mask [B, T] (1 = token, 0 = padding), optional
 /// token type ids [B, T], and for a task model optional labels (shape by task). Position ids are derived.
 /// </summary>
-public sealed record ModelInput(Tensor InputIds, Tensor AttentionMask, Tensor? TokenTypeIds = null, Tensor? Labels = null)
+internal sealed record ModelInput(Tensor InputIds, Tensor AttentionMask, Tensor? TokenTypeIds = null, Tensor? Labels = null)
 {
     /// <summary>Sentence pairs for a bi-encoder: rows [0, B) are the first texts and rows [B, 2B) the second ones.</summary>
     public bool PairedRows { get; init; }
 }
 
 /// <summary>What an encoder returns: the last hidden state [B, T, H] and, with a pooler, the pooled output [B, H].</summary>
-public sealed record EncoderOutput(Tensor LastHiddenState, Tensor? PooledOutput);
+internal sealed record EncoderOutput(Tensor LastHiddenState, Tensor? PooledOutput);
 
 /// <summary>
 /// What a task model returns: logits ([B, C] for sequence tasks, [B, T, C] for token classification, [B, T, 2] for
@@ -21,4 +21,4 @@ public sealed record EncoderOutput(Tensor LastHiddenState, Tensor? PooledOutput)
 /// (or labelled tokens) of the batch and <see cref="LossDenominator"/> what the mean divides by (their number, or
 /// the sum of their class weights), so that gradient accumulation normalises by the true count over several batches.
 /// </summary>
-public sealed record ModelOutput(Tensor Logits, Tensor? Loss = null, Tensor? LossSum = null, double LossDenominator = 0);
+internal sealed record ModelOutput(Tensor Logits, Tensor? Loss = null, Tensor? LossSum = null, double LossDenominator = 0);

@@ -10,7 +10,7 @@ namespace FineTune.Modeling;
 // The family registry (ModelFamilies) says which one a family uses.
 
 /// <summary>BERT: pooler output (or the mean of the token states) -> dropout -> classifier.</summary>
-public sealed class BertForSequenceClassification : TaskModel
+internal sealed class BertForSequenceClassification : TaskModel
 {
     private readonly TransformerEncoder bert;
     private readonly Dropout dropout;
@@ -49,7 +49,7 @@ public sealed class BertForSequenceClassification : TaskModel
 /// The head of RoBERTa / XLM-R and ELECTRA: sentence vector (the first token's state, or the mean of the token
 /// states) -> dropout -> dense -> activation -> dropout -> out_proj (the two differ only in the activation).
 /// </summary>
-public abstract class DenseClassificationHead : Module<Tensor, Tensor>
+internal abstract class DenseClassificationHead : Module<Tensor, Tensor>
 {
     private readonly Linear dense;
     private readonly Dropout dropout;
@@ -74,14 +74,14 @@ public abstract class DenseClassificationHead : Module<Tensor, Tensor>
 }
 
 /// <summary>RoBERTa / XLM-R: first token -> dropout -> dense -> tanh -> dropout -> out_proj.</summary>
-public sealed class RobertaClassificationHead(EncoderConfig config, long outputs, double dropoutProb)
+internal sealed class RobertaClassificationHead(EncoderConfig config, long outputs, double dropoutProb)
     : DenseClassificationHead(nameof(RobertaClassificationHead), config, outputs, dropoutProb)
 {
     protected override Tensor Activate(Tensor x) => x.tanh();
 }
 
 /// <summary>RoBERTa and XLM-R sequence classification (no pooler).</summary>
-public sealed class RobertaForSequenceClassification : TaskModel
+internal sealed class RobertaForSequenceClassification : TaskModel
 {
     private readonly TransformerEncoder roberta;
     private readonly RobertaClassificationHead classifier;
@@ -107,7 +107,7 @@ public sealed class RobertaForSequenceClassification : TaskModel
 }
 
 /// <summary>DistilBERT: first token (or the mean of the token states) -> pre_classifier -> ReLU -> dropout -> classifier.</summary>
-public sealed class DistilBertForSequenceClassification : TaskModel
+internal sealed class DistilBertForSequenceClassification : TaskModel
 {
     private readonly TransformerEncoder distilbert;
     private readonly Linear pre_classifier;
@@ -139,14 +139,14 @@ public sealed class DistilBertForSequenceClassification : TaskModel
 }
 
 /// <summary>ELECTRA: first token -> dropout -> dense -> GELU -> dropout -> out_proj.</summary>
-public sealed class ElectraClassificationHead(EncoderConfig config, long outputs, double dropoutProb)
+internal sealed class ElectraClassificationHead(EncoderConfig config, long outputs, double dropoutProb)
     : DenseClassificationHead(nameof(ElectraClassificationHead), config, outputs, dropoutProb)
 {
     protected override Tensor Activate(Tensor x) => functional.gelu(x);
 }
 
 /// <summary>ELECTRA discriminator sequence classification.</summary>
-public sealed class ElectraForSequenceClassification : TaskModel
+internal sealed class ElectraForSequenceClassification : TaskModel
 {
     private readonly TransformerEncoder electra;
     private readonly ElectraClassificationHead classifier;

@@ -9,7 +9,7 @@ namespace FineTune.Modeling;
 /// encoder is registered under its family's base-model prefix (bert, roberta, distilbert, electra), so state-dict
 /// keys equal the checkpoint's. The task that builds the model sets its <see cref="Loss"/>.
 /// </summary>
-public abstract class TaskModel : nn.Module<ModelInput, ModelOutput>
+internal abstract class TaskModel : nn.Module<ModelInput, ModelOutput>
 {
     // The encoder is held by each subclass in a field named after the base-model prefix (TorchSharp registers
     // every Module field of the class hierarchy under its field name, so the base class must not hold one).
@@ -86,7 +86,7 @@ public abstract class TaskModel : nn.Module<ModelInput, ModelOutput>
 /// heads over every token, for question answering and for sentence embeddings that all families share. Weights are
 /// freshly initialised (pretrained ones are loaded afterwards).
 /// </summary>
-public static class TaskModels
+internal static class TaskModels
 {
     /// <summary>The encoder alone (with its pooler where the family has one and <paramref name="addPoolingLayer"/>).</summary>
     public static TransformerEncoder CreateEncoder(EncoderConfig config, bool addPoolingLayer = true) =>

@@ -13,7 +13,7 @@ namespace FineTune.Modeling;
 /// Token classification (Hugging Face's BertForTokenClassification and siblings): encoder without pooler ->
 /// dropout -> classifier over every token. Labels of -100 are ignored by the loss.
 /// </summary>
-public sealed class ForTokenClassification : TaskModel
+internal sealed class ForTokenClassification : TaskModel
 {
     private readonly Dropout dropout;
     private readonly Linear classifier;
@@ -52,7 +52,7 @@ public sealed class ForTokenClassification : TaskModel
 /// Extractive QA (BertForQuestionAnswering and siblings): qa_outputs maps every token to a start and an end logit.
 /// Labels are [B, 2] token positions (start, end); the loss is the mean of the start and end cross-entropies.
 /// </summary>
-public sealed class ForQuestionAnswering : TaskModel
+internal sealed class ForQuestionAnswering : TaskModel
 {
     private readonly Linear qa_outputs;
     private readonly Dropout? dropout;
@@ -98,7 +98,7 @@ public sealed class ForQuestionAnswering : TaskModel
 /// over real tokens. The "logits" are the embeddings [B, H]; training pairs them and applies a cosine loss outside.
 /// There is no head: the model saves and loads as a plain Hugging Face encoder.
 /// </summary>
-public sealed class ForSentenceEmbedding : TaskModel
+internal sealed class ForSentenceEmbedding : TaskModel
 {
     internal ForSentenceEmbedding(EncoderConfig config, KernelOptions kernels)
         : base("ForSentenceEmbedding", config)

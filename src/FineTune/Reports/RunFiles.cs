@@ -6,7 +6,7 @@ using System.Text.Json.Serialization;
 namespace FineTune.Reports;
 
 /// <summary>Writing a run folder's JSON files: complete or not at all (temporary name, then rename).</summary>
-public static class RunFiles
+internal static class RunFiles
 {
     public static readonly JsonSerializerOptions Json = new()
     {

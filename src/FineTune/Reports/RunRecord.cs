@@ -8,7 +8,7 @@ namespace FineTune.Reports;
 /// it went (the log history) and how good it is (metrics per split, per-class reports, confusion matrices, the
 /// most confident errors). Plots and report.html are made from it.
 /// </summary>
-public sealed record RunRecord
+internal sealed record RunRecord
 {
     [JsonPropertyName("format_version")] public int FormatVersion { get; init; } = 1;
     [JsonPropertyName("task")] public required string Task { get; init; }
@@ -38,7 +38,7 @@ public sealed record RunRecord
 }
 
 /// <summary>The data a run used: files, columns and per-split counts.</summary>
-public sealed record RunData
+internal sealed record RunData
 {
     [JsonPropertyName("train_file")] public required string TrainFile { get; init; }
     [JsonPropertyName("validation_file")] public string? ValidationFile { get; init; }
@@ -51,14 +51,14 @@ public sealed record RunData
 }
 
 /// <summary>Per split: examples, examples truncated to max length, and the label distribution.</summary>
-public sealed record SplitCounts(
+internal sealed record SplitCounts(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("examples")] int Examples,
     [property: JsonPropertyName("truncated")] int Truncated,
     [property: JsonPropertyName("label_counts")] IReadOnlyDictionary<string, int> LabelCounts);
 
 /// <summary>The results of one evaluated split.</summary>
-public sealed record SplitResult
+internal sealed record SplitResult
 {
     [JsonPropertyName("metrics")] public required IReadOnlyDictionary<string, double> Metrics { get; init; }
     /// <summary>Rows are actual labels, columns predicted, in label order.</summary>
@@ -70,7 +70,7 @@ public sealed record SplitResult
 }
 
 /// <summary>Actual and predicted values of a regression split, pairwise in example order (at most <see cref="MaxCount"/>).</summary>
-public sealed record RegressionValues(
+internal sealed record RegressionValues(
     [property: JsonPropertyName("actual")] IReadOnlyList<float> Actual,
     [property: JsonPropertyName("predicted")] IReadOnlyList<float> Predicted)
 {
@@ -79,7 +79,7 @@ public sealed record RegressionValues(
 }
 
 /// <summary>A wrong prediction the model was sure of (or, for regression, one far off).</summary>
-public sealed record PredictionError(
+internal sealed record PredictionError(
     [property: JsonPropertyName("row")] long SourceRow,
     [property: JsonPropertyName("text")] string Text,
     [property: JsonPropertyName("text_pair")] string? TextPair,

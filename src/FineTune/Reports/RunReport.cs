@@ -16,7 +16,7 @@ public static class RunReport
     public const string ReportName = "report.html";
     public const string PlotsFolder = "plots";
 
-    public static RunReportResult Write(string runFolder, RunRecord record) => Write(runFolder, record, RunPlots.Render);
+    internal static RunReportResult Write(string runFolder, RunRecord record) => Write(runFolder, record, RunPlots.Render);
 
     /// <summary>As <see cref="Write(string, RunRecord)"/>, drawing each plot with <paramref name="render"/>.</summary>
     internal static RunReportResult Write(string runFolder, RunRecord record, Func<PlotSpec, RenderedPlot> render)

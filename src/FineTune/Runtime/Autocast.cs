@@ -11,7 +11,7 @@ namespace FineTune.Runtime;
 /// dtype (bf16) while weights, LayerNorm, softmax and losses stay fp32, as torch.autocast does. The state is
 /// thread-local: open the scope on the thread that runs the forward pass and the loss.
 /// </summary>
-public static partial class Autocast
+internal static partial class Autocast
 {
     private const string Lib = "libtorch_cpu";
 
@@ -76,7 +76,7 @@ public static partial class Autocast
 }
 
 /// <summary>The scope a forward pass runs in for a precision: none for fp32, bf16 autocast for bf16.</summary>
-public static class PrecisionScopes
+internal static class PrecisionScopes
 {
     public static Func<IDisposable?>? For(Precision precision, Device device) => Resolve(precision, device) switch
     {

@@ -1,7 +1,7 @@
 namespace FineTune.Runtime;
 
 /// <summary>What the processor offers that changes which precision is fastest.</summary>
-public static class CpuFeatures
+internal static class CpuFeatures
 {
     private static readonly Lazy<HashSet<string>> Flags = new(ReadFlags);
 

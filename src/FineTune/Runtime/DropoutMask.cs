@@ -17,7 +17,7 @@ namespace FineTune.Runtime;
 /// with probability 1 − p, scaled by 1/(1 − p), the scaling done in fp32 also for bf16 tensors); the particular
 /// masks differ from libtorch's.
 /// </summary>
-public static class DropoutMask
+internal static class DropoutMask
 {
     /// <summary>Inverted dropout of <paramref name="x"/> in training (fp32 or bf16 on the CPU; libtorch's dropout otherwise).</summary>
     public static Tensor Apply(Tensor x, double p)

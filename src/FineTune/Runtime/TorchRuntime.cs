@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace FineTune.Runtime;
 
 /// <summary>Threads and devices: the explicit choices a run makes before it touches a tensor.</summary>
-public static class TorchRuntime
+internal static class TorchRuntime
 {
     /// <summary>
     /// The number of threads libtorch uses for intra-op parallelism. Default: one per processor the process may

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace FineTune.Text;
 
-public sealed partial class WordPieceTokenizer
+internal sealed partial class WordPieceTokenizer
 {
     public const string VocabFileName = "vocab.txt";
     public const string TokenizerJsonFileName = "tokenizer.json";

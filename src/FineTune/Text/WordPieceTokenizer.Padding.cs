@@ -2,7 +2,7 @@ using System.Text;
 
 namespace FineTune.Text;
 
-public sealed partial class WordPieceTokenizer
+internal sealed partial class WordPieceTokenizer
 {
     /// <summary>
     /// A copy of <paramref name="encoding"/> padded on the right to <paramref name="length"/> tokens with the padding id,

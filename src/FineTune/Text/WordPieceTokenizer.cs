@@ -9,7 +9,7 @@ namespace FineTune.Text;
 /// they differ only after characters outside the Basic Multilingual Plane, such as most emoji).
 /// Thread-safe: one instance may encode from many threads at once.
 /// </summary>
-public sealed partial class WordPieceTokenizer : ITokenizer
+internal sealed partial class WordPieceTokenizer : ITokenizer
 {
     private readonly WordPieceVocabulary _vocab;
     private readonly BertPipeline _pipeline;

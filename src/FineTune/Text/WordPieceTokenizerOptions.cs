@@ -4,7 +4,7 @@ namespace FineTune.Text;
 /// The settings of a WordPiece BERT tokenizer, named as in Hugging Face's <c>tokenizer_config.json</c> and
 /// <c>tokenizer.json</c> (BertNormalizer and WordPiece model). The defaults are those of <c>bert-base-uncased</c>.
 /// </summary>
-public sealed record WordPieceTokenizerOptions
+internal sealed record WordPieceTokenizerOptions
 {
     /// <summary>do_lower_case / lowercase.</summary>
     public bool Lowercase { get; init; } = true;

@@ -12,7 +12,7 @@ namespace FineTune.Training;
 /// loop of kernels per parameter, and clipping needs one norm. Results equal torch.optim.AdamW's (tested against
 /// TorchSharp's AdamW).
 /// </summary>
-public sealed class FusedAdamW : IDisposable
+internal sealed class FusedAdamW : IDisposable
 {
     private sealed class Group(string name, double weightDecay, List<(string Name, Parameter Parameter, long Offset)> members,
         Tensor values, Tensor grads, Tensor expAvg, Tensor expAvgSq)

@@ -2,7 +2,7 @@ using FineTune.Configuration;
 namespace FineTune.Training;
 
 /// <summary>The learning-rate multiplier of a step: a pure function, wrapped by the trainer.</summary>
-public static class LearningRateSchedule
+internal static class LearningRateSchedule
 {
     /// <summary>
     /// Multiplier of the base learning rate for optimizer step <paramref name="step"/> (0-based, the step about to

@@ -5,7 +5,7 @@ using TorchSharp.Modules;
 namespace FineTune.Training;
 
 /// <summary>Appends every training log and evaluation to a JSON Lines file (one object per line, flushed at once).</summary>
-public sealed class JsonLinesLogCallback : ITrainerCallback, IDisposable
+internal sealed class JsonLinesLogCallback : ITrainerCallback, IDisposable
 {
     private readonly StreamWriter _writer;
 
@@ -46,7 +46,7 @@ public sealed class JsonLinesLogCallback : ITrainerCallback, IDisposable
 }
 
 /// <summary>Writes TensorBoard event files (train/* and eval/* scalars) with TorchSharp's SummaryWriter.</summary>
-public sealed class TensorBoardCallback(string logDir) : ITrainerCallback
+internal sealed class TensorBoardCallback(string logDir) : ITrainerCallback
 {
     private readonly SummaryWriter _writer = torch.utils.tensorboard.SummaryWriter(logDir, createRunName: false);
 

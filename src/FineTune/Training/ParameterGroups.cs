@@ -3,7 +3,7 @@ using TorchSharp.Modules;
 namespace FineTune.Training;
 
 /// <summary>Which parameters get weight decay.</summary>
-public static class ParameterGroups
+internal static class ParameterGroups
 {
     /// <summary>
     /// Matrices (dim ≥ 2: dense weights and embeddings) decay; vectors (biases, LayerNorm weights and biases) don't.

@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace FineTune.Training;
 
 /// <summary>What training produced: the final state and the best validation metrics (when there was evaluation).</summary>
-public sealed record TrainerResult(TrainerState State, IReadOnlyDictionary<string, double>? BestMetrics, TimeSpan Elapsed);
+internal sealed record TrainerResult(TrainerState State, IReadOnlyDictionary<string, double>? BestMetrics, TimeSpan Elapsed);
 
 /// <summary>
 /// The training loop, and only the loop: batches (length-grouped by default) → forward → summed loss → backward,
@@ -17,7 +17,7 @@ public sealed record TrainerResult(TrainerState State, IReadOnlyDictionary<strin
 /// Evaluation, checkpoints, early stopping and logging happen at the cadence decided in <see cref="Cadence"/>; the
 /// best model (by the metric for best) is restored at the end.
 /// </summary>
-public sealed class Trainer
+internal sealed class Trainer
 {
     private readonly TaskModel _model;
     private readonly TrainingOptions _options;
@@ -392,7 +392,7 @@ public sealed class TrainingInterruptedException(long step, string? checkpoint)
 }
 
 /// <summary>When something happens: at each epoch's end, every N steps, or never; and always at the last step.</summary>
-public static class Cadence
+internal static class Cadence
 {
     public static bool Due(IntervalKind kind, int everySteps, long step, bool endOfEpoch, bool lastStep) => kind switch
     {

@@ -12,8 +12,8 @@ public abstract class PackagedOnnxFixture : IDisposable
 {
     public string Directory { get; }
     public string OnnxPath { get; }
-    public OnnxModel Model { get; }
-    public OnnxBertImport Import { get; }
+    internal OnnxModel Model { get; }
+    internal OnnxBertImport Import { get; }
     public TimeSpan ReadTime { get; }
     public TimeSpan ImportTime { get; }
 

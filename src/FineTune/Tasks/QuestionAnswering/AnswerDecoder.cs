@@ -5,7 +5,7 @@ namespace FineTune.Tasks;
 /// its character range [start, end) in the context, or null for tokens outside the context (the question, special
 /// tokens, padding). Logits may be longer than the offsets (padding); tokens past the offsets are never chosen.
 /// </summary>
-public sealed record QaWindowOutput(IReadOnlyList<float> StartLogits, IReadOnlyList<float> EndLogits, IReadOnlyList<(int Start, int End)?> Offsets);
+internal sealed record QaWindowOutput(IReadOnlyList<float> StartLogits, IReadOnlyList<float> EndLogits, IReadOnlyList<(int Start, int End)?> Offsets);
 
 /// <summary>
 /// A candidate answer: the text cut from the context by character offsets [<see cref="StartChar"/>, <see cref="EndChar"/>),
@@ -44,7 +44,7 @@ public sealed record AnswerCandidate(
 /// </para>
 /// <para>When no candidate qualifies the answer is <see cref="AnswerCandidate.Empty"/> (Hugging Face puts the text "empty" there).</para>
 /// </remarks>
-public sealed class AnswerDecoder
+internal sealed class AnswerDecoder
 {
     public AnswerDecoder(int nBest = 20, int maxAnswerLength = 30)
     {

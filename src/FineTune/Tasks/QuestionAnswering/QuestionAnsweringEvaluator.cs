@@ -12,7 +12,7 @@ namespace FineTune.Tasks;
 public sealed record AnswerPrediction(int ExampleIndex, AnswerCandidate Answer, double Score, double ExactMatch, double F1);
 
 /// <summary>The metrics of a QA set, the SQuAD counts behind them and, when asked, each question's answer.</summary>
-public sealed record QuestionAnsweringEvaluation(
+internal sealed record QuestionAnsweringEvaluation(
     IReadOnlyDictionary<string, double> Metrics,
     SquadMetrics Squad,
     IReadOnlyList<AnswerPrediction>? Predictions);
@@ -113,7 +113,7 @@ internal sealed class QuestionAnsweringEvaluator(IReadOnlyList<QaExample> exampl
 }
 
 /// <summary>How sure a QA model is of an answer.</summary>
-public static class AnswerScores
+internal static class AnswerScores
 {
     /// <summary>
     /// The probability of the answer's span in its window, as Hugging Face's question-answering pipeline scores it:

@@ -12,7 +12,7 @@ namespace FineTune.Tasks;
 public sealed record WordTagPrediction(int ExampleIndex, IReadOnlyList<string> Tags, IReadOnlyList<float> Scores);
 
 /// <summary>The metrics of a token-classification set, the entity counts behind them and, when asked, each sentence's tags.</summary>
-public sealed record TokenClassificationEvaluation(
+internal sealed record TokenClassificationEvaluation(
     IReadOnlyDictionary<string, double> Metrics,
     EntityMetrics Entities,
     IReadOnlyList<WordTagPrediction>? Predictions);
