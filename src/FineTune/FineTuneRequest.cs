@@ -1,6 +1,6 @@
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Data;
+using FineTune.Inference;
 using FineTune.Tasks;
 using FineTune.Training;
 
@@ -65,30 +65,6 @@ public sealed record FineTuneResult(
     LoadReport LoadReport,
     TrainerState State,
     TimeSpan Elapsed);
-
-/// <summary>How to run a saved model for evaluation or prediction.</summary>
-public abstract record SavedModelRequest
-{
-    /// <summary>The fine-tuned model folder (a run's model/).</summary>
-    public required string Model { get; init; }
-
-    /// <summary>The options of the model's task (its type must be the task's); null: what the model was trained with, else the defaults.</summary>
-    public TaskOptions? TaskOptions { get; init; }
-
-    /// <summary>Tokens per model input; null: the length the model was trained with, else what it takes.</summary>
-    public int? MaxLength { get; init; }
-
-    /// <summary>Model inputs per forward pass.</summary>
-    public int BatchSize { get; init; } = 64;
-
-    public string Device { get; init; } = "cpu";
-    public int? Threads { get; init; }
-    public Precision Precision { get; init; } = Precision.Fp32;
-    public ModelLoadOptions Load { get; init; } = new();
-
-    /// <summary>Receives one-line messages (what was read, what was truncated or skipped).</summary>
-    public Action<string>? Info { get; init; }
-}
 
 /// <summary>Evaluating a saved model on a labelled file.</summary>
 public sealed record EvaluateRequest : SavedModelRequest

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Modeling;
 using FineTune.Reports;
 using FineTune.Runtime;

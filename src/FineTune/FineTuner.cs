@@ -1,6 +1,6 @@
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Data;
+using FineTune.Inference;
 using FineTune.Tasks;
 using TorchSharp;
 
@@ -65,33 +65,22 @@ public static partial class FineTuner
     public static EvaluationOutcome Evaluate(EvaluateRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var (task, context) = SavedModel(request);
-        return task.Evaluate(context, new EvaluationInput(request.Data, request.Dataset, request.OutputDirectory));
+        var (task, saved) = SavedModel(request);
+        return task.Evaluate(saved, new EvaluationInput(request.Data, request.Dataset, request.OutputDirectory));
     }
 
     /// <summary>Predicts every input of a file with a saved model (the task comes from the model folder) and writes the predictions.</summary>
     public static PredictionOutcome Predict(PredictRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var (task, context) = SavedModel(request);
-        return task.Predict(context, new PredictionInput(request.Input, request.Output, request.File, request.Columns));
+        var (task, saved) = SavedModel(request);
+        return task.Predict(saved, new PredictionInput(request.Input, request.Output, request.File, request.Columns));
     }
 
-    private static (FineTuneTask Task, SavedModelContext Context) SavedModel(SavedModelRequest request)
+    /// <summary>The task of a saved model, and the request with the model's folder (a catalog name resolved).</summary>
+    private static (FineTuneTask Task, SavedModelRequest Request) SavedModel(SavedModelRequest request)
     {
         var folder = ModelCatalog.Resolve(request.Model);
-        var task = TaskRegistry.DetectOrThrow(folder);
-        return (task, new SavedModelContext
-        {
-            ModelFolder = folder,
-            TaskOptions = request.TaskOptions,
-            MaxLength = request.MaxLength,
-            BatchSize = request.BatchSize,
-            Device = request.Device,
-            Threads = request.Threads,
-            Precision = request.Precision,
-            Load = request.Load,
-            Info = request.Info ?? (_ => { }),
-        });
+        return (TaskRegistry.DetectOrThrow(folder), request with { Model = folder });
     }
 }

@@ -19,16 +19,10 @@ internal sealed class DataOptions
 
     public IEnumerable<Option> All => [Format, Columns, Quoting, TextColumn, TextPairColumn, LabelColumn, LabelColumns, LabelSeparator, SkipInvalidRows, AllowEmptyText];
 
-    public DataOptions()
-    {
-        FlagNames.Register("ColumnMapping.Text", "--text-column");
-        FlagNames.Register("ColumnMapping.TextPair", "--text-pair-column");
-        FlagNames.Register("ColumnMapping.Label", "--label-column");
-        FlagNames.Register("ColumnMapping.LabelColumns", "--label-columns");
-        FlagNames.Register("DatasetOptions.LabelSeparator", "--label-separator");
-        FlagNames.Register("DatasetOptions.SkipInvalidRows", "--skip-invalid-rows");
-        FlagNames.Register("DatasetOptions.AllowEmptyText", "--allow-empty-text");
-    }
+    public DataOptions() => FlagNames.Register(
+        ("ColumnMapping.Text", TextColumn.Name), ("ColumnMapping.TextPair", TextPairColumn.Name), ("ColumnMapping.Label", LabelColumn.Name),
+        ("ColumnMapping.LabelColumns", LabelColumns.Name), ("DatasetOptions.LabelSeparator", LabelSeparator.Name),
+        ("DatasetOptions.SkipInvalidRows", SkipInvalidRows.Name), ("DatasetOptions.AllowEmptyText", AllowEmptyText.Name));
 
     /// <summary>How the file is read and which columns hold what, as the library takes it.</summary>
     public DatasetOptions Dataset(ParseResult p) => new()

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FineTune.Configuration;
+using FineTune.Inference;
 
 namespace FineTune.Cli.Commands;
 
@@ -57,12 +58,8 @@ internal sealed class SavedModelOptions
 
     public IEnumerable<Option> All => [BatchSize, MaxLength, Device, Threads, Precision];
 
-    public SavedModelOptions()
-    {
-        FlagNames.Register("SavedModelRequest.BatchSize", "--batch-size");
-        FlagNames.Register("SavedModelRequest.MaxLength", "--max-length");
-        FlagNames.Register("SavedModelRequest.Threads", "--threads");
-    }
+    public SavedModelOptions() => FlagNames.Register(
+        ("SavedModelRequest.BatchSize", BatchSize.Name), ("SavedModelRequest.MaxLength", MaxLength.Name), ("SavedModelRequest.Threads", Threads.Name));
 
     public T Apply<T>(ParseResult p, T request) where T : SavedModelRequest => request with
     {

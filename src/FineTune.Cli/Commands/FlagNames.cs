@@ -24,6 +24,12 @@ internal static class FlagNames
         lock (s_flags) s_flags[property] = flag;
     }
 
+    /// <summary>Records several (property, flag) pairs.</summary>
+    public static void Register(params (string Property, string Flag)[] pairs)
+    {
+        foreach (var (property, flag) in pairs) Register(property, flag);
+    }
+
     /// <summary>A library message with every property name it holds replaced by its flag.</summary>
     public static string InFlags(string message)
     {

@@ -64,26 +64,19 @@ internal static class TrainCommand
         };
         var ignoreMismatched = new Option<bool>("--ignore-mismatched-sizes") { Description = "Re-initialise a head whose shape differs from the checkpoint's (another number of labels)." };
 
-        foreach (var (property, option) in new (string, Option)[]
+        FlagNames.Register(new (string, Option)[]
         {
             ("Epochs", epochs), ("MaxSteps", maxSteps), ("BatchSize", batchSize), ("EvalBatchSize", evalBatchSize), ("LearningRate", lr),
             ("WeightDecay", weightDecay), ("Schedule", schedule), ("WarmupRatio", warmupRatio), ("WarmupSteps", warmupSteps), ("MaxGradNorm", maxGradNorm),
             ("GradientAccumulationSteps", accumulation), ("MaxLength", maxLength), ("GroupByLength", noGroup), ("Precision", precision),
             ("EvalStrategy", evalStrategy), ("EvalSteps", evalSteps), ("SaveStrategy", saveStrategy), ("SaveSteps", saveSteps), ("SaveTotalLimit", saveLimit),
             ("EarlyStoppingPatience", patience), ("MetricForBest", metricForBest), ("LoggingSteps", loggingSteps), ("Seed", seed),
-        })
-            FlagNames.Register($"{nameof(TrainingOptions)}.{property}", option.Name);
-        FlagNames.Register("DatasetOptions.ValidationFraction", "--validation-split");
-        FlagNames.Register("DatasetOptions.TestFraction", "--test-split");
-        FlagNames.Register("DatasetOptions.MaxTrainExamples", "--max-train-examples");
-        FlagNames.Register("DatasetOptions.Seed", "--seed");
-        FlagNames.Register("FineTuneRequest.Task", "--task");
-        FlagNames.Register("FineTuneRequest.Threads", "--threads");
-        FlagNames.Register("FineTuneRequest.Device", "--device");
-        FlagNames.Register("FineTuneRequest.ResumeFrom", "--resume");
-        FlagNames.Register("ModelLoadOptions.AllowPickle", "--allow-pickle");
-        FlagNames.Register("ModelLoadOptions.IgnoreMismatchedSizes", "--ignore-mismatched-sizes");
-        FlagNames.Register("ModelLoadOptions.ClassifierPooling", "--pooling");
+        }.Select(p => ($"{nameof(TrainingOptions)}.{p.Item1}", p.Item2.Name)).ToArray());
+        FlagNames.Register(
+            ("DatasetOptions.ValidationFraction", validationSplit.Name), ("DatasetOptions.TestFraction", testSplit.Name), ("DatasetOptions.MaxTrainExamples", maxTrain.Name),
+            ("DatasetOptions.Seed", seed.Name), ("FineTuneRequest.Task", task.Name), ("FineTuneRequest.Threads", threads.Name), ("FineTuneRequest.Device", device.Name),
+            ("FineTuneRequest.ResumeFrom", resume.Name), ("ModelLoadOptions.AllowPickle", allowPickle.Name),
+            ("ModelLoadOptions.IgnoreMismatchedSizes", ignoreMismatched.Name), ("ModelLoadOptions.ClassifierPooling", pooling.Name));
 
         var command = new Command("train", """
             Fine-tune a pretrained model on labelled text and evaluate it.

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using FineTune.Configuration;
 using FineTune.Modeling;
 using static TorchSharp.torch;
 

@@ -1,4 +1,3 @@
-using FineTune.Configuration;
 using FineTune.Modeling;
 using static TorchSharp.torch;
 

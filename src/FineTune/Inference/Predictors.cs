@@ -1,5 +1,4 @@
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Evaluation;
 using FineTune.Modeling;
 using FineTune.Runtime;
@@ -29,6 +28,33 @@ public abstract record PredictorOptions
         TorchRuntime.SetThreads(Threads);
         return TorchRuntime.ParseDevice(Device);
     }
+}
+
+/// <summary>A saved model and how to run it: for evaluation and prediction, or to load a predictor.</summary>
+public record SavedModelRequest
+{
+    /// <summary>The fine-tuned model folder (a run's model/).</summary>
+    public required string Model { get; init; }
+
+    /// <summary>The options of the model's task (its type must be the task's); null: what the model was trained with, else the defaults.</summary>
+    public TaskOptions? TaskOptions { get; init; }
+
+    /// <summary>Tokens per model input; null: the length the model was trained with, else what it takes.</summary>
+    public int? MaxLength { get; init; }
+
+    /// <summary>Model inputs per forward pass.</summary>
+    public int BatchSize { get; init; } = 64;
+
+    public string Device { get; init; } = "cpu";
+    public int? Threads { get; init; }
+    public Precision Precision { get; init; } = Precision.Fp32;
+    public ModelLoadOptions Load { get; init; } = new();
+
+    /// <summary>Receives one-line messages (what was read, what was truncated or skipped).</summary>
+    public Action<string>? Info { get; init; }
+
+    /// <summary>Says <paramref name="message"/> to <see cref="Info"/>, when there is one.</summary>
+    internal void Say(string message) => Info?.Invoke(message);
 }
 
 /// <summary>Loading a fine-tuned model for prediction.</summary>

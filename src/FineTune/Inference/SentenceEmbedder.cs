@@ -1,5 +1,4 @@
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Modeling;
 using FineTune.Runtime;
 using FineTune.Text;

@@ -1,4 +1,3 @@
-using FineTune.Configuration;
 using FineTune.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;

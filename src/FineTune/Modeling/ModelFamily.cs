@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using FineTune.Configuration;
 
 namespace FineTune.Modeling;
 

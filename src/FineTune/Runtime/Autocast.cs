@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using FineTune.Configuration;
 using TorchSharp;
 using static TorchSharp.torch;
 

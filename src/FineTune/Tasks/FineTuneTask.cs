@@ -1,5 +1,4 @@
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Inference;
@@ -18,19 +17,16 @@ namespace FineTune.Tasks;
 /// call these members. Adding a task is one folder under Tasks/ with a subclass, and one line in
 /// <see cref="TaskRegistry"/>.
 /// </summary>
-internal abstract class FineTuneTask
+/// <param name="name">The name the task is asked for by (finetune.json's task, the CLI's --task): "classification".</param>
+/// <param name="title">The title of the run report ("Text classification").</param>
+/// <param name="description">One line for help texts: the data it reads, its loss and metrics.</param>
+/// <param name="aliases">Other names accepted for it ("ner").</param>
+internal abstract class FineTuneTask(string name, string title, string description, params string[] aliases)
 {
-    /// <summary>The name the task is asked for by (finetune.json's task, the CLI's --task): "classification".</summary>
-    public abstract string Name { get; }
-
-    /// <summary>Other names accepted for it ("ner").</summary>
-    public virtual IReadOnlyList<string> Aliases => [];
-
-    /// <summary>The title of the run report ("Text classification").</summary>
-    public abstract string Title { get; }
-
-    /// <summary>One line for help texts: the data it reads, its loss and metrics.</summary>
-    public abstract string Description { get; }
+    public string Name { get; } = name;
+    public IReadOnlyList<string> Aliases { get; } = aliases;
+    public string Title { get; } = title;
+    public string Description { get; } = description;
 
     /// <summary>The task's options with their defaults; its type is the one the task accepts.</summary>
     public abstract TaskOptions DefaultOptions { get; }
@@ -75,11 +71,14 @@ internal abstract class FineTuneTask
     /// </summary>
     public abstract TaskRun Prepare(RunContext run);
 
-    /// <summary>Evaluates a saved model of this task on a labelled file and, with an output folder, writes metrics.json and predictions.</summary>
-    public abstract EvaluationOutcome Evaluate(SavedModelContext model, EvaluationInput input);
+    /// <summary>
+    /// Evaluates a saved model of this task (<see cref="SavedModelRequest.Model"/>: its folder) on a labelled file
+    /// and, with an output folder, writes metrics.json and predictions.
+    /// </summary>
+    public abstract EvaluationOutcome Evaluate(SavedModelRequest model, EvaluationInput input);
 
-    /// <summary>Predicts every input of a file with a saved model of this task and writes the predictions.</summary>
-    public abstract PredictionOutcome Predict(SavedModelContext model, PredictionInput input);
+    /// <summary>Predicts every input of a file with a saved model of this task (its folder in <see cref="SavedModelRequest.Model"/>) and writes the predictions.</summary>
+    public abstract PredictionOutcome Predict(SavedModelRequest model, PredictionInput input);
 
     /// <summary>A fine-tuned model of this task for prediction, on <paramref name="device"/>, in eval mode (its head must be trained).</summary>
     public TaskModel LoadForPrediction(string folder, Device device, ModelLoadOptions? load)
@@ -179,24 +178,35 @@ internal abstract class TaskRun
     public virtual FineTuneMetadata Metadata(FineTuneMetadata metadata) => metadata;
 }
 
-/// <summary>A saved model to evaluate or predict with, and how to run it.</summary>
-internal sealed record SavedModelContext
-{
-    public required string ModelFolder { get; init; }
-    /// <summary>The task's options as given (null: its defaults, and what the model was trained with).</summary>
-    public TaskOptions? TaskOptions { get; init; }
-    /// <summary>Tokens per input; null: what the model was trained with, else what it takes.</summary>
-    public int? MaxLength { get; init; }
-    public int BatchSize { get; init; } = 64;
-    public string Device { get; init; } = "cpu";
-    public int? Threads { get; init; }
-    public Precision Precision { get; init; } = Precision.Fp32;
-    public ModelLoadOptions Load { get; init; } = new();
-    public Action<string> Info { get; init; } = _ => { };
-}
-
 /// <summary>A labelled file to evaluate on, how to read it, and where to write metrics.json and the predictions (optional).</summary>
-internal sealed record EvaluationInput(string DataFile, DatasetOptions Dataset, string? OutputDirectory);
+internal sealed record EvaluationInput(string DataFile, DatasetOptions Dataset, string? OutputDirectory)
+{
+    /// <summary>
+    /// With an output folder, writes metrics.json ({"test": …, "data": the file}) and each predictions file there (by
+    /// name, with the function that writes it); returns the files written.
+    /// </summary>
+    public IReadOnlyList<string> WriteResults(IReadOnlyDictionary<string, double> metrics, params (string Name, Action<string> Write)[] predictions)
+    {
+        if (OutputDirectory is null) return [];
+        Directory.CreateDirectory(OutputDirectory);
+        var files = new List<string> { Path.Combine(OutputDirectory, "metrics.json") };
+        RunFiles.WriteEvaluationMetrics(files[0], metrics, DataFile);
+        foreach (var (name, write) in predictions)
+        {
+            files.Add(Path.Combine(OutputDirectory, name));
+            write(files[^1]);
+        }
+        return files;
+    }
+
+    /// <summary>Says how many rows (sentences, questions) of the file were skipped as invalid, with the first reasons.</summary>
+    public static void SaySkipped(SavedModelRequest model, SkippedRows skipped, string unit)
+    {
+        if (skipped.Count == 0) return;
+        model.Say($"{skipped.Count} invalid {unit} skipped (DatasetOptions.SkipInvalidRows){(skipped.FirstReasons.Count > 0 ? ", for example:" : ".")}"
+            + string.Concat(skipped.FirstReasons.Select(r => "\n  " + r)));
+    }
+}
 
 /// <summary>A file of inputs to predict, how to read it, and the file to write (.csv or .jsonl).</summary>
 internal sealed record PredictionInput(string InputFile, string OutputFile, DataFileOptions File, ColumnMapping Columns);

@@ -1,5 +1,4 @@
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 
 namespace FineTune.Tasks;
 

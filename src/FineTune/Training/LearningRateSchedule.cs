@@ -1,4 +1,3 @@
-using FineTune.Configuration;
 namespace FineTune.Training;
 
 /// <summary>The learning-rate multiplier of a step: a pure function, wrapped by the trainer.</summary>

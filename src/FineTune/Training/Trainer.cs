@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Modeling;
 using TorchSharp;

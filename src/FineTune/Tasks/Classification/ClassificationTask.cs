@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using System.Globalization;
-using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Modeling;
@@ -72,12 +71,10 @@ public sealed record ClassificationOptions : TaskOptions
 /// and label-smoothed), accuracy, precision, recall and F1 (macro, micro, weighted), MCC, per-class scores and the
 /// confusion matrix; the best model by accuracy.
 /// </summary>
-internal sealed class ClassificationTask : SequenceTask<ClassificationOptions>
+internal sealed class ClassificationTask() : SequenceTask<ClassificationOptions>(
+    "classification", "Text classification",
+    "a text (or a pair) and a label; cross-entropy; accuracy, precision/recall/F1, MCC", "single-label")
 {
-    public override string Name => "classification";
-    public override IReadOnlyList<string> Aliases => ["single-label"];
-    public override string Title => "Text classification";
-    public override string Description => "a text (or a pair) and a label; cross-entropy; accuracy, precision/recall/F1, MCC";
     public override TaskOptions DefaultOptions { get; } = new ClassificationOptions();
     public override string DefaultMetricForBest => MetricNames.Accuracy;
     public override LabelKind LabelKind => LabelKind.Class;

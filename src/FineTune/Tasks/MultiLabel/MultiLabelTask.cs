@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Modeling;
@@ -28,12 +27,10 @@ public sealed record MultiLabelOptions : TaskOptions
 /// label), binary cross-entropy with logits per label, micro and macro F1, subset accuracy and Hamming loss; the
 /// best model by micro F1. The threshold is saved with the model.
 /// </summary>
-internal sealed class MultiLabelTask : SequenceTask<MultiLabelOptions>
+internal sealed class MultiLabelTask() : SequenceTask<MultiLabelOptions>(
+    "multi-label", "Multi-label classification",
+    "labels as a delimited list or 0/1 columns; BCE with logits; micro/macro F1, subset accuracy, Hamming loss", "multilabel")
 {
-    public override string Name => "multi-label";
-    public override IReadOnlyList<string> Aliases => ["multilabel"];
-    public override string Title => "Multi-label classification";
-    public override string Description => "labels as a delimited list or 0/1 columns; BCE with logits; micro/macro F1, subset accuracy, Hamming loss";
     public override TaskOptions DefaultOptions { get; } = new MultiLabelOptions();
     public override string DefaultMetricForBest => MetricNames.F1Micro;
     public override LabelKind LabelKind => LabelKind.Classes;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Reports;

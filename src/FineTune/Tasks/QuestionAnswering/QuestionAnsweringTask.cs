@@ -1,9 +1,9 @@
 using System.ComponentModel;
 using System.Globalization;
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
 
@@ -50,12 +50,10 @@ public sealed record QuestionAnsweringOptions : TaskOptions
 /// over its context, trained with the cross-entropy of the answer's start and end token; answers decoded over all
 /// windows; SQuAD's exact match and F1; the best model by F1.
 /// </summary>
-internal sealed class QuestionAnsweringTask : FineTuneTask
+internal sealed class QuestionAnsweringTask() : FineTuneTask(
+    "question-answering", "Question answering",
+    "SQuAD JSON or JSONL: question, context, answers; cross-entropy of the answer's start and end; exact match, F1", "qa")
 {
-    public override string Name => "question-answering";
-    public override IReadOnlyList<string> Aliases => ["qa"];
-    public override string Title => "Question answering";
-    public override string Description => "SQuAD JSON or JSONL: question, context, answers; cross-entropy of the answer's start and end; exact match, F1";
     public override TaskOptions DefaultOptions { get; } = new QuestionAnsweringOptions();
     public override int DefaultMaxLength => 384;
     public override string DefaultMetricForBest => MetricNames.F1;
@@ -76,28 +74,22 @@ internal sealed class QuestionAnsweringTask : FineTuneTask
             throw new OptionException("QuestionAnsweringOptions.DocStride", $"{stride}: must be less than TrainingOptions.MaxLength {run.MaxLength}");
         var dataset = run.Dataset;
         var data = QuestionAnsweringData.Load(run.Files, dataset.ValidationFraction, dataset.TestFraction, dataset.SkipInvalidRows, dataset.MaxTrainExamples);
-        var splits = new Dictionary<string, (IReadOnlyList<QaExample> Examples, List<WindowFeature> Features)>();
         var summaries = new List<SplitSummary>();
-        foreach (var (name, examples) in new[] { ("train", data.Train), ("validation", data.Validation), ("test", data.Test) })
+        var splits = new TaskSplits<QaExample, WindowFeature>(data.Train, data.Validation, data.Test, (name, examples) =>
         {
-            if (examples.Count == 0 && name != "train")
-            {
-                splits[name] = (examples, []);
-                continue;
-            }
             var (built, multiWindow) = QuestionAnsweringFeatures.Build(examples, run.Tokenizer, run.MaxLength, stride);
-            splits[name] = (examples, built);
             summaries.Add(new SplitSummary(name, examples.Count, new Dictionary<string, int>(), null));
             run.Info(string.Create(CultureInfo.InvariantCulture,
                 $"{name}: {examples.Count} questions on {QuestionAnsweringData.Titles(examples)} titles -> {built.Count} windows of up to {run.MaxLength} tokens; {multiWindow} questions span more than one window (QuestionAnsweringOptions.DocStride {stride})."));
-        }
+            return built;
+        });
         var summary = new DatasetSummary(Name, null, summaries, data.Skipped) { Unit = "questions" };
         run.Info(summary.Describe());
         return new Run(this, run, options, stride, data, summary, splits);
     }
 
     private sealed class Run(QuestionAnsweringTask task, RunContext run, QuestionAnsweringOptions options, int stride, QuestionAnsweringData data, DatasetSummary summary,
-        Dictionary<string, (IReadOnlyList<QaExample> Examples, List<WindowFeature> Features)> splits) : TaskRun
+        TaskSplits<QaExample, WindowFeature> splits) : TaskRun
     {
         private readonly AnswerDecoder _decoder = new(options.NBest, options.MaxAnswerLength);
 
@@ -119,15 +111,13 @@ internal sealed class QuestionAnsweringTask : FineTuneTask
             new(examples, _decoder, run.Training.EvalBatchSize, run.Tokenizer.PaddingTokenId, run.EvaluationScope);
 
         public override ITrainingSet TrainingSet =>
-            new FeatureSet<WindowFeature>(splits["train"].Features, (batch, device) => QuestionAnsweringFeatures.Collate(batch, run.Tokenizer.PaddingTokenId, device));
+            new FeatureSet<WindowFeature>(splits.Train, (batch, device) => QuestionAnsweringFeatures.Collate(batch, run.Tokenizer.PaddingTokenId, device));
 
-        public override IValidationSet? Validation =>
-            splits["validation"].Features.Count > 0 ? EvaluatorFor(data.Validation).AsValidation(splits["validation"].Features) : null;
+        public override IValidationSet? Validation => splits.Validation.Count > 0 ? EvaluatorFor(data.Validation).AsValidation(splits.Validation) : null;
 
         public override (TaskModel Model, LoadReport Report) LoadModel() => task.LoadModel(run.ModelFolder, null, run.Load, run.Kernels, run.Config);
 
-        public override IReadOnlyList<(string Name, int Count)> HeldOut =>
-            new[] { "validation", "test" }.Where(s => splits[s].Features.Count > 0).Select(s => (s, splits[s].Examples.Count)).ToList();
+        public override IReadOnlyList<(string Name, int Count)> HeldOut => splits.HeldOut;
 
         public override (IReadOnlyDictionary<string, double> Metrics, SplitResult Result) EvaluateSplit(TaskModel model, string split)
         {
@@ -160,41 +150,29 @@ internal sealed class QuestionAnsweringTask : FineTuneTask
         return new SplitResult { Metrics = evaluation.Metrics, TopErrors = errors };
     }
 
-    private static AnswerPredictorOptions PredictorOptions(SavedModelContext model, QuestionAnsweringOptions options) => new()
+    private static AnswerPredictorOptions PredictorOptions(SavedModelRequest model, QuestionAnsweringOptions options) => new()
     {
         Device = model.Device, Threads = model.Threads, BatchSize = model.BatchSize, Precision = model.Precision, Load = model.Load,
         MaxLength = model.MaxLength, DocStride = options.DocStride, NBest = options.NBest, MaxAnswerLength = options.MaxAnswerLength,
     };
 
-    public override EvaluationOutcome Evaluate(SavedModelContext model, EvaluationInput input)
+    public override EvaluationOutcome Evaluate(SavedModelRequest model, EvaluationInput input)
     {
         var options = OptionsFrom<QuestionAnsweringOptions>(model.TaskOptions);
-        using var qa = AnswerPredictor.LoadChecked(model.ModelFolder, PredictorOptions(model, options));
+        using var qa = AnswerPredictor.LoadChecked(model.Model, PredictorOptions(model, options));
         var result = qa.Evaluate(input.DataFile, input.Dataset.SkipInvalidRows);
-        model.Info($"{result.Examples.Count} questions from {input.DataFile} -> {result.Windows} windows of up to {result.MaxLength} tokens; " +
+        model.Say($"{result.Examples.Count} questions from {input.DataFile} -> {result.Windows} windows of up to {result.MaxLength} tokens; " +
             $"{result.MultiWindow} questions span more than one window (QuestionAnsweringOptions.DocStride {result.DocStride}).");
-        if (result.Skipped.Count > 0)
-            model.Info($"{result.Skipped.Count} invalid questions skipped (DatasetOptions.SkipInvalidRows){(result.Skipped.FirstReasons.Count > 0 ? ", for example:" : ".")}"
-                + string.Concat(result.Skipped.FirstReasons.Select(r => "\n  " + r)));
-        var files = new List<string>();
-        if (input.OutputDirectory is { } dir)
-        {
-            Directory.CreateDirectory(dir);
-            files.Add(Path.Combine(dir, "metrics.json"));
-            RunFiles.WriteEvaluationMetrics(files[^1], result.Metrics, input.DataFile);
-            files.Add(Path.Combine(dir, "predictions.csv"));
-            result.WritePredictions(files[^1]);
-            files.Add(Path.Combine(dir, "predictions.json"));
-            result.WriteSquadPredictions(files[^1]);
-        }
+        EvaluationInput.SaySkipped(model, result.Skipped, "questions");
+        var files = input.WriteResults(result.Metrics, ("predictions.csv", result.WritePredictions), ("predictions.json", result.WriteSquadPredictions));
         return new EvaluationOutcome(result.Metrics, result.Metrics, null, null, files);
     }
 
-    public override PredictionOutcome Predict(SavedModelContext model, PredictionInput input)
+    public override PredictionOutcome Predict(SavedModelRequest model, PredictionInput input)
     {
         var options = OptionsFrom<QuestionAnsweringOptions>(model.TaskOptions);
         var rows = ReadQuestions(input, options);
-        using var predictor = AnswerPredictor.LoadChecked(model.ModelFolder, PredictorOptions(model, options));
+        using var predictor = AnswerPredictor.LoadChecked(model.Model, PredictorOptions(model, options));
         var answers = new List<Answer>(rows.Count);
         // Questions carry their file and row, so that a question too long for a window is reported where it is.
         foreach (var chunk in rows.Chunk(256))

@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using System.Globalization;
-using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Modeling;
@@ -20,11 +19,10 @@ public sealed record RegressionOptions : TaskOptions
 /// Regression: one number per text (or pair), MSE, MAE or Huber loss, MSE, MAE, RMSE, R², Pearson and Spearman; the
 /// best model by Pearson; the report plots predicted against actual values.
 /// </summary>
-internal sealed class RegressionTask : SequenceTask<RegressionOptions>
+internal sealed class RegressionTask() : SequenceTask<RegressionOptions>(
+    "regression", "Regression",
+    "a number per text (or pair); MSE, MAE or Huber; MSE, MAE, RMSE, R², Pearson, Spearman")
 {
-    public override string Name => "regression";
-    public override string Title => "Regression";
-    public override string Description => "a number per text (or pair); MSE, MAE or Huber; MSE, MAE, RMSE, R², Pearson, Spearman";
     public override TaskOptions DefaultOptions { get; } = new RegressionOptions();
     public override string DefaultMetricForBest => MetricNames.Pearson;
     public override LabelKind LabelKind => LabelKind.Number;

@@ -91,14 +91,7 @@ internal sealed class SequenceEvaluator<TFeature>(SequenceReadout readout, Func<
     }
 
     /// <summary>The evaluator as the trainer's validation set over <paramref name="features"/>.</summary>
-    public IValidationSet AsValidation(IReadOnlyList<TFeature> features) => new Validation(this, features);
-
-    private sealed class Validation(SequenceEvaluator<TFeature> evaluator, IReadOnlyList<TFeature> features) : IValidationSet
-    {
-        public int Count => features.Count;
-        public IReadOnlyDictionary<string, double> Evaluate(TaskModel model, Device device) => evaluator.Evaluate(model, features, device).Metrics;
-        public bool HigherIsBetter(string metric) => MetricNames.HigherIsBetter(metric);
-    }
+    public IValidationSet AsValidation(IReadOnlyList<TFeature> features) => new ValidationSet<TFeature>(features, (m, f, d) => Evaluate(m, f, d).Metrics);
 }
 
 /// <summary>The report's part of a sequence split: metrics, the task's details, and the top errors.</summary>

@@ -1,8 +1,8 @@
 using System.Globalization;
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
 using static TorchSharp.torch;
@@ -15,7 +15,8 @@ namespace FineTune.Tasks;
 /// family's sequence-classification head, and the <see cref="TextClassifier"/> predictor. A task says what its label
 /// cell holds, its head's problem_type and outputs, its loss, and how it reads its outputs.
 /// </summary>
-internal abstract class SequenceTaskBase : FineTuneTask
+internal abstract class SequenceTaskBase(string name, string title, string description, params string[] aliases)
+    : FineTuneTask(name, title, description, aliases)
 {
     /// <summary>What the label cell holds.</summary>
     public abstract LabelKind LabelKind { get; }
@@ -59,27 +60,19 @@ internal abstract class SequenceTaskBase : FineTuneTask
         return (config with { ClassifierPooling = pooling }, reason);
     }
 
-    public override EvaluationOutcome Evaluate(SavedModelContext model, EvaluationInput input)
+    public override EvaluationOutcome Evaluate(SavedModelRequest model, EvaluationInput input)
     {
         using var classifier = TextClassifier.Load(this, model);
         var (evaluation, examples, truncated, skipped) = classifier.EvaluateFile(input.DataFile, input.Dataset);
-        model.Info($"{examples.Count} examples from {input.DataFile}{(truncated > 0 ? $" ({truncated} truncated to {classifier.MaxLength} tokens)" : "")}");
-        if (skipped.Count > 0)
-            model.Info($"{skipped.Count} invalid rows skipped; the first:\n" + string.Join("\n", skipped.FirstReasons.Select(r => "  " + r)));
-        var files = new List<string>();
-        if (input.OutputDirectory is { } dir)
-        {
-            Directory.CreateDirectory(dir);
-            files.Add(Path.Combine(dir, "metrics.json"));
-            RunFiles.WriteEvaluationMetrics(files[^1], evaluation.Metrics, input.DataFile);
-            files.Add(Path.Combine(dir, "predictions.csv"));
-            SequencePredictionFiles.WriteEvaluated(files[^1], examples, evaluation.Predictions!, classifier.Readout);
-        }
+        model.Say($"{examples.Count} examples from {input.DataFile}{(truncated > 0 ? $" ({truncated} truncated to {classifier.MaxLength} tokens)" : "")}");
+        EvaluationInput.SaySkipped(model, skipped, "rows");
+        var files = input.WriteResults(evaluation.Metrics,
+            ("predictions.csv", path => SequencePredictionFiles.WriteEvaluated(path, examples, evaluation.Predictions!, classifier.Readout)));
         var details = classifier.Readout.PerClass(evaluation.Accumulator);
         return new EvaluationOutcome(evaluation.Metrics, evaluation.Metrics, details, details is null ? null : "per class", files);
     }
 
-    public override PredictionOutcome Predict(SavedModelContext model, PredictionInput input)
+    public override PredictionOutcome Predict(SavedModelRequest model, PredictionInput input)
     {
         var rows = TextInputs.Read(input.InputFile, input.File, input.Columns.Text, input.Columns.TextPair);
         using var classifier = TextClassifier.Load(this, model);
@@ -91,7 +84,8 @@ internal abstract class SequenceTaskBase : FineTuneTask
 }
 
 /// <summary>A sequence task with its options record <typeparamref name="TOptions"/>: the fine-tuning run.</summary>
-internal abstract class SequenceTask<TOptions> : SequenceTaskBase where TOptions : TaskOptions
+internal abstract class SequenceTask<TOptions>(string name, string title, string description, params string[] aliases)
+    : SequenceTaskBase(name, title, description, aliases) where TOptions : TaskOptions
 {
     /// <summary>The loss of a run (class weights come from the training data).</summary>
     protected abstract ILossFunction Loss(TOptions options, TextDataset dataset);
@@ -106,23 +100,18 @@ internal abstract class SequenceTask<TOptions> : SequenceTaskBase where TOptions
     {
         var options = OptionsFrom<TOptions>(run.TaskOptions);
         var dataset = DatasetLoader.Load(run.Files, run.Dataset, LabelKind, Name);
-        var splits = new Dictionary<string, (IReadOnlyList<TextExample> Examples, List<SequenceFeature> Features)>();
-        var summary = dataset.Summary;
-        foreach (var (name, examples) in new[] { ("train", dataset.Train), ("validation", dataset.Validation), ("test", dataset.Test) })
+        var truncated = new Dictionary<string, int>();
+        var splits = new TaskSplits<TextExample, SequenceFeature>(dataset.Train, dataset.Validation, dataset.Test, (name, examples) =>
         {
-            var (features, truncated) = SequenceFeatures.Build(examples, run.Tokenizer, run.MaxLength);
-            splits[name] = (examples, features);
-            if (summary[name] is not null) summary = summary.WithTruncated(name, truncated);
-        }
-        run.Info(summary.Describe());
-        foreach (var name in new[] { "train", "validation", "test" })
-            if (summary[name]?.Truncated is > 0 and var count)
-                run.Info($"{count} of {splits[name].Examples.Count} {name} examples are longer than {run.MaxLength} tokens and were truncated (TrainingOptions.MaxLength).");
-        return new Run(this, run, options, dataset, summary, splits);
+            var (features, count) = SequenceFeatures.Build(examples, run.Tokenizer, run.MaxLength);
+            truncated[name] = count;
+            return features;
+        });
+        return new Run(this, run, options, dataset, Truncation.Report(run, dataset.Summary, truncated), splits);
     }
 
     private sealed class Run(SequenceTask<TOptions> task, RunContext run, TOptions options, TextDataset dataset, DatasetSummary summary,
-        Dictionary<string, (IReadOnlyList<TextExample> Examples, List<SequenceFeature> Features)> splits) : TaskRun
+        TaskSplits<TextExample, SequenceFeature> splits) : TaskRun
     {
         private readonly SequenceReadout _readout = task.Readout(dataset.Labels, task.Threshold(options));
 
@@ -139,10 +128,9 @@ internal abstract class SequenceTask<TOptions> : SequenceTaskBase where TOptions
 
         public override IReadOnlyDictionary<string, object?> Settings => TaskSettings.Of(options);
 
-        public override ITrainingSet TrainingSet => new FeatureSet<SequenceFeature>(splits["train"].Features, Collate);
+        public override ITrainingSet TrainingSet => new FeatureSet<SequenceFeature>(splits.Train, Collate);
 
-        public override IValidationSet? Validation =>
-            splits["validation"].Features.Count > 0 ? Evaluator().AsValidation(splits["validation"].Features) : null;
+        public override IValidationSet? Validation => splits.Validation.Count > 0 ? Evaluator().AsValidation(splits.Validation) : null;
 
         private ModelInput Collate(IReadOnlyList<SequenceFeature> batch, Device device) =>
             SequenceFeatures.Collate(batch, run.Tokenizer.PaddingTokenId, device, task.LabelTensor);
@@ -157,8 +145,7 @@ internal abstract class SequenceTask<TOptions> : SequenceTaskBase where TOptions
             return (model, report);
         }
 
-        public override IReadOnlyList<(string Name, int Count)> HeldOut =>
-            new[] { "validation", "test" }.Where(s => splits[s].Features.Count > 0).Select(s => (s, splits[s].Examples.Count)).ToList();
+        public override IReadOnlyList<(string Name, int Count)> HeldOut => splits.HeldOut;
 
         public override (IReadOnlyDictionary<string, double> Metrics, SplitResult Result) EvaluateSplit(TaskModel model, string split)
         {

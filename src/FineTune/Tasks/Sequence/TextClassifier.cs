@@ -1,5 +1,4 @@
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Inference;
 using FineTune.Modeling;
@@ -78,12 +77,12 @@ public sealed class TextClassifier : IDisposable
         if (task is not SequenceTaskBase sequence)
             throw new ModelLoadException($"is a {task.Name} model; this API predicts sequence classification and regression",
                 Path.Combine(folder, "config.json"), "architectures");
-        return Load(sequence, new SavedModelContext { ModelFolder = folder, Device = device, Precision = precision, Load = options ?? new() });
+        return Load(sequence, new SavedModelRequest { Model = folder, Device = device, Precision = precision, Load = options ?? new() });
     }
 
-    internal static TextClassifier Load(SequenceTaskBase task, SavedModelContext context)
+    internal static TextClassifier Load(SequenceTaskBase task, SavedModelRequest context)
     {
-        var folder = ModelCatalog.Resolve(context.ModelFolder);
+        var folder = ModelCatalog.Resolve(context.Model);
         var device = TorchRuntime.ParseDevice(context.Device);
         TorchRuntime.SetThreads(context.Threads);
         if (context.BatchSize < 1) throw new OptionException("PredictorOptions.BatchSize", $"must be at least 1, got {context.BatchSize}");

@@ -1,7 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
 using FineTune.Inference;
@@ -40,11 +39,10 @@ internal sealed record PairFeature(int[] InputIds, int[] TypeIds, int ExampleInd
 /// the score scale (MSE by default); Pearson and Spearman of the cosines, the best model by Spearman. The model is
 /// saved as a plain encoder: any sentence-embedding consumer can use it.
 /// </summary>
-internal sealed class SimilarityTask : FineTuneTask
+internal sealed class SimilarityTask() : FineTuneTask(
+    "similarity", "Sentence similarity",
+    "two texts and a score; cosine of mean-pooled embeddings against the scaled score (bi-encoder); Pearson, Spearman")
 {
-    public override string Name => "similarity";
-    public override string Title => "Sentence similarity";
-    public override string Description => "two texts and a score; cosine of mean-pooled embeddings against the scaled score (bi-encoder); Pearson, Spearman";
     public override TaskOptions DefaultOptions { get; } = new SimilarityOptions();
     public override string DefaultMetricForBest => MetricNames.Spearman;
 
@@ -96,23 +94,18 @@ internal sealed class SimilarityTask : FineTuneTask
             throw new OptionException("ColumnMapping.TextPair", "similarity needs two texts per row: name the column of the second text");
         double scale = options.ScoreScale ?? SimilarityOptions.DefaultScoreScale;
         var dataset = DatasetLoader.Load(run.Files, run.Dataset, LabelKind.Number, Name);
-        var splits = new Dictionary<string, (IReadOnlyList<TextExample> Examples, List<PairFeature> Features)>();
-        var summary = dataset.Summary;
-        foreach (var (name, examples) in new[] { ("train", dataset.Train), ("validation", dataset.Validation), ("test", dataset.Test) })
+        var truncated = new Dictionary<string, int>();
+        var splits = new TaskSplits<TextExample, PairFeature>(dataset.Train, dataset.Validation, dataset.Test, (name, examples) =>
         {
-            var (features, truncated) = Build(examples, run.Tokenizer, run.MaxLength, scale);
-            splits[name] = (examples, features);
-            if (summary[name] is not null) summary = summary.WithTruncated(name, truncated);
-        }
-        run.Info(summary.Describe());
-        foreach (var name in new[] { "train", "validation", "test" })
-            if (summary[name]?.Truncated is > 0 and var count)
-                run.Info($"{count} of {splits[name].Examples.Count} {name} examples are longer than {run.MaxLength} tokens and were truncated (TrainingOptions.MaxLength).");
-        return new Run(this, run, options, scale, summary, splits);
+            var (features, count) = Build(examples, run.Tokenizer, run.MaxLength, scale);
+            truncated[name] = count;
+            return features;
+        });
+        return new Run(this, run, options, scale, Truncation.Report(run, dataset.Summary, truncated), splits);
     }
 
     private sealed class Run(SimilarityTask task, RunContext run, SimilarityOptions options, double scale, DatasetSummary summary,
-        Dictionary<string, (IReadOnlyList<TextExample> Examples, List<PairFeature> Features)> splits) : TaskRun
+        TaskSplits<TextExample, PairFeature> splits) : TaskRun
     {
         private readonly SequenceEvaluator<PairFeature> _evaluator =
             Evaluator(scale, run.Tokenizer.PaddingTokenId, run.Training.EvalBatchSize, run.EvaluationScope);
@@ -132,10 +125,9 @@ internal sealed class SimilarityTask : FineTuneTask
             new Dictionary<string, object?> { ["score_scale"] = scale, ["regression_loss"] = options.RegressionLoss.ToString().ToLowerInvariant() };
 
         public override ITrainingSet TrainingSet =>
-            new FeatureSet<PairFeature>(splits["train"].Features, (batch, device) => Collate(batch, run.Tokenizer.PaddingTokenId, device));
+            new FeatureSet<PairFeature>(splits.Train, (batch, device) => Collate(batch, run.Tokenizer.PaddingTokenId, device));
 
-        public override IValidationSet? Validation =>
-            splits["validation"].Features.Count > 0 ? _evaluator.AsValidation(splits["validation"].Features) : null;
+        public override IValidationSet? Validation => splits.Validation.Count > 0 ? _evaluator.AsValidation(splits.Validation) : null;
 
         public override (TaskModel Model, LoadReport Report) LoadModel()
         {
@@ -146,15 +138,14 @@ internal sealed class SimilarityTask : FineTuneTask
 
         public override void BeforeTraining(TaskModel model)
         {
-            var validation = splits["validation"].Features;
+            var validation = splits.Validation;
             if (validation.Count == 0 || run.Resuming) return;
             var zeroShot = _evaluator.Evaluate(model, validation, run.Device).Metrics;
             run.Info(string.Create(CultureInfo.InvariantCulture,
                 $"Before fine-tuning (zero-shot cosine): pearson {zeroShot[MetricNames.Pearson]:0.0000}, spearman {zeroShot[MetricNames.Spearman]:0.0000} on validation."));
         }
 
-        public override IReadOnlyList<(string Name, int Count)> HeldOut =>
-            new[] { "validation", "test" }.Where(s => splits[s].Features.Count > 0).Select(s => (s, splits[s].Examples.Count)).ToList();
+        public override IReadOnlyList<(string Name, int Count)> HeldOut => splits.HeldOut;
 
         public override (IReadOnlyDictionary<string, double> Metrics, SplitResult Result) EvaluateSplit(TaskModel model, string split)
         {
@@ -181,11 +172,11 @@ internal sealed class SimilarityTask : FineTuneTask
         public void Dispose() => model.Dispose();
     }
 
-    private Saved Load(SavedModelContext context)
+    private Saved Load(SavedModelRequest context)
     {
         var options = OptionsFrom<SimilarityOptions>(context.TaskOptions);
         if (context.BatchSize < 1) throw new OptionException("PredictorOptions.BatchSize", $"must be at least 1, got {context.BatchSize}");
-        var folder = ModelCatalog.Resolve(context.ModelFolder);
+        var folder = ModelCatalog.Resolve(context.Model);
         TorchRuntime.SetThreads(context.Threads);
         var device = TorchRuntime.ParseDevice(context.Device);
         var tokenizer = Tokenizers.FromFolder(folder);
@@ -196,7 +187,7 @@ internal sealed class SimilarityTask : FineTuneTask
         return new Saved(model, tokenizer, device, PrecisionScopes.For(context.Precision, device), maxLength, scale, context.BatchSize);
     }
 
-    public override EvaluationOutcome Evaluate(SavedModelContext model, EvaluationInput input)
+    public override EvaluationOutcome Evaluate(SavedModelRequest model, EvaluationInput input)
     {
         if (input.Dataset.Columns.TextPair is null)
             throw new OptionException("ColumnMapping.TextPair", "a similarity model scores pairs: name the column of the second text");
@@ -204,23 +195,15 @@ internal sealed class SimilarityTask : FineTuneTask
         var (examples, skipped) = DatasetLoader.ReadExamples(input.DataFile, input.Dataset, LabelKind.Number, null);
         if (examples.Count == 0) throw new DataException("no examples to evaluate", input.DataFile);
         var (features, truncated) = Build(examples, saved.Tokenizer, saved.MaxLength, saved.Scale);
-        model.Info($"{examples.Count} pairs from {input.DataFile}{(truncated > 0 ? $" ({truncated} truncated to {saved.MaxLength} tokens)" : "")}; scores divided by {saved.Scale.ToString(CultureInfo.InvariantCulture)}");
-        if (skipped.Count > 0)
-            model.Info($"{skipped.Count} invalid rows skipped; the first:\n" + string.Join("\n", skipped.FirstReasons.Select(r => "  " + r)));
+        model.Say($"{examples.Count} pairs from {input.DataFile}{(truncated > 0 ? $" ({truncated} truncated to {saved.MaxLength} tokens)" : "")}; scores divided by {saved.Scale.ToString(CultureInfo.InvariantCulture)}");
+        EvaluationInput.SaySkipped(model, skipped, "rows");
         var evaluation = saved.Evaluator().Evaluate(saved.Model, features, saved.Device, keepPredictions: true);
-        var files = new List<string>();
-        if (input.OutputDirectory is { } dir)
-        {
-            Directory.CreateDirectory(dir);
-            files.Add(Path.Combine(dir, "metrics.json"));
-            RunFiles.WriteEvaluationMetrics(files[^1], evaluation.Metrics, input.DataFile);
-            files.Add(Path.Combine(dir, "predictions.csv"));
-            SequencePredictionFiles.WriteEvaluated(files[^1], examples, evaluation.Predictions!, new ValueReadout("cosine", saved.Scale));
-        }
+        var files = input.WriteResults(evaluation.Metrics,
+            ("predictions.csv", path => SequencePredictionFiles.WriteEvaluated(path, examples, evaluation.Predictions!, new ValueReadout("cosine", saved.Scale))));
         return new EvaluationOutcome(evaluation.Metrics, evaluation.Metrics, null, null, files);
     }
 
-    public override PredictionOutcome Predict(SavedModelContext model, PredictionInput input)
+    public override PredictionOutcome Predict(SavedModelRequest model, PredictionInput input)
     {
         if (input.Columns.TextPair is null)
             throw new OptionException("ColumnMapping.TextPair", "a similarity model scores pairs: name the column of the second text (for one embedding per text, embed instead)");

@@ -28,14 +28,7 @@ internal sealed class TokenClassificationEvaluator(IReadOnlyList<TokenExample> e
     Func<IDisposable?>? precisionScope = null)
 {
     /// <summary>The evaluator as the trainer's validation set over <paramref name="features"/>.</summary>
-    public IValidationSet AsValidation(IReadOnlyList<TokenFeature> features) => new Validation(this, features);
-
-    private sealed class Validation(TokenClassificationEvaluator evaluator, IReadOnlyList<TokenFeature> features) : IValidationSet
-    {
-        public int Count => features.Count;
-        public IReadOnlyDictionary<string, double> Evaluate(TaskModel model, Device device) => evaluator.Run(model, features, device, keepPredictions: false).Metrics;
-        public bool HigherIsBetter(string metric) => MetricNames.HigherIsBetter(metric);
-    }
+    public IValidationSet AsValidation(IReadOnlyList<TokenFeature> features) => new ValidationSet<TokenFeature>(features, (m, f, d) => Run(m, f, d, keepPredictions: false).Metrics);
 
     /// <summary>Evaluates and, with <paramref name="keepPredictions"/>, keeps every sentence's predicted tags.</summary>
     public TokenClassificationEvaluation Run(TaskModel model, IReadOnlyList<TokenFeature> features, Device device, bool keepPredictions)

@@ -1,9 +1,9 @@
 using System.ComponentModel;
 using System.Globalization;
 using FineTune.Checkpoints;
-using FineTune.Configuration;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
 
@@ -53,12 +53,10 @@ public sealed record TokenClassificationOptions : TaskOptions
 /// cross-entropy over each word's first sub-token (or all of them); entity precision, recall and F1 (micro and per
 /// type, seqeval's) and token accuracy; the best model by entity F1.
 /// </summary>
-internal sealed class TokenClassificationTask : FineTuneTask
+internal sealed class TokenClassificationTask() : FineTuneTask(
+    "token-classification", "Token classification",
+    "CoNLL columns or JSONL tokens and tags (IOB1, IOB2, BIOES); cross-entropy per word; entity precision/recall/F1", "ner")
 {
-    public override string Name => "token-classification";
-    public override IReadOnlyList<string> Aliases => ["ner"];
-    public override string Title => "Token classification";
-    public override string Description => "CoNLL columns or JSONL tokens and tags (IOB1, IOB2, BIOES); cross-entropy per word; entity precision/recall/F1";
     public override TaskOptions DefaultOptions { get; } = new TokenClassificationOptions();
     public override string DefaultMetricForBest => MetricNames.F1;
 
@@ -76,28 +74,22 @@ internal sealed class TokenClassificationTask : FineTuneTask
         var labels = data.Labels;
         run.Info($"tag scheme: {data.SourceScheme}{(data.SchemeDetected ? " (detected)" : "")}, trained as IOB2; {labels.Count} labels: {string.Join(", ", labels.Labels)}");
         var labeling = options.LabelAllTokens ? SubwordLabeling.AllSubwords : SubwordLabeling.FirstSubword;
-        var splits = new Dictionary<string, (IReadOnlyList<TokenExample> Examples, List<TokenFeature> Features)>();
         var summaries = new List<SplitSummary>();
-        foreach (var (name, examples) in new[] { ("train", data.Train), ("validation", data.Validation), ("test", data.Test) })
+        var splits = new TaskSplits<TokenExample, TokenFeature>(data.Train, data.Validation, data.Test, (name, examples) =>
         {
-            if (examples.Count == 0 && name != "train")
-            {
-                splits[name] = (examples, []);
-                continue;
-            }
             var (built, truncated) = TokenClassificationFeatures.Build(examples, run.Tokenizer, labels, run.MaxLength, labeling);
-            splits[name] = (examples, built);
             summaries.Add(new SplitSummary(name, examples.Count, TokenClassificationData.EntityCounts(examples), null) { Truncated = truncated });
             if (truncated > 0)
                 run.Info($"{truncated} of {examples.Count} {name} sentences are longer than {run.MaxLength} tokens and were truncated (TrainingOptions.MaxLength); their last words are predicted O.");
-        }
+            return built;
+        });
         var summary = new DatasetSummary(Name, null, summaries, data.Skipped) { Unit = "sentences" };
         run.Info(summary.Describe());
         return new Run(this, run, options, data, summary, splits);
     }
 
     private sealed class Run(TokenClassificationTask task, RunContext run, TokenClassificationOptions options, TokenClassificationData data, DatasetSummary summary,
-        Dictionary<string, (IReadOnlyList<TokenExample> Examples, List<TokenFeature> Features)> splits) : TaskRun
+        TaskSplits<TokenExample, TokenFeature> splits) : TaskRun
     {
         public override DatasetSummary Summary => summary;
         public override IReadOnlyList<string>? Labels => data.Labels.Labels;
@@ -125,10 +117,9 @@ internal sealed class TokenClassificationTask : FineTuneTask
             new(examples, data.Labels, run.Training.EvalBatchSize, run.Tokenizer.PaddingTokenId, run.EvaluationScope);
 
         public override ITrainingSet TrainingSet =>
-            new FeatureSet<TokenFeature>(splits["train"].Features, (batch, device) => TokenClassificationFeatures.Collate(batch, run.Tokenizer.PaddingTokenId, device));
+            new FeatureSet<TokenFeature>(splits.Train, (batch, device) => TokenClassificationFeatures.Collate(batch, run.Tokenizer.PaddingTokenId, device));
 
-        public override IValidationSet? Validation =>
-            splits["validation"].Features.Count > 0 ? EvaluatorFor(data.Validation).AsValidation(splits["validation"].Features) : null;
+        public override IValidationSet? Validation => splits.Validation.Count > 0 ? EvaluatorFor(data.Validation).AsValidation(splits.Validation) : null;
 
         public override (TaskModel Model, LoadReport Report) LoadModel()
         {
@@ -137,8 +128,7 @@ internal sealed class TokenClassificationTask : FineTuneTask
             return (model, report);
         }
 
-        public override IReadOnlyList<(string Name, int Count)> HeldOut =>
-            new[] { "validation", "test" }.Where(s => splits[s].Features.Count > 0).Select(s => (s, splits[s].Examples.Count)).ToList();
+        public override IReadOnlyList<(string Name, int Count)> HeldOut => splits.HeldOut;
 
         public override (IReadOnlyDictionary<string, double> Metrics, SplitResult Result) EvaluateSplit(TaskModel model, string split)
         {
@@ -176,46 +166,36 @@ internal sealed class TokenClassificationTask : FineTuneTask
     private static string Describe(IReadOnlyList<EntitySpan> entities, IReadOnlyList<string> words) =>
         entities.Count == 0 ? "(none)" : string.Join("; ", entities.Select(x => string.Join(" ", words.Skip(x.Start).Take(x.Length)) + "/" + x.Type));
 
-    private static EntityPredictorOptions PredictorOptions(SavedModelContext model) => new()
+    private static EntityPredictorOptions PredictorOptions(SavedModelRequest model) => new()
     {
         Device = model.Device, Threads = model.Threads, BatchSize = model.BatchSize, Precision = model.Precision, MaxLength = model.MaxLength, Load = model.Load,
     };
 
-    public override EvaluationOutcome Evaluate(SavedModelContext model, EvaluationInput input)
+    public override EvaluationOutcome Evaluate(SavedModelRequest model, EvaluationInput input)
     {
         var options = OptionsFrom<TokenClassificationOptions>(model.TaskOptions);
-        using var ner = EntityPredictor.LoadChecked(model.ModelFolder, PredictorOptions(model));
+        using var ner = EntityPredictor.LoadChecked(model.Model, PredictorOptions(model));
         var result = ner.Evaluate(input.DataFile, new EntityEvaluationOptions
         {
             TagColumn = options.TagColumn, Scheme = options.ParsedScheme(), SkipInvalidRows = input.Dataset.SkipInvalidRows,
         });
         var words = result.Examples.Sum(e => (long)e.Words.Count);
-        model.Info($"{result.Examples.Count} sentences ({words} words) from {input.DataFile}; tags read as {result.FileScheme}{(result.SchemeDetected ? " (detected)" : "")}, scored as {result.ModelScheme} like the model's labels");
+        model.Say($"{result.Examples.Count} sentences ({words} words) from {input.DataFile}; tags read as {result.FileScheme}{(result.SchemeDetected ? " (detected)" : "")}, scored as {result.ModelScheme} like the model's labels");
         if (result.Truncated > 0)
-            model.Info($"{result.Truncated} sentences are longer than {result.MaxLength} tokens and were truncated (EntityPredictorOptions.MaxLength); their last words are predicted O.");
-        if (result.Skipped.Count > 0)
-            model.Info($"{result.Skipped.Count} invalid sentences skipped (DatasetOptions.SkipInvalidRows){(result.Skipped.FirstReasons.Count > 0 ? ", for example:" : ".")}"
-                + string.Concat(result.Skipped.FirstReasons.Select(r => "\n  " + r)));
+            model.Say($"{result.Truncated} sentences are longer than {result.MaxLength} tokens and were truncated (EntityPredictorOptions.MaxLength); their last words are predicted O.");
+        EvaluationInput.SaySkipped(model, result.Skipped, "sentences");
         var perType = result.Entities.PerType;
         var perTypeKeys = perType.SelectMany(t => new[] { "precision", "recall", "f1", "support" }.Select(m => $"{t.Type}_{m}")).ToHashSet(StringComparer.Ordinal);
-        var files = new List<string>();
-        if (input.OutputDirectory is { } dir)
-        {
-            Directory.CreateDirectory(dir);
-            files.Add(Path.Combine(dir, "metrics.json"));
-            RunFiles.WriteEvaluationMetrics(files[^1], result.Metrics, input.DataFile);
-            files.Add(Path.Combine(dir, "predictions.csv"));
-            result.WritePredictions(files[^1]);
-        }
+        var files = input.WriteResults(result.Metrics, ("predictions.csv", result.WritePredictions));
         return new EvaluationOutcome(result.Metrics.Where(kv => !perTypeKeys.Contains(kv.Key)).ToDictionary(), result.Metrics,
             perType.Select(t => new ClassReport(t.Type, t.Precision, t.Recall, t.F1, t.Support)).ToList(), "per entity type", files);
     }
 
-    public override PredictionOutcome Predict(SavedModelContext model, PredictionInput input)
+    public override PredictionOutcome Predict(SavedModelRequest model, PredictionInput input)
     {
         OptionsFrom<TokenClassificationOptions>(model.TaskOptions);
         var rows = TextInputs.Read(input.InputFile, input.File, input.Columns.Text);
-        using var predictor = EntityPredictor.LoadChecked(model.ModelFolder, PredictorOptions(model));
+        using var predictor = EntityPredictor.LoadChecked(model.Model, PredictorOptions(model));
         var entities = new List<IReadOnlyList<Entity>>(rows.Count);
         foreach (var chunk in rows.Chunk(256))
             entities.AddRange(predictor.Predict(chunk.Select(r => r.Text).ToList()));
