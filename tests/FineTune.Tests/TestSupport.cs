@@ -139,19 +139,24 @@ internal static class TestSupport
     public const double Bf16Unit = 1.0 / (1 << 8);
 
     /// <summary>
-    /// The relative bound on the difference between two fp32 <see cref="ForwardBackward"/> passes that compute the
-    /// same values with their sums in different orders: 2·n·u, with u = <see cref="Fp32Unit"/> and n the longest sum
-    /// in the pass (the gradients' sums over the B·T token rows, the Q/K/V input gradient's over 3H, the feed-forward
-    /// product's over its intermediate width). A sum of n terms of mixed signs is off by about √n·u·Σ|terms| (the
-    /// rounding errors add up as a random walk), and Σ|terms| is about √n·|sum|: about n·u·|sum|; the two passes may
-    /// be off in opposite directions. (2·96·u = 1.1e-5 for <see cref="DropoutEncoder"/>; the fused kernels' largest
-    /// difference from the composition there was 6.5·u, and each was within 8.3·u of an fp64 evaluation.)
+    /// The bound, relative to the largest value, on the difference between two fp32 computations of the same values
+    /// that order their sums differently, when the longest sum has <paramref name="n"/> terms: 2·n·u, u =
+    /// <see cref="Fp32Unit"/>. A sum of n terms is off by at most n·u·Σ|terms|, which is n·u·|sum| when the terms
+    /// have one sign (squares, exponentials); when their signs are mixed the rounding errors add up as a random walk,
+    /// to about √n·u·Σ|terms|, again about n·u·|sum| since Σ|terms| is then about √n·|sum|. The two computations may
+    /// be off in opposite directions.
     /// </summary>
-    public static double Fp32SumOrderBound(FineTune.Configuration.BertConfig config, FineTune.Modeling.BertInput input)
-    {
-        long n = Math.Max(input.InputIds.NumberOfElements, Math.Max(3L * config.HiddenSize, config.IntermediateSize));
-        return 2 * n * Fp32Unit;
-    }
+    public static double SumOrderBound(long n) => 2 * n * Fp32Unit;
+
+    /// <summary>
+    /// <see cref="SumOrderBound"/> for two fp32 <see cref="ForwardBackward"/> passes of <paramref name="input"/>: n is
+    /// the longest sum in the pass (the gradients' sums over the B·T token rows, the Q/K/V input gradient's over 3H,
+    /// the feed-forward product's over its intermediate width). (2·96·u = 1.1e-5 for <see cref="DropoutEncoder"/>;
+    /// the fused kernels' largest difference from the composition there was 6.5·u, and each was within 8.3·u of an
+    /// fp64 evaluation.)
+    /// </summary>
+    public static double Fp32SumOrderBound(FineTune.Configuration.BertConfig config, FineTune.Modeling.BertInput input) =>
+        SumOrderBound(Math.Max(input.InputIds.NumberOfElements, Math.Max(3L * config.HiddenSize, config.IntermediateSize)));
 
     /// <summary>
     /// The relative bound on the difference between two <see cref="ForwardBackward"/> passes under bf16 autocast:
