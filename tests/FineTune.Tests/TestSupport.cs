@@ -175,18 +175,19 @@ internal static class TestSupport
     /// scale of the loss's weights, |∂loss/∂output| ≤ 1: gradients that are zero in exact arithmetic, such as the key
     /// biases', since softmax ignores a shift common to all scores, are the rounding noise of sums of such terms.)
     /// </summary>
-    public static void AssertSameForwardBackward((Tensor Output, Tensor[] Grads) reference, (Tensor Output, Tensor[] Grads) other, Tensor mask, double bound)
+    public static void AssertSameForwardBackward((Tensor Output, Tensor[] Grads) reference, (Tensor Output, Tensor[] Grads) other, Tensor mask,
+        double bound, string what = "")
     {
         var real = mask.unsqueeze(-1).to(ScalarType.Bool);
         var referenceOutput = reference.Output.masked_select(real);
         double outputError = (other.Output.masked_select(real) - referenceOutput).abs().max().item<float>();
         double outputScale = Math.Max(1, referenceOutput.abs().max().item<float>());
-        Assert.True(outputError <= bound * outputScale, $"output: {outputError:E2} > {bound:E2} x {outputScale:G4}");
+        Assert.True(outputError <= bound * outputScale, $"{what}output: {outputError:E2} > {bound:E2} x {outputScale:G4}");
         for (int i = 0; i < reference.Grads.Length; i++)
         {
             double error = (other.Grads[i] - reference.Grads[i]).abs().max().item<float>();
             double scale = Math.Max(1, reference.Grads[i].abs().max().item<float>());
-            Assert.True(error <= bound * scale, $"gradient {i}: {error:E2} > {bound:E2} x {scale:G4}");
+            Assert.True(error <= bound * scale, $"{what}gradient {i}: {error:E2} > {bound:E2} x {scale:G4}");
         }
     }
 }
