@@ -74,6 +74,8 @@ public class ParityTests(ITestOutputHelper output)
             }
         output.WriteLine($"{name}: max abs difference {maxDiff:E2} over {compared} non-pad tokens of {b} sequences (T = {t})");
         Assert.True(compared > 100);
+        // Another implementation of six layers whose sums have up to 1,536 terms (typically √1536·u = 39·u off each),
+        // on states up to 6.2: 1e-4 is 270·u of that (seen: 3.1e-6, 8.5·u).
         Assert.True(maxDiff <= 1e-4, $"max abs difference {maxDiff:E2} over {compared} tokens");
     }
 }
