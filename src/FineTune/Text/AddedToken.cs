@@ -7,7 +7,7 @@ namespace FineTune.Text;
 internal sealed record AddedToken(int Id, string Content, bool Special = true);
 
 /// <summary>Token ids of a batch, padded to one length, as the flat row-major [batch, length] arrays a model takes.</summary>
-internal sealed record TokenBatch(int BatchSize, int SequenceLength, long[] InputIds, long[] TokenTypeIds, long[] AttentionMask)
+public sealed record TokenBatch(int BatchSize, int SequenceLength, long[] InputIds, long[] TokenTypeIds, long[] AttentionMask)
 {
     /// <summary>The shape of each array: [BatchSize, SequenceLength].</summary>
     public long[] Shape => [BatchSize, SequenceLength];

@@ -47,6 +47,12 @@ public interface ITokenizer
     /// </summary>
     IReadOnlyList<Encoding> EncodeWindows(string question, string context, int maxLength, int stride = 0, bool addSpecialTokens = true);
 
+    /// <summary>
+    /// The ids, type ids and attention masks of encodings padded to the longest (or to <paramref name="length"/>),
+    /// rounded up to a multiple of <paramref name="multipleOf"/> when given, as flat [batch, length] arrays.
+    /// </summary>
+    TokenBatch ToBatch(IReadOnlyList<Encoding> encodings, int? length = null, int? multipleOf = null);
+
     /// <summary>The ids of one sequence inside the template's special tokens (BERT: [CLS] ids [SEP]).</summary>
     int[] WithSpecialTokens(ReadOnlySpan<int> ids);
 
