@@ -1,7 +1,13 @@
+using System.Diagnostics;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Inference;
+using FineTune.Modeling;
+using FineTune.Reports;
+using FineTune.Runtime;
 using FineTune.Tasks;
+using FineTune.Text;
+using FineTune.Training;
 using TorchSharp;
 
 namespace FineTune;
@@ -13,7 +19,7 @@ namespace FineTune;
 /// report). Evaluates and predicts with the saved model. Every step that depends on the task is the task's own
 /// (<c>Tasks/</c>); this class is the same for all of them.
 /// </summary>
-public static partial class FineTuner
+public static class FineTuner
 {
     /// <summary>The tasks, in the order help texts list them.</summary>
     public static IReadOnlyList<TaskInfo> Tasks { get; } = TaskRegistry.All
@@ -83,4 +89,179 @@ public static partial class FineTuner
         var folder = ModelCatalog.Resolve(request.Model);
         return (TaskRegistry.DetectOrThrow(folder), request with { Model = folder });
     }
+
+    // ---- The steps every run takes, whatever its task --------------------------------------------------------------
+
+    /// <summary>A run in progress: what its task sees, and what only the front door needs (the request, the clock, the training precision).</summary>
+    private sealed record RunState(FineTuneRequest Request, RunContext Context, Func<IDisposable?>? PrecisionScope, DateTimeOffset Started, Stopwatch Clock)
+    {
+        public string ModelDirectory => Path.Combine(Context.Output, "model");
+    }
+
+    /// <summary>Checks the options, sets threads, seed and device, resolves the model and its tokenizer, and caps the max length.</summary>
+    private static RunState Begin(FineTuneRequest request, FineTuneTask task)
+    {
+        var clock = Stopwatch.StartNew();
+        var started = DateTimeOffset.UtcNow;
+        var training = request.Training;
+        training.Validate();
+        TorchRuntime.SetThreads(request.Threads);
+        // The new head is initialised from torch's generator when the model loads: seed it first, so that the seed
+        // decides the head as it decides shuffling and dropout (the trainer seeds again before the first step).
+        torch.random.manual_seed(training.Seed);
+        var device = TorchRuntime.ParseDevice(request.Device);
+        // Auto trains in bf16 where that is faster (AMX) and evaluates in fp32, as the saved model predicts by default;
+        // an explicit precision is used for both.
+        var evaluationPrecision = training.Precision == Precision.Auto ? Precision.Fp32 : training.Precision;
+        training = training with { Precision = PrecisionScopes.Resolve(training.Precision, device) };
+        var info = request.Info ?? (_ => { });
+
+        var modelFolder = ModelCatalog.Resolve(request.Model);
+        var tokenizer = Tokenizers.FromFolder(modelFolder);
+        var config = ModelFolder.LoadConfig(modelFolder);
+        int maxLength = MaxLength(training.MaxLength ?? task.DefaultMaxLength, tokenizer, config, info);
+        var context = new RunContext
+        {
+            Files = request.Data,
+            Dataset = request.Dataset,
+            TaskOptions = request.TaskOptions,
+            Training = training with { MaxLength = maxLength },
+            Load = request.Load,
+            Kernels = request.Kernels,
+            Device = device,
+            ModelFolder = modelFolder,
+            Tokenizer = tokenizer,
+            Config = config,
+            MaxLength = maxLength,
+            Output = Path.GetFullPath(request.OutputDirectory),
+            Info = info,
+            EvaluationScope = PrecisionScopes.For(evaluationPrecision, device),
+            Resuming = request.ResumeFrom is not null,
+        };
+        return new RunState(request, context, PrecisionScopes.For(training.Precision, device), started, clock);
+    }
+
+    /// <summary>The effective max length: the requested one, capped by the model's positions and the tokenizer's model_max_length.</summary>
+    private static int MaxLength(int requested, ITokenizer tokenizer, EncoderConfig config, Action<string> info)
+    {
+        int limit = ModelFamilies.Of(config).MaxSequenceLength(config);
+        if (tokenizer.ModelMaxLength is int m) limit = Math.Min(limit, m);
+        if (requested <= limit) return requested;
+        info($"TrainingOptions.MaxLength {requested} is more than the model takes; using {limit}.");
+        return limit;
+    }
+
+    /// <summary>Turns evaluation off (with a message) when there is no validation data.</summary>
+    private static RunState WithoutValidationIfEmpty(RunState run, bool hasValidation)
+    {
+        var training = run.Context.Training;
+        if (hasValidation || training.EvalStrategy == IntervalKind.No) return run;
+        run.Context.Info("No validation data (give a validation file or DatasetOptions.ValidationFraction): training without evaluation.");
+        return run with { Context = run.Context with { Training = training with { EvalStrategy = IntervalKind.No, EarlyStoppingPatience = 0 } } };
+    }
+
+    /// <summary>
+    /// Trains the model (already on the run's device) with log.jsonl, TensorBoard, checkpoints and the request's
+    /// callbacks, restores the best model and saves it to DIR/model with the tokenizer and finetune.json.
+    /// </summary>
+    private static (TrainerResult Result, string MetricForBest) Fit(RunState run, FineTuneTask task, TaskRun data, TaskModel model)
+    {
+        var context = run.Context;
+        var training = context.Training;
+        Directory.CreateDirectory(context.Output);
+        using var jsonl = new JsonLinesLogCallback(Path.Combine(context.Output, "log.jsonl"), append: context.Resuming);
+        var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(context.Output, "tensorboard")) };
+        callbacks.AddRange(run.Request.Callbacks);
+        var metricForBest = training.MetricForBest ?? task.DefaultMetricForBest;
+        var trainer = new Trainer(model, training, data.TrainingSet, data.Validation, metricForBest, context.Device, callbacks,
+            checkpointRoot: Path.Combine(context.Output, "checkpoints"), // also where an interrupted run leaves its checkpoint
+            writeExtras: context.Tokenizer.Save)
+        {
+            PrecisionScope = run.PrecisionScope,
+        };
+        var result = trainer.Train(run.Request.ResumeFrom, run.Request.Cancellation);
+        var metadata = data.Metadata(new FineTuneMetadata { Task = task.Name, MaxLength = context.MaxLength, BaseModel = run.Request.Model });
+        ModelFolder.Save(model, run.ModelDirectory, folder =>
+        {
+            context.Tokenizer.Save(folder);
+            metadata.Save(folder);
+        });
+        return (result, trainer.MetricForBest);
+    }
+
+    /// <summary>Evaluates the trained model on each held-out split that has data (validation, then test), saying so first.</summary>
+    private static (Dictionary<string, SplitResult> Splits, IReadOnlyDictionary<string, double>? Validation, IReadOnlyDictionary<string, double>? Test)
+        EvaluateSplits(RunState run, TaskRun data, TaskModel model)
+    {
+        var splits = new Dictionary<string, SplitResult>();
+        IReadOnlyDictionary<string, double>? validation = null, test = null;
+        foreach (var (name, count) in data.HeldOut)
+        {
+            run.Context.Info($"Evaluating the trained model on {count} {name} {data.Unit} ...");
+            var (metrics, result) = data.EvaluateSplit(model, name);
+            if (name == "validation") validation = metrics;
+            else test = metrics;
+            splits[name] = result;
+        }
+        return (splits, validation, test);
+    }
+
+    /// <summary>Writes metrics.json, run.json and the report of a finished run, and returns its result.</summary>
+    private static FineTuneResult Finish(RunState run, FineTuneTask task, TaskRun data, TrainerResult result, string metricForBest, LoadReport loadReport,
+        Dictionary<string, SplitResult> splits, IReadOnlyDictionary<string, double>? validationMetrics, IReadOnlyDictionary<string, double>? testMetrics)
+    {
+        var request = run.Request;
+        var context = run.Context;
+        var state = result.State;
+        RunFiles.WriteMetrics(Path.Combine(context.Output, "metrics.json"), validationMetrics, testMetrics, state.BestStep, state.GlobalStep, state.MetricForBest);
+        var settings = new Dictionary<string, object?>(Settings(context.Training, request));
+        foreach (var (key, value) in data.Settings) settings[key] = value;
+        var record = new RunRecord
+        {
+            Task = task.Name,
+            TaskTitle = task.Title,
+            ErrorsBy = data.ErrorsBy,
+            Model = request.Model,
+            ModelFolder = context.ModelFolder,
+            OutputModel = run.ModelDirectory,
+            Started = run.Started,
+            ElapsedSeconds = run.Clock.Elapsed.TotalSeconds,
+            TrainingSeconds = result.Elapsed.TotalSeconds,
+            Data = new RunData
+            {
+                TrainFile = request.Data.Train,
+                ValidationFile = request.Data.Validation,
+                TestFile = request.Data.Test,
+                Columns = data.Columns,
+                Splits = data.Summary.Splits.Select(s => new SplitCounts(s.Name, s.Count, s.Truncated ?? 0, s.LabelCounts)).ToList(),
+                SkippedRows = data.Summary.SkippedCount,
+                SkippedReasons = data.Summary.Skipped.SelectMany(s => s.FirstReasons).ToList(),
+                MaxLength = context.MaxLength,
+            },
+            Settings = settings,
+            LoadReport = loadReport.Describe(),
+            Labels = data.Labels,
+            MetricForBest = metricForBest,
+            BestStep = state.BestStep,
+            GlobalStep = state.GlobalStep,
+            StoppedEarly = state.StoppedEarly,
+            LogHistory = state.LogHistory,
+            Splits = splits,
+        };
+        RunFiles.WriteRecord(context.Output, record);
+        foreach (var warning in RunReport.Write(context.Output, record).Warnings)
+            context.Info("Report: " + warning);
+        return new FineTuneResult(context.Output, run.ModelDirectory, validationMetrics, testMetrics, data.Summary, loadReport, state, run.Clock.Elapsed);
+    }
+
+    /// <summary>The run's hyperparameters for run.json (the task adds its own).</summary>
+    private static IReadOnlyDictionary<string, object?> Settings(TrainingOptions t, FineTuneRequest r) => new Dictionary<string, object?>
+    {
+        ["epochs"] = t.Epochs, ["max_steps"] = t.MaxSteps, ["batch_size"] = t.BatchSize, ["learning_rate"] = t.LearningRate,
+        ["weight_decay"] = t.WeightDecay, ["schedule"] = t.Schedule.ToString().ToLowerInvariant(), ["warmup_ratio"] = t.WarmupRatio,
+        ["warmup_steps"] = t.WarmupSteps, ["max_grad_norm"] = t.MaxGradNorm, ["gradient_accumulation_steps"] = t.GradientAccumulationSteps,
+        ["max_length"] = t.MaxLength, ["group_by_length"] = t.GroupByLength, ["precision"] = t.Precision.ToString().ToLowerInvariant(),
+        ["seed"] = t.Seed, ["eval_strategy"] = t.EvalStrategy.ToString().ToLowerInvariant(), ["early_stopping_patience"] = t.EarlyStoppingPatience,
+        ["device"] = r.Device, ["threads"] = torch.get_num_threads(), ["pooling"] = r.Load.ClassifierPooling ?? "auto",
+    };
 }
