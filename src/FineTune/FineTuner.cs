@@ -19,7 +19,7 @@ namespace FineTune;
 /// report). Evaluates and predicts with the saved model. Every step that depends on the task is the task's own
 /// (<c>Tasks/</c>); this class is the same for all of them.
 /// </summary>
-public static class FineTuner
+public static partial class FineTuner
 {
     /// <summary>The tasks, in the order help texts list them.</summary>
     public static IReadOnlyList<TaskInfo> Tasks { get; } = TaskRegistry.All

@@ -1,6 +1,7 @@
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Export;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
@@ -39,6 +40,9 @@ internal abstract class FineTuneTask(string name, string title, string descripti
 
     /// <summary>Whether a saved model's config.json is a model of this task (its architectures and problem_type).</summary>
     public abstract bool Recognizes(EncoderConfig config);
+
+    /// <summary>The outputs of the task's model exported to ONNX (logits, start and end logits, embeddings) and how its head computes them.</summary>
+    public abstract HeadGraph ExportHead { get; }
 
     /// <summary>The task's model over <paramref name="config"/> (the head's config), freshly initialised.</summary>
     public abstract TaskModel CreateModel(EncoderConfig config, KernelOptions kernels);

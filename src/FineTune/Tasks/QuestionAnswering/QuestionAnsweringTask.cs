@@ -3,6 +3,7 @@ using System.Globalization;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Export;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
@@ -65,6 +66,8 @@ internal sealed class QuestionAnsweringTask() : FineTuneTask(
         config.Architectures?.Any(a => a.EndsWith("ForQuestionAnswering", StringComparison.Ordinal)) == true;
 
     public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.QuestionAnswering(config, kernels);
+
+    public override HeadGraph ExportHead => HeadGraph.QuestionAnswering;
 
     public override TaskRun Prepare(RunContext run)
     {

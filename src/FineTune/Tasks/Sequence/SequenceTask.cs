@@ -2,6 +2,7 @@ using System.Globalization;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Export;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
@@ -46,6 +47,8 @@ internal abstract class SequenceTaskBase(string name, string title, string descr
         && (config.ProblemType ?? (config.NumLabels == 1 ? "regression" : "single_label_classification")) == ProblemType;
 
     public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.SequenceClassifier(config, Outputs(config), kernels);
+
+    public override HeadGraph ExportHead => HeadGraph.SequenceClassification;
 
     /// <summary>
     /// The head's config from a folder's: the labels and problem type (a folder without labels keeps its own, and gets

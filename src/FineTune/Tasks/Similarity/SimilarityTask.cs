@@ -3,6 +3,7 @@ using System.Globalization;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Export;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
@@ -50,6 +51,8 @@ internal sealed class SimilarityTask() : FineTuneTask(
     public override bool Recognizes(EncoderConfig config) => false;
 
     public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.SentenceEmbedding(config, kernels);
+
+    public override HeadGraph ExportHead => HeadGraph.SentenceEmbedding;
 
     /// <summary>A bi-encoder has no labels.</summary>
     public override (EncoderConfig Config, string? PoolingReason) HeadConfig(string folder, EncoderConfig config, IReadOnlyList<string>? labels, ModelLoadOptions load) =>

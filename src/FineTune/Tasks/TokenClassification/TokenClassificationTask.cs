@@ -3,6 +3,7 @@ using System.Globalization;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Export;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
@@ -64,6 +65,8 @@ internal sealed class TokenClassificationTask() : FineTuneTask(
         config.Architectures?.Any(a => a.EndsWith("ForTokenClassification", StringComparison.Ordinal)) == true;
 
     public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.TokenClassifier(config, kernels);
+
+    public override HeadGraph ExportHead => HeadGraph.TokenClassification;
 
     public override TaskRun Prepare(RunContext run)
     {
