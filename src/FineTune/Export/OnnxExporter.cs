@@ -94,6 +94,7 @@ internal static class OnnxExporter
         {
             ["task"] = task,
             ["max_length"] = metadata?.MaxLength is > 0 and var m ? m : null,
+            ["model_max_length"] = model.Family.MaxSequenceLength(config),
             ["opset"] = opset,
             ["inputs"] = new JsonArray(proto.Graph.Input.Select(i => (JsonNode)i.Name).ToArray()),
             ["outputs"] = new JsonArray(head.Outputs.Select(o => (JsonNode)o).ToArray()),

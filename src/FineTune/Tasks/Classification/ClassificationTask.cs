@@ -118,17 +118,7 @@ internal sealed class ClassReadout(LabelMap labels) : SequenceReadout
 
     public override SequencePrediction Predict(ReadOnlySpan<float> logits, int exampleIndex)
     {
-        float max = float.NegativeInfinity;
-        foreach (var v in logits) max = Math.Max(max, v);
-        var p = new float[logits.Length];
-        double sum = 0;
-        for (int i = 0; i < p.Length; i++) sum += p[i] = MathF.Exp(logits[i] - max);
-        int best = 0;
-        for (int i = 0; i < p.Length; i++)
-        {
-            p[i] = (float)(p[i] / sum);
-            if (p[i] > p[best]) best = i;
-        }
+        var (p, best) = SequenceScores.Softmax(logits);
         return new SequencePrediction(exampleIndex, p, best, null);
     }
 

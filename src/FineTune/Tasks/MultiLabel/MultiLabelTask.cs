@@ -64,9 +64,7 @@ internal sealed class MultiLabelReadout(LabelMap labels, double threshold) : Seq
 
     public override SequencePrediction Predict(ReadOnlySpan<float> logits, int exampleIndex)
     {
-        var p = new float[logits.Length];
-        for (int i = 0; i < p.Length; i++) p[i] = 1f / (1f + MathF.Exp(-logits[i]));
-        var chosen = Enumerable.Range(0, p.Length).Where(i => p[i] >= threshold).ToArray();
+        var (p, chosen) = SequenceScores.Sigmoid(logits, threshold);
         return new SequencePrediction(exampleIndex, p, null, chosen);
     }
 

@@ -146,7 +146,7 @@ public sealed class EntityPredictor : IDisposable
         for (int i = 0; i < texts.Count; i++)
         {
             encodings[i] = _tokenizer.Encode(texts[i] ?? throw new ArgumentException($"text {i} is null", nameof(texts)), null, noSpecials);
-            foreach (var (from, count) in Pieces(encodings[i].WordIds, _maxLength - 2))
+            foreach (var (from, count) in EntitySpans.Pieces(encodings[i].WordIds, _maxLength - 2))
             {
                 var ids = _tokenizer.WithSpecialTokens(encodings[i].Ids.AsSpan(from, count));
                 pieces.Add((i, from, count));
@@ -175,52 +175,9 @@ public sealed class EntityPredictor : IDisposable
         return result;
     }
 
-    /// <summary>
-    /// Consecutive pieces of at most <paramref name="budget"/> tokens that end at word boundaries (a single word longer
-    /// than the budget is cut).
-    /// </summary>
-    internal static IEnumerable<(int From, int Count)> Pieces(IReadOnlyList<int?> wordIds, int budget)
-    {
-        int n = wordIds.Count, from = 0;
-        while (from < n)
-        {
-            int end = Math.Min(from + budget, n);
-            if (end < n)
-            {
-                int cut = end;
-                while (cut > from && wordIds[cut] is { } w && w == wordIds[cut - 1]) cut--;
-                if (cut > from) end = cut;
-            }
-            yield return (from, end - from);
-            from = end;
-        }
-    }
-
-    private List<Entity> Entities(string text, Text.Encoding encoding, int[] tokenLabels, float[] tokenScores)
-    {
-        // Words: runs of tokens with the same word id; each takes its first token's tag.
-        var wordFirst = new List<int>();
-        var wordLast = new List<int>();
-        for (int t = 0; t < encoding.Length; t++)
-        {
-            if (t > 0 && encoding.WordIds[t] is { } w && w == encoding.WordIds[t - 1]) wordLast[^1] = t;
-            else
-            {
-                wordFirst.Add(t);
-                wordLast.Add(t);
-            }
-        }
-        var tags = wordFirst.Select(t => _labels[tokenLabels[t]]).ToArray();
-        var entities = new List<Entity>();
-        foreach (var span in EntityChunker.Extract(tags))
-        {
-            int start = encoding.Offsets[wordFirst[span.Start]].Start;
-            int end = encoding.Offsets[wordLast[span.End - 1]].End;
-            double score = Enumerable.Range(span.Start, span.Length).Average(w => tokenScores[wordFirst[w]]);
-            entities.Add(new Entity(span.Type, text[start..end], start, end, score));
-        }
-        return entities;
-    }
+    private List<Entity> Entities(string text, Text.Encoding encoding, int[] tokenLabels, float[] tokenScores) =>
+        EntitySpans.Find(encoding, tokenLabels, tokenScores, id => _labels[id])
+            .Select(e => new Entity(e.Type, text[e.Start..e.End], e.Start, e.End, e.Score)).ToList();
 
     public void Dispose() => _model.Dispose();
 }

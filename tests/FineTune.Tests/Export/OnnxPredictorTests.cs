@@ -1,0 +1,155 @@
+using System.Reflection;
+using System.Text.Json.Nodes;
+using FineTune.Tests.Data;
+using Onnx = FineTune.Onnx;
+using Torch = FineTune.Tasks;
+
+namespace FineTune.Tests.Export;
+
+/// <summary>
+/// FineTune.Onnx's predictors on an export give what FineTune's predictors give on the model folder: the same labels,
+/// entities and answers, and scores within 1e-4 (the graphs agree within 1e-4 on logits; softmax and sigmoid do not
+/// enlarge differences). And the assembly stays free of TorchSharp, with its own public API only.
+/// </summary>
+[Collection(SeededTestsCollection.Name)]
+public sealed class OnnxPredictorTests : IClassFixture<OnnxExportTests.Exports>
+{
+    private readonly OnnxExportTests.Exports _exports;
+    private readonly List<string> _texts;
+
+    public OnnxPredictorTests(OnnxExportTests.Exports exports)
+    {
+        _exports = exports;
+        _texts = File.ReadLines(SharedData.File("sst2", "dev.tsv")).Skip(101).Take(100).Select(l => l.Split('\t')[0].Trim()).ToList();
+    }
+
+    [Theory]
+    [InlineData("bert", "classification")]
+    [InlineData("distilbert", "multi-label")]
+    [InlineData("roberta", "regression")]
+    [InlineData("electra", "classification")]
+    public void TheTextClassifierGivesTheModelFoldersPredictions(string family, string task)
+    {
+        var (folder, export) = _exports.Get(family, task);
+        // Pairs where the family has a second token type (the test tokenizer gives pairs type 1, which RoBERTa does not have).
+        var inputs = _texts.Select((t, i) => (t, family != "roberta" && i % 3 == 0 ? _texts[(i + 1) % _texts.Count] : null)).ToList();
+        using var torch = Torch.TextClassifier.Load(folder);
+        using var onnx = Onnx.TextClassifier.Load(export);
+        Assert.Equal(torch.Task, onnx.Task);
+        Assert.Equal(torch.MaxLength, onnx.MaxLength);
+        var expected = torch.Predict(inputs);
+        var actual = onnx.Predict(inputs);
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            Assert.Equal(expected[i].Label, actual[i].Label);
+            Assert.Equal(expected[i].Labels, actual[i].Labels);
+            if (expected[i].Value is float v) Assert.True(Math.Abs(v - actual[i].Value!.Value) <= 1e-4, $"value {v} vs {actual[i].Value}");
+            foreach (var (label, p) in expected[i].Probabilities ?? new Dictionary<string, float>())
+                Assert.True(Math.Abs(p - actual[i].Probabilities![label]) <= 1e-4, $"{label}: {p} vs {actual[i].Probabilities![label]}");
+        }
+    }
+
+    [Theory]
+    [InlineData("bert")]
+    [InlineData("roberta")]
+    public void TheEntityPredictorFindsTheSameEntities(string family)
+    {
+        var (folder, export) = _exports.Get(family, "token-classification");
+        using var torch = Torch.EntityPredictor.Load(folder);
+        using var onnx = Onnx.EntityPredictor.Load(export);
+        var expected = torch.Predict(_texts);
+        var actual = onnx.Predict(_texts);
+        Assert.True(expected.Sum(e => e.Count) > 50, "the tiny tagger finds entities to compare");
+        for (int i = 0; i < _texts.Count; i++)
+        {
+            Assert.Equal(expected[i].Select(e => (e.Type, e.Text, e.Start, e.End)), actual[i].Select(e => (e.Type, e.Text, e.Start, e.End)));
+            foreach (var (e, a) in expected[i].Zip(actual[i]))
+            {
+                Assert.True(Math.Abs(e.Score - a.Score) <= 1e-4);
+                Assert.Equal(_texts[i][a.Start..a.End], a.Text);
+                Assert.True(a.FirstWord <= a.LastWord);
+            }
+        }
+    }
+
+    [Fact]
+    public void TheAnswerPredictorGivesTheSameAnswers()
+    {
+        var (folder, export) = _exports.Get("distilbert", "question-answering");
+        var squad = JsonNode.Parse(File.ReadAllText(SharedData.File("squad_v1.1", "dev-v1.1.json")))!["data"]![0]!["paragraphs"]!.AsArray();
+        var questions = squad.SelectMany(p => p!["qas"]!.AsArray().Select(q => ((string)q!["question"]!, (string)p["context"]!))).Take(40).ToList();
+        using var torch = Torch.AnswerPredictor.Load(folder, new Torch.AnswerPredictorOptions { MaxLength = 64, DocStride = 16 });
+        using var onnx = Onnx.AnswerPredictor.Load(export, new Onnx.OnnxPredictorOptions { MaxLength = 64 }, docStride: 16);
+        var expected = torch.Predict(questions);
+        var actual = onnx.Predict(questions);
+        for (int i = 0; i < questions.Count; i++)
+        {
+            Assert.Equal((expected[i].Text, expected[i].Start, expected[i].End), (actual[i].Text, actual[i].Start, actual[i].End));
+            Assert.True(Math.Abs(expected[i].Score - actual[i].Score) <= 1e-4);
+        }
+    }
+
+    [Fact]
+    public void TheSentenceEmbedderGivesTheSameVectors()
+    {
+        var (folder, export) = _exports.Get("bert", "similarity");
+        using var torch = FineTune.Inference.SentenceEmbedder.Load(folder);
+        using var onnx = Onnx.SentenceEmbedder.Load(export);
+        Assert.Equal(torch.Dimension, onnx.Dimension);
+        var expected = torch.Embed(_texts, normalize: true);
+        var actual = onnx.Embed(_texts, normalize: true);
+        for (int i = 0; i < _texts.Count; i++)
+            Assert.True(expected[i].Zip(actual[i]).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
+    }
+
+    [Fact]
+    public void AnExportMissingItsTokenizerIsOneError()
+    {
+        var export = Copy(_exports.Get("bert", "classification").Export, "no-tokenizer");
+        File.Delete(Path.Combine(export, "tokenizer.json"));
+        var e = Assert.ThrowsAny<Exception>(() => Onnx.TextClassifier.Load(export));
+        Assert.Contains("tokenizer.json not found", e.Message);
+        Assert.Contains(Path.Combine(export, "tokenizer.json"), e.Message);
+    }
+
+    [Fact]
+    public void AnExportWhoseGraphDoesNotMatchItsConfigIsOneError()
+    {
+        // The graph of a DistilBERT export (no token_type_ids) under a BERT export's config.json.
+        var export = Copy(_exports.Get("bert", "classification").Export, "mismatch");
+        File.Copy(Path.Combine(_exports.Get("distilbert", "classification").Export, "onnx", "model.onnx"), Path.Combine(export, "onnx", "model.onnx"), overwrite: true);
+        var e = Assert.ThrowsAny<Exception>(() => Onnx.TextClassifier.Load(export));
+        Assert.Contains("the graph's inputs (input_ids, attention_mask) do not match config.json's finetune.inputs (input_ids, attention_mask, token_type_ids)", e.Message);
+    }
+
+    [Fact]
+    public void AnExportOfAnotherTaskIsOneError()
+    {
+        var e = Assert.ThrowsAny<Exception>(() => Onnx.EntityPredictor.Load(_exports.Get("bert", "classification").Export));
+        Assert.Contains("holds a classification model, not a token-classification one", e.Message);
+    }
+
+    [Fact]
+    public void FineTuneOnnxNeedsNeitherTorchSharpNorTheLibrary()
+    {
+        var assembly = typeof(Onnx.TextClassifier).Assembly;
+        var references = assembly.GetReferencedAssemblies().Select(a => a.Name).ToList();
+        Assert.DoesNotContain(references, r => r!.StartsWith("TorchSharp", StringComparison.Ordinal) || r == "FineTune");
+        Assert.Contains("Microsoft.ML.OnnxRuntime", references);
+        // Its public API is its own namespace: the library's sources compiled into it stay internal.
+        Assert.All(assembly.GetExportedTypes(), t => Assert.Equal("FineTune.Onnx", t.Namespace));
+        Assert.Contains(assembly.GetTypes(), t => t.FullName == "FineTune.Text.WordPieceTokenizer" && !t.IsPublic);
+    }
+
+    private string Copy(string folder, string name)
+    {
+        var copy = Path.Combine(Path.GetTempPath(), "finetune-onnx-" + name + "-" + Guid.NewGuid().ToString("N")[..8]);
+        foreach (var f in Directory.GetFiles(folder, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(copy, Path.GetRelativePath(folder, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(f, target);
+        }
+        return copy;
+    }
+}
