@@ -13,6 +13,7 @@ var scenarios = new Dictionary<string, (Action<BenchArgs> Run, string Help)>
     ["ceiling"] = (CeilingScenario.Run, "[--rounds 40 --precision bf16|fp32 --batch 32 --seq 128 --threads N --single]"),
     ["optimizer"] = (OptimizerScenario.Run, "[--reps 15 --threads N]"),
     ["inference"] = (InferenceScenario.Run, "--batch 32 --seq 128 --vs-onnxruntime [--precision fp32,bf16 --reps 9 --threads N]"),
+    ["onnx"] = (OnnxExportScenario.Run, "--export DIR [--onnx fp32,int8 --shapes 1x24,32x128 --reps 21 --threads 2 --sst2 dev.tsv --conll eng.testb]"),
     ["memory"] = (MemoryScenario.Run, "[--steps 100 --batch 32 --seq 128 --precision fp32 --allocators glibc,glibc-trim,glibc-mmap,tcmalloc --threads N]"),
     ["memory-child"] = (MemoryScenario.Child, "(internal: one allocator's run)"),
     ["threads"] = (ThreadsScenario.Run, "[--policies PASSIVE,ACTIVE --counts 1,2 --batch 32 --seq 64 --rounds 2 --precision fp32]"),

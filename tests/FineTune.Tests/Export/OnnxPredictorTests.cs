@@ -153,3 +153,52 @@ public sealed class OnnxPredictorTests : IClassFixture<OnnxExportTests.Exports>
         return copy;
     }
 }
+
+/// <summary>
+/// The tokenizer.json of an export whose model folder had only vocab.txt is Hugging Face's format: npm `tokenizers`
+/// (Hugging Face's Rust code) loads it and encodes the golden sentences, single and paired, exactly as our tokenizer
+/// does (ids, type ids, offsets). The test fails saying what to install when node or the package is missing.
+/// </summary>
+public sealed class ExportedTokenizerJsonTests
+{
+    [Fact]
+    public async Task HuggingFacesTokenizersEncodesAsOurTokenizer()
+    {
+        var tools = Path.Combine(TestSupport.RepoRoot, "tools", "tokenizer-json");
+        Assert.True(Directory.Exists(Path.Combine(tools, "node_modules", "tokenizers")),
+            $"npm tokenizers is not installed: npm ci --prefix {tools} (.ci/run installs it)");
+        using var dir = new TestSupport.TempDir();
+        // A model folder with vocab.txt only: the export writes tokenizer.json itself.
+        using var tiny = new TinyModelFolder();
+        var folder = tiny.ConstantTagger(["O", "B-PER", "I-PER"], "O");
+        File.Delete(Path.Combine(folder, "tokenizer.json"));
+        var export = dir.File("export");
+        FineTuner.Export(new ExportRequest { Model = folder, Output = export });
+        var ours = FineTune.Text.Tokenizers.FromFolder(folder);
+        var golden = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Text", "Golden", "bert-wordpiece.json")))!["cases"]!.AsArray()
+            .Where(c => (string?)c!["v"] == "uncased" && c["text"] is not null && c["words"] is null && c["max"] is null)
+            .Select(c => ((string)c!["text"]!, (string?)c["pair"])).Distinct().ToList();
+        Assert.True(golden.Count >= 200, $"{golden.Count} golden inputs");
+        var input = dir.File("inputs.json");
+        File.WriteAllText(input, new JsonArray(golden.Select(g => (JsonNode)new JsonArray(g.Item1, g.Item2)).ToArray()).ToJsonString());
+        var start = new System.Diagnostics.ProcessStartInfo("node", [Path.Combine(tools, "encode.js"), Path.Combine(export, "tokenizer.json"), input])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var node = System.Diagnostics.Process.Start(start)!;
+        var stdout = node.StandardOutput.ReadToEndAsync();
+        var stderr = await node.StandardError.ReadToEndAsync();
+        await node.WaitForExitAsync();
+        Assert.True(node.ExitCode == 0, stderr);
+        var theirs = JsonNode.Parse(await stdout)!.AsArray();
+        for (int i = 0; i < golden.Count; i++)
+        {
+            var e = ours.Encode(golden[i].Item1, golden[i].Item2);
+            var t = theirs[i]!;
+            Assert.Equal(e.Ids, t["ids"]!.AsArray().Select(x => (int)x!));
+            Assert.Equal(e.TypeIds, t["types"]!.AsArray().Select(x => (int)x!));
+            Assert.Equal(e.Offsets.Select(o => (o.Start, o.End)), t["offsets"]!.AsArray().Select(o => ((int)o![0]!, (int)o[1]!)));
+        }
+    }
+}
