@@ -49,9 +49,7 @@ public sealed class SentenceEmbedder : IDisposable
     public double Similarity(string a, string b)
     {
         var v = Embed([a, b], normalize: true);
-        double dot = 0;
-        for (int i = 0; i < v[0].Length; i++) dot += v[0][i] * v[1][i];
-        return dot;
+        return System.Numerics.Tensors.TensorPrimitives.Dot(v[0], v[1]);
     }
 
     public void Dispose() => _model.Dispose();
