@@ -14,7 +14,7 @@ internal static class EvaluateCommand
     {
         var data = new DataOptions();
         var taskOptions = new TaskOptionFlags(prediction: true);
-        var model = new Option<string>("--model", "-m") { Description = "The fine-tuned model folder (RUN/model).", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "The fine-tuned model folder (RUN/model), or an export folder (finetune export; runs on ONNX Runtime).", Required = true };
         var file = new Option<string>("--data") { Description = "A labelled file like the training data: the same columns; NER: CoNLL columns or JSONL; QA: SQuAD JSON or JSONL with answers.", Required = true };
         var output = new Option<string?>("--output", "-o") { Description = "A folder for metrics.json and predictions.csv (QA: also predictions.json) (optional)." };
         var saved = new SavedModelOptions();
@@ -53,8 +53,8 @@ internal sealed class SavedModelOptions
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Model inputs per forward pass (texts; NER: sentences; QA: windows).", DefaultValueFactory = _ => 64 };
     public Option<int?> MaxLength { get; } = new("--max-length") { Description = "Tokens per input (default: the length the model was trained with, so the scores match the run's; NER prediction cuts longer texts at word boundaries; QA: per window)." };
     public Option<string> Device { get; } = new("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" };
-    public Option<int?> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch." };
-    public Option<string> Precision { get; } = new("--precision") { Description = "fp32 or bf16 (faster on CPUs with AMX).", DefaultValueFactory = _ => "fp32" };
+    public Option<int?> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch (or ONNX Runtime, for an export folder)." };
+    public Option<string> Precision { get; } = new("--precision") { Description = "fp32, bf16 (faster on CPUs with AMX), or int8 (an export folder's quantized model).", DefaultValueFactory = _ => "fp32" };
 
     public IEnumerable<Option> All => [BatchSize, MaxLength, Device, Threads, Precision];
 

@@ -84,11 +84,35 @@ internal abstract class FineTuneTask(string name, string title, string descripti
     /// <summary>Predicts every input of a file with a saved model of this task (its folder in <see cref="SavedModelRequest.Model"/>) and writes the predictions.</summary>
     public abstract PredictionOutcome Predict(SavedModelRequest model, PredictionInput input);
 
-    /// <summary>A fine-tuned model of this task for prediction, on <paramref name="device"/>, in eval mode (its head must be trained).</summary>
+    /// <summary>The loss a saved model of the task reports in evaluation: the task's loss with its default options.</summary>
+    public virtual ILossFunction EvaluationLoss => new CrossEntropyLoss();
+
+    /// <summary>
+    /// A fine-tuned model of this task for prediction, on <paramref name="device"/>, in eval mode (its head must be
+    /// trained), with <see cref="EvaluationLoss"/>.
+    /// </summary>
     public TaskModel LoadForPrediction(string folder, Device device, ModelLoadOptions? load)
     {
         load ??= new ModelLoadOptions();
-        return PredictionModels.Load(folder, Name, c => CreateModel(c, KernelOptions.Default), device, load, c => HeadConfig(folder, c, null, load).Config);
+        return PredictionModels.Load(folder, Name, CreateForPrediction, device, load, c => HeadConfig(folder, c, null, load).Config);
+    }
+
+    private TaskModel CreateForPrediction(EncoderConfig config)
+    {
+        var model = CreateModel(config, KernelOptions.Default);
+        model.Loss = EvaluationLoss;
+        return model;
+    }
+
+    /// <summary>
+    /// A fine-tuned model of this task for evaluation and prediction: a model folder as <see cref="LoadForPrediction"/>
+    /// loads it, or an export folder's graph run by ONNX Runtime (fp32, or int8 with <see cref="Precision.Int8"/>).
+    /// </summary>
+    public IForwardModel OpenForPrediction(string folder, Device device, ModelLoadOptions? load, Precision precision, int? threads)
+    {
+        load ??= new ModelLoadOptions();
+        return PredictionModels.Open(folder, Name, CreateForPrediction, device, load, precision, threads,
+            c => HeadConfig(folder, c, null, load).Config);
     }
 
     /// <summary>Every name the task answers to.</summary>

@@ -68,7 +68,7 @@ internal sealed class SequenceEvaluator<TFeature>(SequenceReadout readout, Func<
     Func<TFeature, int> length, Func<TFeature, LabelTarget?> label, int batchSize, Func<IDisposable?>? precisionScope)
     where TFeature : Feature
 {
-    public SequenceEvaluation Evaluate(TaskModel model, IReadOnlyList<TFeature> features, Device device, bool keepPredictions = false)
+    public SequenceEvaluation Evaluate(IForwardModel model, IReadOnlyList<TFeature> features, Device device, bool keepPredictions = false)
     {
         var accumulator = readout.NewAccumulator();
         var predictions = keepPredictions ? new SequencePrediction[features.Count] : null;
