@@ -50,6 +50,12 @@ public sealed record ServeOptions
     /// <summary>... and up to this many inputs.</summary>
     public int MaxBatchRequests { get; init; } = 64;
 
+    /// <summary>
+    /// Inputs per forward pass: a batch is sorted by length and run in passes of this many, so that short inputs are not
+    /// padded to the length of the longest one in the batch.
+    /// </summary>
+    public int ForwardBatchSize { get; init; } = 32;
+
     /// <summary>How long the first queued input waits for others to join its batch.</summary>
     public int MaxWaitMs { get; init; } = 5;
 
@@ -79,6 +85,7 @@ public sealed record ServeOptions
         Check(Port is >= 0 and <= 65535, nameof(Port), $"must be from 0 to 65535, got {Port}");
         Check(MaxBatchTokens > 0, nameof(MaxBatchTokens), $"must be positive, got {MaxBatchTokens}");
         Check(MaxBatchRequests > 0, nameof(MaxBatchRequests), $"must be positive, got {MaxBatchRequests}");
+        Check(ForwardBatchSize > 0, nameof(ForwardBatchSize), $"must be positive, got {ForwardBatchSize}");
         Check(MaxWaitMs >= 0, nameof(MaxWaitMs), $"must not be negative, got {MaxWaitMs}");
         Check(MaxConcurrentRequests > 0, nameof(MaxConcurrentRequests), $"must be positive, got {MaxConcurrentRequests}");
         Check(PayloadLimit > 0, nameof(PayloadLimit), $"must be positive, got {PayloadLimit}");

@@ -102,7 +102,7 @@ internal sealed class ServedModel : IDisposable
     private static ServedModel Open(string folder, string backend, ServeOptions o, string? temporary)
     {
         var task = TaskOf(folder);
-        int batch = o.MaxBatchRequests;
+        int batch = o.ForwardBatchSize;
         switch (task)
         {
             case "classification" or "multi-label" or "regression":

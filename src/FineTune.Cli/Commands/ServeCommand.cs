@@ -19,6 +19,7 @@ internal static class ServeCommand
         var port = new Option<int>("--port") { Description = "The port to listen on.", DefaultValueFactory = _ => defaults.Port };
         var maxBatchTokens = new Option<int>("--max-batch-tokens") { Description = "Queued inputs are run together up to this many tokens.", DefaultValueFactory = _ => defaults.MaxBatchTokens };
         var maxBatchRequests = new Option<int>("--max-batch-requests") { Description = "... and up to this many inputs.", DefaultValueFactory = _ => defaults.MaxBatchRequests };
+        var forwardBatch = new Option<int>("--forward-batch-size") { Description = "Inputs per forward pass: a batch is sorted by length and run in passes of this many.", DefaultValueFactory = _ => defaults.ForwardBatchSize };
         var maxWait = new Option<int>("--max-wait-ms") { Description = "How long the first queued input waits for others to join its batch.", DefaultValueFactory = _ => defaults.MaxWaitMs };
         var maxConcurrent = new Option<int>("--max-concurrent-requests") { Description = "Requests served at once; more get 429 with Retry-After.", DefaultValueFactory = _ => defaults.MaxConcurrentRequests };
         var payload = new Option<long>("--payload-limit") { Description = "The largest request body in bytes; larger gets 413.", DefaultValueFactory = _ => defaults.PayloadLimit };
@@ -27,13 +28,13 @@ internal static class ServeCommand
         FlagNames.Register(("ServeOptions.Model", "--model"), ("ServeOptions.Backend", "--backend"), ("ServeOptions.Precision", "--precision"),
             ("ServeOptions.Threads", "--threads"), ("ServeOptions.MaxLength", "--max-length"), ("ServeOptions.DocStride", "--doc-stride"), ("ServeOptions.Host", "--host"), ("ServeOptions.Port", "--port"),
             ("ServeOptions.MaxBatchTokens", "--max-batch-tokens"), ("ServeOptions.MaxBatchRequests", "--max-batch-requests"),
-            ("ServeOptions.MaxWaitMs", "--max-wait-ms"), ("ServeOptions.MaxConcurrentRequests", "--max-concurrent-requests"),
+            ("ServeOptions.MaxWaitMs", "--max-wait-ms"), ("ServeOptions.ForwardBatchSize", "--forward-batch-size"), ("ServeOptions.MaxConcurrentRequests", "--max-concurrent-requests"),
             ("ServeOptions.PayloadLimit", "--payload-limit"), ("ServeOptions.MaxClientBatchSize", "--max-client-batch-size"), ("ServeOptions.ApiKey", "--api-key"));
         var command = new Command("serve", """
             Serve a fine-tuned or exported model over HTTP: POST /predict, /ner, /answer, /embed, /tokenize; GET /health, /info,
             /metrics, /openapi.json. Requests are batched dynamically. Ctrl+C or SIGTERM finishes what is in flight and exits.
             Example: finetune serve --model exports/spam --port 8080
-            """) { model, backend, precision, threads, maxLength, docStride, host, port, maxBatchTokens, maxBatchRequests, maxWait, maxConcurrent, payload, clientBatch, apiKey };
+            """) { model, backend, precision, threads, maxLength, docStride, host, port, maxBatchTokens, maxBatchRequests, forwardBatch, maxWait, maxConcurrent, payload, clientBatch, apiKey };
         command.SetAction(p =>
         {
             var options = new ServeOptions
@@ -49,6 +50,7 @@ internal static class ServeCommand
                 MaxBatchTokens = p.GetValue(maxBatchTokens),
                 MaxBatchRequests = p.GetValue(maxBatchRequests),
                 MaxWaitMs = p.GetValue(maxWait),
+                ForwardBatchSize = p.GetValue(forwardBatch),
                 MaxConcurrentRequests = p.GetValue(maxConcurrent),
                 PayloadLimit = p.GetValue(payload),
                 MaxClientBatchSize = p.GetValue(clientBatch),

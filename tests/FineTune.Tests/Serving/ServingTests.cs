@@ -79,16 +79,19 @@ public sealed class ServingTests(OnnxExportTests.Exports exports) : IClassFixtur
         }
     }
 
+    /// <summary>A model folder on TorchSharp, its export on ONNX Runtime, and the model folder exported at start for ONNX Runtime.</summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task PredictGivesTheClassifiersScoresOnEitherBackend(bool export)
+    [InlineData(false, ServeBackend.Auto)]
+    [InlineData(true, ServeBackend.Auto)]
+    [InlineData(false, ServeBackend.OnnxRuntime)]
+    public async Task PredictGivesTheClassifiersScoresOnEitherBackend(bool export, ServeBackend backend)
     {
         var (folder, exported) = exports.Get("bert", "classification");
         var model = export ? exported : folder;
-        using var classifier = TextClassifier.Load(model);
+        bool onnx = export || backend == ServeBackend.OnnxRuntime;
+        using var classifier = TextClassifier.Load(onnx ? exported : folder);
         var expected = classifier.Predict(Sentences.Select(s => (s, (string?)null)).ToList());
-        await using var server = await Server.Start(new ServeOptions { Model = model });
+        await using var server = await Server.Start(new ServeOptions { Model = model, Backend = backend });
 
         // Every sentence in its own request, all at once (the batcher groups them), and 16 in one request.
         var singles = await Task.WhenAll(Sentences.Select(s => server.Post("/predict", new JsonObject { ["inputs"] = s }.ToJsonString())));
@@ -104,7 +107,7 @@ public sealed class ServingTests(OnnxExportTests.Exports exports) : IClassFixtur
         Assert.Equal(expected[0].Label, Assert.Single(body!.AsArray())!["label"]!.GetValue<string>());
 
         var info = JsonNode.Parse(await server.Client.GetStringAsync("/info"))!;
-        Assert.Equal(("classification", export ? "onnxruntime" : "torchsharp", "/predict"),
+        Assert.Equal(("classification", onnx ? "onnxruntime" : "torchsharp", "/predict"),
             (info["task"]!.GetValue<string>(), info["backend"]!.GetValue<string>(), info["route"]!.GetValue<string>()));
         Assert.Equal(["negative", "neutral", "positive"], info["labels"]!.AsArray().Select(l => l!.GetValue<string>()));
         Assert.Equal(64, info["max_length"]!.GetValue<int>());
