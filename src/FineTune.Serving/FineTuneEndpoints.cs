@@ -260,18 +260,24 @@ internal sealed class ModelService(ServeOptions options, Action<string>? info, I
         {
             return Count(route, started, Error(e.Status, e.Status switch { 413 => "payload", 408 => "timeout", _ => "validation" }, e.Message));
         }
-        catch (BadHttpRequestException e)
+        catch (Exception) when (ctx.RequestAborted.IsCancellationRequested)
         {
-            return Count(route, started, Error(e.StatusCode, e.StatusCode == 413 ? "payload" : "validation", e.Message));
-        }
-        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
-        {
+            // The client went away (while sending its body, waiting or being answered): nobody to answer.
             _metrics.Requests.WithLabels(route, "499").Inc();
             return Results.Empty;
+        }
+        catch (BadHttpRequestException e)
+        {
+            return Count(route, started, Error(e.StatusCode, e.StatusCode switch { 413 => "payload", 408 => "timeout", _ => "validation" }, e.Message));
         }
         catch (FineTuneException e)
         {
             return Count(route, started, Error(400, "validation", e.Message));
+        }
+        catch (Exception e)
+        {
+            // A failure of the model or the server, not of the request: counted, and said.
+            return Count(route, started, Error(500, "backend", e.Message));
         }
         finally
         {
