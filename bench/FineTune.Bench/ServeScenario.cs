@@ -15,8 +15,8 @@ namespace FineTune.Bench;
 /// from SST-2, each answer checked against the label the offline classifier gives the same sentence. Per concurrency:
 /// requests/s, p50/p95/p99 latency, errors (any status but 200, a failed connection, or a wrong label). In the same
 /// run, before the server starts: the offline batched throughput of the same backend (TextClassifier.Predict over
-/// the same sentences in batches of the server's batch size, same threads). The server's RSS after the first 1,000
-/// requests and after the run.
+/// the same sentences, same threads, fastest batch size), measured in every round between the load levels; medians
+/// over rounds. The server's RSS after the first 1,000 requests and after the run.
 /// </summary>
 internal static class ServeScenario
 {
@@ -27,10 +27,11 @@ internal static class ServeScenario
         var precision = args.String("precision") ?? "fp32";
         int threads = args.Int("threads", 2);
         var concurrency = args.Strings("concurrency", "1", "8", "64").Select(int.Parse).ToList();
-        var requests = args.Strings("requests", "2000", "10000", "20000").Select(int.Parse).ToList();
+        var requests = args.Strings("requests", "300", "1000", "2000").Select(int.Parse).ToList();
+        int rounds = args.Int("rounds", 3);
         int maxWaitMs = args.Int("max-wait-ms", 5), maxBatch = args.Int("max-batch-requests", 64), forwardBatch = args.Int("forward-batch-size", 32);
-        var offlineBatches = args.Strings("offline-batch", "16", "32", "64").Select(int.Parse).ToList();
-        int offlineReps = args.Int("offline-reps", 3), warmup = args.Int("warmup", 200);
+        var offlineBatches = args.Strings("offline-batch", "32", "64").Select(int.Parse).ToList();
+        int warmup = args.Int("warmup", 200);
         var sst2 = args.String("sst2") ?? Path.Combine(E2eSst2Scenario.DefaultDataFolder(), "sst2", "dev.tsv");
         args.CheckAllUsed();
         if (requests.Count != concurrency.Count) throw new ArgumentException("--requests needs one count per --concurrency level");
@@ -44,29 +45,32 @@ internal static class ServeScenario
         report.Add("max_batch_requests", maxBatch);
         report.Add("forward_batch_size", forwardBatch);
         report.Add("sentences", sentences.Count);
+        report.Add("rounds", rounds);
 
-        // Offline: the same backend and threads, in this process, before the server exists: every sentence, in
-        // batches of each size (sorted by length, as the classifier does); the peer is the fastest.
-        string[] expected;
-        double offline = 0;
-        using (var classifier = TextClassifier.Load(model, "cpu", ParsePrecision(precision), threads: threads))
+        // Offline: the same backend and threads, in this process: every sentence, in batches of each size (sorted by
+        // length, as the classifier does), the fastest size counting. Measured in every round, between the server's
+        // load levels (the server idle meanwhile), so that each ratio compares runs under the same machine load.
+        using var classifier = TextClassifier.Load(model, "cpu", ParsePrecision(precision), threads: threads);
+        var inputs = sentences.Select(s => (s, (string?)null)).ToList();
+        var expected = classifier.Predict(inputs).Select(p => p.Label!).ToArray();   // also the warm-up
+        double Offline()
         {
-            var inputs = sentences.Select(s => (s, (string?)null)).ToList();
-            expected = classifier.Predict(inputs).Select(p => p.Label!).ToArray();   // also the warm-up
+            double best = 0;
             foreach (var size in offlineBatches)
             {
                 classifier.BatchSize = size;
-                var rate = sentences.Count / Stats.Median(Stats.Time(() => classifier.Predict(inputs), warmup: 0, reps: offlineReps));
-                report.Add($"offline_batch_{size}_sentences_per_second", rate);
-                offline = Math.Max(offline, rate);
+                var clock = Stopwatch.StartNew();
+                classifier.Predict(inputs);
+                best = Math.Max(best, sentences.Count / clock.Elapsed.TotalSeconds);
             }
+            return best;
         }
-        report.Add("offline_sentences_per_second", offline);
 
         var (file, prefix) = Machine.SelfCommand();
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (var a in prefix.Concat(["serve-child", "--model", model, "--backend", backend, "--precision", precision, "--threads", threads.ToString(CultureInfo.InvariantCulture),
-                     "--max-wait-ms", maxWaitMs.ToString(CultureInfo.InvariantCulture), "--forward-batch-size", forwardBatch.ToString(CultureInfo.InvariantCulture), "--max-batch-requests", maxBatch.ToString(CultureInfo.InvariantCulture), "--results", "none"]))
+                     "--max-wait-ms", maxWaitMs.ToString(CultureInfo.InvariantCulture), "--forward-batch-size", forwardBatch.ToString(CultureInfo.InvariantCulture),
+                     "--max-batch-requests", maxBatch.ToString(CultureInfo.InvariantCulture), "--results", "none"]))
             start.ArgumentList.Add(a);
         using var child = Process.Start(start)!;
         try
@@ -84,25 +88,41 @@ internal static class ServeScenario
             Load(client, sentences, expected, concurrency.Max(), warmup, null);
             long rssAfterFirst = 0;
             int done = 0;
+            var offline = new List<double>();
+            var results = concurrency.Select(_ => new List<(LoadResult Result, double Offline, string Load)>()).ToList();
+            for (int round = 0; round < rounds; round++)
+            {
+                offline.Add(Offline());
+                for (int level = 0; level < concurrency.Count; level++)
+                {
+                    var result = Load(client, sentences, expected, concurrency[level], requests[level], () =>
+                    {
+                        if (Interlocked.Increment(ref done) == 1000) Interlocked.Exchange(ref rssAfterFirst, ChildRss(child.Id));
+                    });
+                    results[level].Add((result, offline[^1], Machine.LoadAverage()));
+                }
+            }
+            long rssEnd = ChildRss(child.Id);
             var rows = new List<IReadOnlyList<object?>>();
             for (int level = 0; level < concurrency.Count; level++)
             {
-                var result = Load(client, sentences, expected, concurrency[level], requests[level], () =>
+                var r = results[level];
+                int errors = r.Sum(x => x.Result.Errors);
+                rows.Add([concurrency[level], requests[level] * rounds, Stats.Median(r.Select(x => x.Result.PerSecond)),
+                    Stats.Median(r.Select(x => x.Result.PerSecond / x.Offline)), Stats.Median(r.Select(x => x.Result.Latency(0.50) * 1e3)),
+                    Stats.Median(r.Select(x => x.Result.Latency(0.95) * 1e3)), Stats.Median(r.Select(x => x.Result.Latency(0.99) * 1e3)), errors]);
+                report.Json($"c{concurrency[level]}", r.Select(x => new Dictionary<string, object>
                 {
-                    if (Interlocked.Increment(ref done) == 1000) Interlocked.Exchange(ref rssAfterFirst, ChildRss(child.Id));
-                });
-                rows.Add([concurrency[level], requests[level], result.PerSecond, result.PerSecond / offline,
-                    result.Latency(0.50) * 1e3, result.Latency(0.95) * 1e3, result.Latency(0.99) * 1e3, result.Errors, Machine.LoadAverage()]);
-                report.Json($"c{concurrency[level]}", new Dictionary<string, object>
-                {
-                    ["requests"] = requests[level], ["requests_per_second"] = Math.Round(result.PerSecond, 2), ["vs_offline"] = Math.Round(result.PerSecond / offline, 4),
-                    ["p50_ms"] = Math.Round(result.Latency(0.50) * 1e3, 2), ["p95_ms"] = Math.Round(result.Latency(0.95) * 1e3, 2),
-                    ["p99_ms"] = Math.Round(result.Latency(0.99) * 1e3, 2), ["errors"] = result.Errors, ["first_error"] = result.FirstError ?? "",
-                });
+                    ["requests"] = requests[level], ["requests_per_second"] = Math.Round(x.Result.PerSecond, 2), ["offline"] = Math.Round(x.Offline, 2),
+                    ["p50_ms"] = Math.Round(x.Result.Latency(0.50) * 1e3, 2), ["p95_ms"] = Math.Round(x.Result.Latency(0.95) * 1e3, 2),
+                    ["p99_ms"] = Math.Round(x.Result.Latency(0.99) * 1e3, 2), ["errors"] = x.Result.Errors, ["first_error"] = x.Result.FirstError ?? "",
+                    ["load_average"] = x.Load,
+                }).ToList());
             }
-            long rssEnd = ChildRss(child.Id);
-            report.Table($"POST /predict, one SST-2 sentence per request (offline batched, best batch size: {offline:0.0} sentences/s)",
-                ["concurrency", "requests", "requests/s", "vs offline", "p50 ms", "p95 ms", "p99 ms", "errors", "load average"], rows);
+            report.Table($"POST /predict, one SST-2 sentence per request; medians of {rounds} rounds (offline batched: median {Stats.Median(offline):0.0} sentences/s)",
+                ["concurrency", "requests", "requests/s", "vs offline (same round)", "p50 ms", "p95 ms", "p99 ms", "errors"], rows, "levels");
+            report.Add("offline_sentences_per_second_median", Stats.Median(offline));
+            report.Json("offline_sentences_per_second", offline.Select(o => Math.Round(o, 2)).ToList());
             report.Add("requests_total", done);
             report.Add("errors_total", rows.Sum(r => (int)r[7]!));
             report.Add("rss_after_first_1000_mib", rssAfterFirst / 1048576.0);
