@@ -29,7 +29,7 @@ internal static class ServeScenario
         var concurrency = args.Strings("concurrency", "1", "8", "64").Select(int.Parse).ToList();
         var requests = args.Strings("requests", "300", "1000", "2000").Select(int.Parse).ToList();
         int rounds = args.Int("rounds", 3);
-        int maxWaitMs = args.Int("max-wait-ms", 5), maxBatch = args.Int("max-batch-requests", 64), forwardBatch = args.Int("forward-batch-size", 32);
+        int maxWaitMs = args.Int("max-wait-ms", 5), maxBatch = args.Int("max-batch-requests", 64), forwardBatch = args.Int("forward-batch-size", 8);
         var offlineBatches = args.Strings("offline-batch", "32", "64").Select(int.Parse).ToList();
         int warmup = args.Int("warmup", 200);
         var sst2 = args.String("sst2") ?? Path.Combine(E2eSst2Scenario.DefaultDataFolder(), "sst2", "dev.tsv");
@@ -214,7 +214,7 @@ internal static class ServeScenario
             Threads = args.Int("threads", 2),
             MaxWaitMs = args.Int("max-wait-ms", 5),
             MaxBatchRequests = args.Int("max-batch-requests", 64),
-            ForwardBatchSize = args.Int("forward-batch-size", 32),
+            ForwardBatchSize = args.Int("forward-batch-size", 8),
             Port = 0,
         };
         args.String("results");

@@ -54,7 +54,7 @@ public sealed record ServeOptions
     /// Inputs per forward pass: a batch is sorted by length and run in passes of this many, so that short inputs are not
     /// padded to the length of the longest one in the batch.
     /// </summary>
-    public int ForwardBatchSize { get; init; } = 32;
+    public int ForwardBatchSize { get; init; } = 8;
 
     /// <summary>How long the first queued input waits for others to join its batch.</summary>
     public int MaxWaitMs { get; init; } = 5;
