@@ -20,7 +20,7 @@ internal sealed record SequenceEvaluation(
     IReadOnlyList<SequencePrediction>? Predictions);
 
 /// <summary>
-/// How a sequence task reads its head's outputs, one row of <see cref="Width"/> values per example: the metrics it
+/// How a sequence task reads its head's outputs, one row of values per example (its width): the metrics it
 /// accumulates, the prediction it makes, how a prediction is written and reported. Each sequence task has one.
 /// </summary>
 internal abstract class SequenceReadout
