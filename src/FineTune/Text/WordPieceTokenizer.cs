@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace FineTune.Text;
 
 /// <summary>
@@ -176,78 +174,22 @@ internal sealed partial class WordPieceTokenizer : ITokenizer
     public Encoding[] EncodeBatch(IReadOnlyList<string> texts, EncodeOptions? options = null, int maxDegreeOfParallelism = -1)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        return RunBatch(texts.Count, i => Encode(texts[i], null, options), maxDegreeOfParallelism);
+        return EncodingSupport.RunBatch(texts.Count, i => Encode(texts[i], null, options), maxDegreeOfParallelism);
     }
 
     /// <summary>Tokenizes many text pairs (in parallel when there are enough of them); results are in input order.</summary>
     public Encoding[] EncodeBatch(IReadOnlyList<(string Text, string? Pair)> inputs, EncodeOptions? options = null, int maxDegreeOfParallelism = -1)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        return RunBatch(inputs.Count, i => Encode(inputs[i].Text, inputs[i].Pair, options), maxDegreeOfParallelism);
-    }
-
-    private static Encoding[] RunBatch(int count, Func<int, Encoding> encode, int maxDegreeOfParallelism)
-    {
-        var results = new Encoding[count];
-        if (count < 64 || maxDegreeOfParallelism == 1 || Environment.ProcessorCount == 1)
-        {
-            for (int i = 0; i < count; i++) results[i] = encode(i);
-            return results;
-        }
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism };
-        Parallel.ForEach(Partitioner.Create(0, count, Math.Max(16, count / (Environment.ProcessorCount * 8))), parallel, range =>
-        {
-            for (int i = range.Item1; i < range.Item2; i++) results[i] = encode(i);
-        });
-        return results;
+        return EncodingSupport.RunBatch(inputs.Count, i => Encode(inputs[i].Text, inputs[i].Pair, options), maxDegreeOfParallelism);
     }
 
     /// <summary>
     /// Hugging Face's truncate_encodings: how many tokens of each sequence remain within <paramref name="maxLength"/>
     /// (which counts the special tokens when <paramref name="addSpecialTokens"/>).
     /// </summary>
-    internal static (int First, int Second) TruncatedLengths(int length1, int? length2, int maxLength, TruncationStrategy strategy, bool addSpecialTokens)
-    {
-        int n1 = length1, n2 = length2 ?? 0;
-        int budget = maxLength - (addSpecialTokens ? SpecialTokenCount(length2 is not null) : 0);
-        if (budget < 0)
-            throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, $"must leave room for the {SpecialTokenCount(length2 is not null)} special tokens");
-        if (budget == 0) return (0, 0);
-        int total = n1 + n2;
-        if (total <= budget) return (n1, n2);
-        int toRemove = total - budget;
-        switch (strategy)
-        {
-            case TruncationStrategy.LongestFirst when length2 is null:
-                return (budget, 0);
-            case TruncationStrategy.LongestFirst:
-            {
-                int a = n1, b = n2;
-                bool swap = a > b;
-                if (swap) (a, b) = (b, a);
-                b = a > budget ? a : Math.Max(a, budget - a);
-                if (a + b > budget)
-                {
-                    a = budget / 2;
-                    b = a + budget % 2;
-                }
-                if (swap) (a, b) = (b, a);
-                return (Math.Min(n1, a), Math.Min(n2, b));
-            }
-            case TruncationStrategy.OnlyFirst:
-                if (n1 <= toRemove)
-                    throw new ArgumentException($"cannot truncate the first sequence ({n1} tokens) by {toRemove} tokens to fit {maxLength}; use {nameof(TruncationStrategy.LongestFirst)}");
-                return (n1 - toRemove, n2);
-            case TruncationStrategy.OnlySecond:
-                if (length2 is null)
-                    throw new ArgumentException($"{nameof(TruncationStrategy.OnlySecond)} truncation needs a second sequence");
-                if (n2 <= toRemove)
-                    throw new ArgumentException($"cannot truncate the second sequence ({n2} tokens) by {toRemove} tokens to fit {maxLength}; use {nameof(TruncationStrategy.LongestFirst)}");
-                return (n1, n2 - toRemove);
-            default:
-                return (n1, n2);
-        }
-    }
+    internal static (int First, int Second) TruncatedLengths(int length1, int? length2, int maxLength, TruncationStrategy strategy, bool addSpecialTokens) =>
+        EncodingSupport.TruncatedLengths(length1, length2, maxLength, strategy, addSpecialTokens ? SpecialTokenCount(length2 is not null) : 0);
 
     /// <summary>Hugging Face's post-processing: [CLS] A [SEP] (B [SEP]) with type ids, sequence ids and word ids.</summary>
     private Encoding Build(TokenList first, int from1, int count1, TokenList? second, int from2, int count2, bool addSpecialTokens, int truncated)
