@@ -382,7 +382,7 @@ async function run(t, bare, c, lib) {
       const spmChecks = path.join(tmp, 'spm-encodings.json');
       const inputsFile = path.join(tmp, 'inputs.json');
       fs.writeFileSync(inputsFile, JSON.stringify(spmInputs));
-      console.log(execFileSync('/usr/bin/python3', [path.join(__dirname, 'spm-unigram.py'), corpus.file, modelPath('spm-unigram'), inputsFile, spmChecks, path.join(tmp, 'spm.model')]).toString().trim());
+      console.log(execFileSync('/usr/bin/python3', [path.join(__dirname, 'spm-unigram.py'), corpus.file, modelPath('spm-unigram'), inputsFile, spmChecks, path.join(outDir, 'spm-unigram.model')]).toString().trim());
       fs.copyFileSync(spmChecks, path.join(outDir, 'spm-unigram.spm-encodings.json'));
     }
     // XLM-R's normalizer as in its published tokenizer.json: the SentencePiece character map, runs of spaces collapsed.

@@ -9,6 +9,7 @@
 # Usage: /usr/bin/python3 spm-unigram.py <corpus.txt> <tokenizer.json out> <inputs.json> <spm encodings out> <model out>
 import base64
 import json
+import os
 import sys
 
 import sentencepiece as spm
@@ -28,6 +29,9 @@ spm.SentencePieceTrainer.train(
     seed_sentencepiece_size=200000,
     minloglevel=2,
 )
+for leftover in [prefix + ".vocab"]:
+    if os.path.exists(leftover):
+        os.remove(leftover)
 proto = model_pb2.ModelProto()
 with open(prefix + ".model", "rb") as f:
     proto.ParseFromString(f.read())
