@@ -20,7 +20,7 @@ internal static class TokenizeScenario
     {
         int reps = args.Int("reps", 5), warmup = args.Int("warmup", 1), count = args.Int("texts", 20_000);
         string node = args.String("node", "node");
-        string data = args.String("data", DataFolder());
+        string data = args.String("data", TokenizeScenarioPaths.DataFolder());
         var types = args.Strings("types", "wordpiece", "bpe", "unigram");
         args.CheckAllUsed();
         var report = new Report("tokenize");
@@ -31,7 +31,7 @@ internal static class TokenizeScenario
         using var work = new TempFolder();
         var textsFile = Path.Combine(work.Path, "texts.json");
         File.WriteAllText(textsFile, JsonSerializer.Serialize(texts));
-        var root = RepositoryRoot();
+        var root = TokenizeScenarioPaths.RepositoryRoot();
         var rows = new List<IReadOnlyList<object?>>();
         foreach (var type in types)
         {
@@ -117,23 +117,27 @@ internal static class TokenizeScenario
             if (line.Length > 0) yield return line;
     }
 
-    private static string RepositoryRoot()
+    private sealed class TempFolder : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("finetune-tokenize-").FullName;
+        public void Dispose() => Directory.Delete(Path, recursive: true);
+    }
+}
+
+/// <summary>Where the tokenizer scenarios find the repository and the shared data.</summary>
+internal static class TokenizeScenarioPaths
+{
+    public static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "FineTune.slnx"))) return dir.FullName;
         throw new InvalidOperationException("the repository (FineTune.slnx) is not above the program");
     }
 
-    private static string DataFolder()
+    public static string DataFolder()
     {
-        var root = RepositoryRoot();
+        var root = TokenizeScenarioPaths.RepositoryRoot();
         var shared = Path.Combine(root, "..", "shared", "data");
         return Directory.Exists(shared) ? Path.GetFullPath(shared) : "/work/shared/data";
-    }
-
-    private sealed class TempFolder : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("finetune-tokenize-").FullName;
-        public void Dispose() => Directory.Delete(Path, recursive: true);
     }
 }
