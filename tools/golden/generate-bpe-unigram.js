@@ -21,6 +21,7 @@ const path = require('path');
 const zlib = require('zlib');
 const { execFileSync } = require('child_process');
 const tk = require('tokenizers');
+const { csvRows, record } = require('./common');
 const legacy = require('tokenizers-legacy');
 
 const args = process.argv.slice(2);
@@ -34,23 +35,6 @@ const read = (rel, enc = 'utf8') => fs.readFileSync(path.join(dataDir, rel), enc
 const gz = (rel) => zlib.gunzipSync(fs.readFileSync(path.join(dataDir, rel))).toString('utf8').split('\n').filter((l) => l.length > 0);
 const lines = (rel, enc) => read(rel, enc).replace(/^\uFEFF/, '').split('\n').filter((l) => l.length > 0);
 const every = (arr, step, count) => arr.filter((_, i) => i % step === 0).slice(0, count);
-function csvRows(text) {
-  const rows = [];
-  let row = [], field = '', quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') { row.push(field); field = ''; }
-    else if (c === '\n') { row.push(field); rows.push(row); row = []; field = ''; }
-    else if (c !== '\r') field += c;
-  }
-  if (field.length || row.length) { row.push(field); rows.push(row); }
-  return rows;
-}
 const squad = [];
 for (const article of JSON.parse(read('squad_v1.1/dev-v1.1.json')).data)
   for (const p of article.paragraphs) squad.push({ context: p.context, question: p.qas[0].question });
@@ -303,37 +287,6 @@ function legacyJson(json) {
 }
 
 // ---- encoding ---------------------------------------------------------------------------------------------
-function utf16Map(s) {
-  const map = [0];
-  let u = 0;
-  for (const ch of s) { u += ch.length; map.push(u); }
-  return map;
-}
-
-function record(enc, text, pair, words, wordOf) {
-  const seq = enc.getSequenceIds();
-  let wordIds = enc.getWordIds();
-  if (wordOf) {
-    let k = 0;
-    wordIds = seq.map((s) => (s == null ? null : wordOf[k++]));
-  }
-  const maps = [utf16Map(text), pair == null ? null : utf16Map(pair)];
-  const wordMaps = words ? words.map(utf16Map) : null;
-  const offsets = [];
-  enc.getOffsets().forEach(([s, e], i) => {
-    if (seq[i] == null) { offsets.push(s, e); return; }
-    const map = words ? wordMaps[wordIds[i]] : maps[seq[i]];
-    if (s >= map.length || e >= map.length) throw new Error(`offset out of range in ${JSON.stringify(text)}`);
-    offsets.push(map[s], map[e]);
-  });
-  return {
-    ids: enc.getIds(),
-    types: enc.getTypeIds().join(''),
-    seq: seq.map((x) => (x == null ? '-' : String(x))).join(''),
-    words: wordIds.map((x) => (x == null ? null : x)),
-    offsets,
-  };
-}
 
 async function run(t, bare, c, lib) {
   try {

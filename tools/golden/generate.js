@@ -19,6 +19,7 @@ const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
 const tk = require('tokenizers');
+const { csvRows, record } = require('./common');
 const legacy = require('tokenizers-legacy');
 
 const [vocabPath, dataArg, outArg] = process.argv.slice(2);
@@ -60,24 +61,6 @@ async function build(v, tk) {
 const read = (rel, enc = 'utf8') => fs.readFileSync(path.join(dataDir, rel), enc);
 const lines = (rel, enc) => read(rel, enc).replace(/^\uFEFF/, '').split('\n').filter((l) => l.length > 0);
 const every = (arr, step, count) => arr.filter((_, i) => i % step === 0).slice(0, count);
-
-function csvRows(text) {
-  const rows = [];
-  let row = [], field = '', quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') { row.push(field); field = ''; }
-    else if (c === '\n') { row.push(field); rows.push(row); row = []; field = ''; }
-    else if (c !== '\r') field += c;
-  }
-  if (field.length || row.length) { row.push(field); rows.push(row); }
-  return rows;
-}
 
 const singles = [];
 const addSingle = (src, text) => singles.push({ src, text });
@@ -133,39 +116,6 @@ const trickyPairs = [
 ];
 
 // ---- encoding ---------------------------------------------------------------------------------------------
-function utf16Map(s) {
-  // char (code point) index -> UTF-16 index
-  const map = [0];
-  let u = 0;
-  for (const ch of s) { u += ch.length; map.push(u); }
-  return map;
-}
-
-function record(enc, text, pair, words, wordOf) {
-  const ids = enc.getIds();
-  const seq = enc.getSequenceIds();
-  let wordIds = enc.getWordIds();
-  if (wordOf) {
-    let k = 0;
-    wordIds = seq.map((s) => (s == null ? null : wordOf[k++]));
-  }
-  const maps = [utf16Map(text), pair == null ? null : utf16Map(pair)];
-  const wordMaps = words ? words.map(utf16Map) : null;
-  const offsets = [];
-  enc.getOffsets().forEach(([s, e], i) => {
-    if (seq[i] == null) { offsets.push(s, e); return; }
-    const map = words ? wordMaps[wordIds[i]] : maps[seq[i]];
-    if (s >= map.length || e >= map.length) throw new Error(`offset out of range in ${JSON.stringify(text)}`);
-    offsets.push(map[s], map[e]);
-  });
-  return {
-    ids,
-    types: enc.getTypeIds().join(''),
-    seq: seq.map((x) => (x == null ? '-' : String(x))).join(''),
-    words: wordIds.map((x) => (x == null ? null : x)),
-    offsets,
-  };
-}
 
 async function run(t, c, tk) {
   try {

@@ -100,4 +100,33 @@ internal static class EncodingSupport
         if (multipleOf is int m and > 0 && target % m != 0) target += m - target % m;
         return target;
     }
+
+    /// <summary>
+    /// Hugging Face's question-answering windows (<c>truncation="only_second", return_overflowing_tokens=True</c>): the
+    /// question with successive windows of the context, each of at most <paramref name="maxLength"/> tokens with the
+    /// <paramref name="specialTokens"/>, consecutive ones sharing <paramref name="stride"/> context tokens.
+    /// <paramref name="build"/> makes the encoding of a window from its first context token and count.
+    /// </summary>
+    public static IReadOnlyList<Encoding> Windows(int questionTokens, int contextTokens, int maxLength, int stride, int specialTokens,
+        Func<int, int, Encoding> build)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(stride);
+        int budget = maxLength - specialTokens;
+        if (budget < 0)
+            throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, $"must leave room for the {specialTokens} special tokens");
+        if (questionTokens + contextTokens <= budget) return [build(0, contextTokens)];
+        int window = budget - questionTokens;
+        if (window <= 0)
+            throw new ArgumentException($"the question has {questionTokens} tokens, which leaves no room for the context within {maxLength} tokens", "question");
+        if (stride >= window)
+            throw new ArgumentOutOfRangeException(nameof(stride), stride, $"must be less than the {window} context tokens a window holds (max length {maxLength} less the question's {questionTokens} tokens and the special tokens)");
+        var windows = new List<Encoding>();
+        for (int start = 0; ; start += window - stride)
+        {
+            int stop = Math.Min(start + window, contextTokens);
+            windows.Add(build(start, stop - start));
+            if (stop == contextTokens) break;
+        }
+        return windows;
+    }
 }

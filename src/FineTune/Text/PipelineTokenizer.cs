@@ -198,30 +198,12 @@ internal sealed partial class PipelineTokenizer : ITokenizer
     {
         ArgumentNullException.ThrowIfNull(question);
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentOutOfRangeException.ThrowIfNegative(stride);
         var first = First();
         var second = Second();
         Tokenize(question, first);
         Tokenize(context, second);
-        int specials = addSpecialTokens ? SpecialTokenCount(true) : 0;
-        int budget = maxLength - specials;
-        if (budget < 0)
-            throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, $"must leave room for the {specials} special tokens");
-        if (first.Count + second.Count <= budget)
-            return [Build(first, 0, first.Count, second, 0, second.Count, addSpecialTokens, 0)];
-        int window = budget - first.Count;
-        if (window <= 0)
-            throw new ArgumentException($"the question has {first.Count} tokens, which leaves no room for the context within {maxLength} tokens", nameof(question));
-        if (stride >= window)
-            throw new ArgumentOutOfRangeException(nameof(stride), stride, $"must be less than the {window} context tokens a window holds (max length {maxLength} less the question's {first.Count} tokens and the special tokens)");
-        var windows = new List<Encoding>();
-        for (int start = 0; ; start += window - stride)
-        {
-            int stop = Math.Min(start + window, second.Count);
-            windows.Add(Build(first, 0, first.Count, second, start, stop - start, addSpecialTokens, 0, overflowing: start > 0));
-            if (stop == second.Count) break;
-        }
-        return windows;
+        return EncodingSupport.Windows(first.Count, second.Count, maxLength, stride, addSpecialTokens ? SpecialTokenCount(true) : 0,
+            (start, count) => Build(first, 0, first.Count, second, start, count, addSpecialTokens, 0, overflowing: start > 0));
     }
 
     public Encoding[] EncodeBatch(IReadOnlyList<string> texts, EncodeOptions? options = null, int maxDegreeOfParallelism = -1)

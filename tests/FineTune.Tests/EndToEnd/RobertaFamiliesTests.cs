@@ -70,22 +70,8 @@ public class RobertaFamiliesTests(ITestOutputHelper output)
         var texts = new[] { "A man is playing a guitar.", "Zwei junge, weiße Männer sind im Freien.", "short", "The quick brown fox jumps over the lazy dog near the riverbank today." };
         var batch = tokenizer.ToBatch(tokenizer.EncodeBatch(texts));
 
-        Tensor Hidden(string folder)
-        {
-            var (encoder, _) = ModelFolder.LoadEncoder(folder);
-            using (encoder)
-            using (inference_mode())
-            {
-                encoder.eval();
-                using var ids = tensor(batch.InputIds, batch.Shape);
-                using var mask = tensor(batch.AttentionMask, batch.Shape);
-                using var types = tensor(batch.TokenTypeIds, batch.Shape);
-                return encoder.call(new ModelInput(ids, mask, types)).LastHiddenState.clone();
-            }
-        }
-
-        using var fromBert = Hidden(bertFolder);
-        using var fromRoberta = Hidden(roberta);
+        using var fromBert = LastHiddenState(bertFolder, batch);
+        using var fromRoberta = LastHiddenState(roberta, batch);
         var (encoderFamily, _) = ModelFolder.LoadEncoder(roberta);
         using (encoderFamily) Assert.Equal("roberta", encoderFamily.Config.ModelType);
         // Compare the real tokens (padding positions differ by design: RoBERTa gives them the padding position).
@@ -169,6 +155,14 @@ public class RobertaFamiliesTests(ITestOutputHelper output)
         Assert.True(windows.Count > 1);
         Assert.Contains(1, windows[1].TypeIds);
         var batch = tokenizer.ToBatch(windows);
+        using var withTypes = LastHiddenState(folder, batch);
+        using var withoutTypes = LastHiddenState(folder, batch with { TokenTypeIds = new long[batch.TokenTypeIds.Length] });
+        Assert.Equal(0f, (withTypes - withoutTypes).abs().max().item<float>());
+    }
+
+    /// <summary>The last hidden states of a folder's encoder on a batch (eval mode, no gradients).</summary>
+    private static Tensor LastHiddenState(string folder, TokenBatch batch)
+    {
         var (encoder, _) = ModelFolder.LoadEncoder(folder);
         using (encoder)
         using (inference_mode())
@@ -177,9 +171,7 @@ public class RobertaFamiliesTests(ITestOutputHelper output)
             using var ids = tensor(batch.InputIds, batch.Shape);
             using var mask = tensor(batch.AttentionMask, batch.Shape);
             using var types = tensor(batch.TokenTypeIds, batch.Shape);
-            using var withTypes = encoder.call(new ModelInput(ids, mask, types)).LastHiddenState;
-            using var withoutTypes = encoder.call(new ModelInput(ids, mask)).LastHiddenState;
-            Assert.Equal(0f, (withTypes - withoutTypes).abs().max().item<float>());
+            return encoder.call(new ModelInput(ids, mask, types)).LastHiddenState.clone();
         }
     }
 }

@@ -100,16 +100,16 @@ internal sealed class AddedVocabulary
                 if (token.LeftStrip)
                 {
                     int newStart = start;
-                    while (newStart > 0 && PreTokenizer.IsWhitespace(CodePointBefore(s, newStart, out _)))
+                    while (newStart > 0 && PreTokenizer.IsWhitespace(Utf16.CodePointBefore(s, newStart, out _)))
                     {
-                        CodePointBefore(s, newStart, out int units);
+                        Utf16.CodePointBefore(s, newStart, out int units);
                         newStart -= units;
                     }
                     start = Math.Max(newStart, startOffset);
                 }
                 if (token.RightStrip)
                 {
-                    while (stop < s.Length && PreTokenizer.IsWhitespace(CodePointAt(s, stop, out int units))) stop += units;
+                    while (stop < s.Length && PreTokenizer.IsWhitespace(Utf16.CodePointAt(s, stop, out int units))) stop += units;
                     from = stop;
                 }
                 if (startOffset < start) result.Add(new Split(text.Slice(startOffset, start)!));
@@ -120,30 +120,8 @@ internal sealed class AddedVocabulary
             return result;
         }
 
-        private static int CodePointAt(ReadOnlySpan<char> s, int i, out int units)
-        {
-            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
-            {
-                units = 2;
-                return char.ConvertToUtf32(s[i], s[i + 1]);
-            }
-            units = 1;
-            return s[i];
-        }
+        private static bool EndsWithWord(ReadOnlySpan<char> s) => s.Length > 0 && WhitespacePreTokenizer.IsWord(Utf16.CodePointBefore(s, s.Length, out _));
 
-        private static int CodePointBefore(ReadOnlySpan<char> s, int i, out int units)
-        {
-            if (i >= 2 && char.IsLowSurrogate(s[i - 1]) && char.IsHighSurrogate(s[i - 2]))
-            {
-                units = 2;
-                return char.ConvertToUtf32(s[i - 2], s[i - 1]);
-            }
-            units = 1;
-            return s[i - 1];
-        }
-
-        private static bool EndsWithWord(ReadOnlySpan<char> s) => s.Length > 0 && WhitespacePreTokenizer.IsWord(CodePointBefore(s, s.Length, out _));
-
-        private static bool StartsWithWord(ReadOnlySpan<char> s) => s.Length > 0 && WhitespacePreTokenizer.IsWord(CodePointAt(s, 0, out _));
+        private static bool StartsWithWord(ReadOnlySpan<char> s) => s.Length > 0 && WhitespacePreTokenizer.IsWord(Utf16.CodePointAt(s, 0, out _));
     }
 }

@@ -42,7 +42,7 @@ internal sealed class WordPieceModel : TokenModel
 
     public override void Tokenize(ReadOnlySpan<char> chars, List<PieceToken> output)
     {
-        if (chars.Length > _maxChars && CountCodePoints(chars) > _maxChars)
+        if (chars.Length > _maxChars && Utf16.CountCodePoints(chars) > _maxChars)
         {
             output.Add(new PieceToken(_unk, 0, chars.Length));
             return;
@@ -50,16 +50,7 @@ internal sealed class WordPieceModel : TokenModel
         int first = output.Count;
         for (int begin = 0; begin < chars.Length;)
         {
-            int end = chars.Length;
-            int id = -1;
-            while (end > begin)
-            {
-                var piece = chars[begin..end];
-                if (begin == 0 ? _vocab.TryGetId(piece, out id) : _vocab.TryGetSuffixId(piece, out id)) break;
-                id = -1;
-                end -= end - begin >= 2 && char.IsLowSurrogate(chars[end - 1]) && char.IsHighSurrogate(chars[end - 2]) ? 2 : 1;
-            }
-            if (id < 0)
+            if (!_vocab.TryLongestMatch(chars, begin, out int id, out int end))
             {
                 output.RemoveRange(first, output.Count - first);
                 output.Add(new PieceToken(_unk, 0, chars.Length));
@@ -68,14 +59,6 @@ internal sealed class WordPieceModel : TokenModel
             output.Add(new PieceToken(id, begin, end));
             begin = end;
         }
-    }
-
-    internal static int CountCodePoints(ReadOnlySpan<char> s)
-    {
-        int n = 0;
-        for (int i = 0; i < s.Length; i++, n++)
-            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) i++;
-        return n;
     }
 }
 

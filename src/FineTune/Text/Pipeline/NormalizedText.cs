@@ -83,17 +83,7 @@ internal sealed class NormalizedText
     }
 
     /// <summary>The code point at UTF-16 index <paramref name="i"/> and how many units it takes.</summary>
-    public int CodePointAt(int i, out int units)
-    {
-        char c = Chars[i];
-        if (char.IsHighSurrogate(c) && i + 1 < Length && char.IsLowSurrogate(Chars[i + 1]))
-        {
-            units = 2;
-            return char.ConvertToUtf32(c, Chars[i + 1]);
-        }
-        units = 1;
-        return c;
-    }
+    public int CodePointAt(int i, out int units) => Utf16.CodePointAt(Span, i, out units);
 
     /// <summary>The original range of normalized units [<paramref name="start"/>, <paramref name="end"/>): the start of the first, the end of the last.</summary>
     public (int Start, int End) OriginalRange(int start, int end) =>

@@ -354,7 +354,7 @@ internal sealed class PrecompiledNormalizer : Normalizer
     /// <summary>Hugging Face's replace helper: the new characters replace, extra ones are insertions, fewer remove from the last pair.</summary>
     private static void Replace(List<(int CodePoint, int Change)> changes, ReadOnlySpan<char> oldPart, string newPart)
     {
-        int oldCount = CountCodePoints(oldPart), newCount = CountCodePoints(newPart);
+        int oldCount = Utf16.CountCodePoints(oldPart), newCount = Utf16.CountCodePoints(newPart);
         for (int j = 0; j < newPart.Length; j++)
         {
             int cp = newPart[j];
@@ -372,14 +372,6 @@ internal sealed class PrecompiledNormalizer : Normalizer
             var last = changes[^1];
             changes[^1] = (last.CodePoint, last.Change + diff);
         }
-    }
-
-    private static int CountCodePoints(ReadOnlySpan<char> s)
-    {
-        int n = 0;
-        for (int i = 0; i < s.Length; i++, n++)
-            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) i++;
-        return n;
     }
 
     private static int Utf8Length(ReadOnlySpan<char> s) => System.Text.Encoding.UTF8.GetByteCount(s);

@@ -324,17 +324,7 @@ internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) 
         return matches;
     }
 
-    private static int Cp(char[] s, int n, int i, out int units)
-    {
-        char c = s[i];
-        if (char.IsHighSurrogate(c) && i + 1 < n && char.IsLowSurrogate(s[i + 1]))
-        {
-            units = 2;
-            return char.ConvertToUtf32(c, s[i + 1]);
-        }
-        units = 1;
-        return c;
-    }
+    private static int Cp(char[] s, int n, int i, out int units) => Utf16.CodePointAt(s.AsSpan(0, n), i, out units);
 
     private static int MatchAt(char[] s, int n, int i)
     {
