@@ -19,7 +19,7 @@ const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
 const tk = require('tokenizers');
-const { csvRows, record } = require('./common');
+const { csvRows, record, trickyStrings, conllSentences } = require('./common');
 const legacy = require('tokenizers-legacy');
 
 const [vocabPath, dataArg, outArg] = process.argv.slice(2);
@@ -84,32 +84,10 @@ for (const article of JSON.parse(read('squad_v1.1/dev-v1.1.json')).data)
   for (const p of article.paragraphs) squad.push({ context: p.context, question: p.qas[0].question });
 const qa = every(squad, 40, 52);
 
-const conll = [];
-{
-  let words = [];
-  for (const l of read('conll2003/eng.testa').split('\n')) {
-    const w = l.split(' ')[0];
-    if (!l.trim()) { if (words.length) conll.push(words); words = []; }
-    else if (w !== '-DOCSTART-') words.push(w);
-  }
-}
+const conll = conllSentences(read('conll2003/eng.testa'));
 const conllWords = every(conll, 10, 300);
 
-const tricky = [
-  '', '   ', '\t\n\r', 'Café naïve résumé façade', 'Crème brûlée à la mode, déjà vu', '北京欢迎你，你好世界', '日本語のテキストと漢字',
-  '한국어 텍스트입니다', 'Emoji 😀👍🏽 and 🎉 party', 'Family 👨‍👩‍👧‍👦 ZWJ sequence', 'Flags 🇺🇸🇫🇷!',
-  'null\u0000char and \u0001\u0002 controls\u007f end', 'tab\there\nnewline\r\nwindows  double  space', 'a'.repeat(150),
-  'x'.repeat(100) + ' ' + 'x'.repeat(101) + ' ' + '😀'.repeat(60) + ' ' + '😀'.repeat(101), 'supercalifragilisticexpialidocious antidisestablishmentarianism',
-  'Visit https://example.com/path?query=1&b=2#frag or www.test.org/a_b-c~d', 'mail john.doe+tag@example.co.uk now',
-  'e\u0301 a\u0308 n\u0303 o\u0302\u0323 decomposed', 'İstanbul ISTANBUL ıi İ İİ', 'Straße STRASSE Fußball ẞ', 'مرحبا بالعالم، كيف حالك؟ مَرْحَبًا',
-  'नमस्ते दुनिया। हिन्दी क़', 'ＦＵＬＬＷＩＤＴＨ ｔｅｘｔ １２３！', 'non\u00a0breaking\u00a0space and\u202fnarrow', 'soft\u00adhyphen',
-  'zero\u200bwidth\u200cnon\u200djoiner\ufeffbom', '[CLS] hello [SEP] [MASK] world [PAD][UNK]', 'a[MASK]b [mask] [MASK', 'ΟΔΥΣΣΕΥΣ Ὀδυσσεύς',
-  'x² + y³ = z½ ≠ ∞ ™ © ®', 'ﬁ ﬂ ﬀ ligatures', 'bad\ufffdbyte', 'Hello!!! What?!... (yes) [no] {maybe} «quoted» „German“ —dash– ‘single’',
-  '3.14159 1,000,000 $5.99 50% #1 @user', 'Tiếng Việt có dấu', 'שָׁלוֹם עולם', 'ภาษาไทย', '𠀀𠀁 𪚥 CJK ext B', '豈更車 compatibility',
-  'Привет, МИР! Ёлка', 'line\u2028sep\u2029para\u0085nel', '全角\u3000スペース', '❤️ ☺︎ variation', '𝅘𝅥𝅮 music 𝅗𝅥', 'Ǆ ǅ ǆ digraphs',
-  'Å Ω K signs', "don't won't it's I'm they've we're", '  leading and trailing  ', '...!!!???', 'a     b', '\u00e9\u0301\u0300 stacked',
-  'Ａ\u0300 ǲ ﬃ', '\u1FEF\u0385 greek accents', 'KELVIN K ANGSTROM Å', 'ⅷ Ⅻ roman', 'a\u0300\u0316 reorder', '\u0345 ypogegrammeni ΑΙ',
-];
+const tricky = trickyStrings;
 const trickyPairs = [
   ['Emoji 😀 first', 'second 👍🏽 pair with 𠀀 chars'], ['Café', 'naïve façade'], ['', 'empty first'], ['empty second', ''],
   ['[CLS] inside', 'and [SEP] here'], ['北京', '欢迎你'],
