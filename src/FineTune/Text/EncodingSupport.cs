@@ -5,6 +5,20 @@ namespace FineTune.Text;
 /// <summary>What every tokenizer does the same way: batches in parallel, Hugging Face's truncation arithmetic, padded batches.</summary>
 internal static class EncodingSupport
 {
+    /// <summary>ITokenizer.EncodeBatch of texts, for every implementation.</summary>
+    public static Encoding[] EncodeBatch(ITokenizer tokenizer, IReadOnlyList<string> texts, EncodeOptions? options, int maxDegreeOfParallelism)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        return RunBatch(texts.Count, i => tokenizer.Encode(texts[i], null, options), maxDegreeOfParallelism);
+    }
+
+    /// <summary>ITokenizer.EncodeBatch of text pairs, for every implementation.</summary>
+    public static Encoding[] EncodeBatch(ITokenizer tokenizer, IReadOnlyList<(string Text, string? Pair)> inputs, EncodeOptions? options, int maxDegreeOfParallelism)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        return RunBatch(inputs.Count, i => tokenizer.Encode(inputs[i].Text, inputs[i].Pair, options), maxDegreeOfParallelism);
+    }
+
     public static Encoding[] RunBatch(int count, Func<int, Encoding> encode, int maxDegreeOfParallelism)
     {
         var results = new Encoding[count];

@@ -206,17 +206,12 @@ internal sealed partial class PipelineTokenizer : ITokenizer
             (start, count) => Build(first, 0, first.Count, second, start, count, addSpecialTokens, 0, overflowing: start > 0));
     }
 
-    public Encoding[] EncodeBatch(IReadOnlyList<string> texts, EncodeOptions? options = null, int maxDegreeOfParallelism = -1)
-    {
-        ArgumentNullException.ThrowIfNull(texts);
-        return EncodingSupport.RunBatch(texts.Count, i => Encode(texts[i], null, options), maxDegreeOfParallelism);
-    }
+    public Encoding[] EncodeBatch(IReadOnlyList<string> texts, EncodeOptions? options = null, int maxDegreeOfParallelism = -1) =>
+        EncodingSupport.EncodeBatch(this, texts, options, maxDegreeOfParallelism);
 
-    public Encoding[] EncodeBatch(IReadOnlyList<(string Text, string? Pair)> inputs, EncodeOptions? options = null, int maxDegreeOfParallelism = -1)
-    {
-        ArgumentNullException.ThrowIfNull(inputs);
-        return EncodingSupport.RunBatch(inputs.Count, i => Encode(inputs[i].Text, inputs[i].Pair, options), maxDegreeOfParallelism);
-    }
+    /// <summary>Tokenizes many text pairs (in parallel when there are enough of them); results are in input order.</summary>
+    public Encoding[] EncodeBatch(IReadOnlyList<(string Text, string? Pair)> inputs, EncodeOptions? options = null, int maxDegreeOfParallelism = -1) =>
+        EncodingSupport.EncodeBatch(this, inputs, options, maxDegreeOfParallelism);
 
     public TokenBatch ToBatch(IReadOnlyList<Encoding> encodings, int? length = null, int? multipleOf = null) =>
         EncodingSupport.ToBatch(encodings, length, multipleOf, PaddingTokenId);

@@ -154,18 +154,12 @@ internal sealed partial class WordPieceTokenizer : ITokenizer
     }
 
     /// <summary>Tokenizes many texts (in parallel when there are enough of them); results are in input order.</summary>
-    public Encoding[] EncodeBatch(IReadOnlyList<string> texts, EncodeOptions? options = null, int maxDegreeOfParallelism = -1)
-    {
-        ArgumentNullException.ThrowIfNull(texts);
-        return EncodingSupport.RunBatch(texts.Count, i => Encode(texts[i], null, options), maxDegreeOfParallelism);
-    }
+    public Encoding[] EncodeBatch(IReadOnlyList<string> texts, EncodeOptions? options = null, int maxDegreeOfParallelism = -1) =>
+        EncodingSupport.EncodeBatch(this, texts, options, maxDegreeOfParallelism);
 
     /// <summary>Tokenizes many text pairs (in parallel when there are enough of them); results are in input order.</summary>
-    public Encoding[] EncodeBatch(IReadOnlyList<(string Text, string? Pair)> inputs, EncodeOptions? options = null, int maxDegreeOfParallelism = -1)
-    {
-        ArgumentNullException.ThrowIfNull(inputs);
-        return EncodingSupport.RunBatch(inputs.Count, i => Encode(inputs[i].Text, inputs[i].Pair, options), maxDegreeOfParallelism);
-    }
+    public Encoding[] EncodeBatch(IReadOnlyList<(string Text, string? Pair)> inputs, EncodeOptions? options = null, int maxDegreeOfParallelism = -1) =>
+        EncodingSupport.EncodeBatch(this, inputs, options, maxDegreeOfParallelism);
 
     /// <summary>
     /// Hugging Face's truncate_encodings: how many tokens of each sequence remain within <paramref name="maxLength"/>
