@@ -18,6 +18,8 @@ var scenarios = new Dictionary<string, (Action<BenchArgs> Run, string Help)>
     ["memory-child"] = (MemoryScenario.Child, "(internal: one allocator's run)"),
     ["threads"] = (ThreadsScenario.Run, "[--policies PASSIVE,ACTIVE --counts 1,2 --batch 32 --seq 64 --rounds 2 --precision fp32]"),
     ["accuracy"] = (AccuracyScenario.Run, "--task sst2|stsb [--examples 8000 (sst2) --epochs 3 --seed 42 --precision fp32,bf16 --data DIR --threads N " + KernelSwitches.Help + "]"),
+    ["tokenize"] = (TokenizeScenario.Run, "[--types wordpiece,bpe,unigram --texts 20000 --reps 5 --warmup 1 --node node --data DIR]  (peer: cd tools/golden && npm install)"),
+    ["mltokenizers"] = (MlTokenizersScenario.Run, "[--texts 20000 --reps 3 --data DIR]  (Microsoft.ML.Tokenizers 3.0.0 against the goldens and our speed)"),
     ["e2e-sst2"] = (E2eSst2Scenario.Run, "--examples 20000 --vs-pytorch [--precision fp32|bf16 --peer-precision bf16|fp32 --python /usr/bin/python3 --data DIR --peer-only --threads N]"),
 };
 

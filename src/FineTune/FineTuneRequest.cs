@@ -2,6 +2,7 @@ using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Inference;
 using FineTune.Tasks;
+using FineTune.Text;
 using FineTune.Training;
 
 namespace FineTune;
@@ -93,6 +94,30 @@ public sealed record PredictRequest : SavedModelRequest
 
     public DataFileOptions File { get; init; } = new();
 }
+
+/// <summary>Tokenizing every input of a file with a model folder's tokenizer (the folder needs no weights).</summary>
+public sealed record TokenizeRequest
+{
+    /// <summary>A model folder (only its tokenizer files and config.json are read) or a catalog name.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>CSV, TSV, JSONL, Parquet, or .txt with one text per line.</summary>
+    public required string Input { get; init; }
+
+    /// <summary>The JSON Lines file to write: one object per input (input_ids, type_ids, tokens, offsets, sequence_ids, word_ids).</summary>
+    public required string Output { get; init; }
+
+    /// <summary>The columns of the text (and of the second text of a pair).</summary>
+    public ColumnMapping Columns { get; init; } = new() { Text = "text" };
+
+    public DataFileOptions File { get; init; } = new();
+
+    /// <summary>Truncation and special tokens; the default adds special tokens and cuts nothing.</summary>
+    public EncodeOptions? Encode { get; init; }
+}
+
+/// <summary>What <see cref="FineTuner.Tokenize"/> wrote: how many inputs and tokens, with which tokenizer model, where.</summary>
+public sealed record TokenizeResult(int Inputs, long Tokens, string TokenizerModel, string Output);
 
 /// <summary>A task this library fine-tunes: its name and other names, what it is, and its options with their defaults.</summary>
 public sealed record TaskInfo(string Name, IReadOnlyList<string> Aliases, string Title, string Description, TaskOptions DefaultOptions, int DefaultMaxLength, string DefaultMetricForBest);

@@ -83,6 +83,21 @@ public static partial class FineTuner
         return task.Predict(saved, new PredictionInput(request.Input, request.Output, request.File, request.Columns));
     }
 
+    /// <summary>
+    /// Tokenizes every input of a file with a model folder's tokenizer and writes one JSON object per input (JSON Lines):
+    /// ids, type ids, tokens, offsets into the input, sequence ids and word ids. The folder needs no weights.
+    /// </summary>
+    public static TokenizeResult Tokenize(TokenizeRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!request.Output.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
+            throw new OptionException("TokenizeRequest.Output", $"{request.Output}: use a .jsonl file name");
+        var tokenizer = Tokenizers.FromFolder(ModelCatalog.Resolve(request.Model));
+        var rows = TextInputs.Read(request.Input, request.File, request.Columns.Text, request.Columns.TextPair);
+        var (inputs, tokens) = EncodingJson.WriteJsonl(request.Output, tokenizer, rows.Select(r => (r.SourceRow, r.Text, r.Pair)), request.Encode);
+        return new TokenizeResult(inputs, tokens, tokenizer.Model, Path.GetFullPath(request.Output));
+    }
+
     /// <summary>The task of a saved model, and the request with the model's folder (a catalog name resolved).</summary>
     private static (FineTuneTask Task, SavedModelRequest Request) SavedModel(SavedModelRequest request)
     {

@@ -21,12 +21,14 @@ internal sealed class BertEmbeddings : Module<ModelInput, Tensor>
     private readonly FastDropout dropout;
     private readonly EncoderConfig _config;
     private readonly int _positionOffset;
+    private readonly bool _takesTokenTypeIds;
     private readonly KernelSwitch _kernels;
 
-    internal BertEmbeddings(EncoderConfig config, int positionOffset, KernelSwitch kernels) : base(nameof(BertEmbeddings))
+    internal BertEmbeddings(EncoderConfig config, int positionOffset, KernelSwitch kernels, bool takesTokenTypeIds = true) : base(nameof(BertEmbeddings))
     {
         _config = config;
         _positionOffset = positionOffset;
+        _takesTokenTypeIds = takesTokenTypeIds;
         _kernels = kernels;
         int width = config.EmbeddingWidth;
         word_embeddings = Embedding(config.VocabSize, width, padding_idx: config.PadTokenId);
@@ -60,7 +62,8 @@ internal sealed class BertEmbeddings : Module<ModelInput, Tensor>
         using var words = Words.Lookup(word_embeddings, ids, _config.PadTokenId, _kernels.Options);                       // [B, T, E]
         using var positions = position_embeddings.call(positionIds);
         using var sum = words + positions;
-        using var types = token_type_embeddings?.call(input.TokenTypeIds ?? zeros_like(ids));
+        // RoBERTa and XLM-R take no token type ids (Hugging Face's model_input_names): every position gets type 0.
+        using var types = token_type_embeddings?.call((_takesTokenTypeIds ? input.TokenTypeIds : null) ?? zeros_like(ids));
         using var embeddings = types is null ? sum.alias() : sum + types;
         using var normalized = layerNorm.call(embeddings);
         return dropout.call(normalized).alias();
@@ -283,10 +286,10 @@ internal sealed class BertModel : TransformerEncoder
     private readonly BertEncoder encoder;
     private readonly BertPooler? pooler;
 
-    internal BertModel(EncoderConfig config, bool addPoolingLayer, int positionOffset, KernelOptions kernels)
+    internal BertModel(EncoderConfig config, bool addPoolingLayer, int positionOffset, KernelOptions kernels, bool takesTokenTypeIds = true)
         : base(nameof(BertModel), config, kernels)
     {
-        embeddings = new BertEmbeddings(config, positionOffset, Switch);
+        embeddings = new BertEmbeddings(config, positionOffset, Switch, takesTokenTypeIds);
         if (config.EmbeddingWidth != config.HiddenSize)
             embeddings_project = Linear(config.EmbeddingWidth, config.HiddenSize);
         encoder = new BertEncoder(config, Switch);
