@@ -121,6 +121,16 @@ public sealed record PredictRequest : SavedModelRequest
     public ColumnMapping Columns { get; init; } = new() { Text = "text" };
 
     public DataFileOptions File { get; init; } = new();
+
+    /// <summary>Checks the output file's name before anything is predicted.</summary>
+    internal void ValidateOutput()
+    {
+        if (string.IsNullOrWhiteSpace(Output)) throw new OptionException("PredictRequest.Output", "no output file was named");
+        if (Directory.Exists(Output)) throw new OptionException("PredictRequest.Output", $"{Output} is a folder; give a .csv or .jsonl file name");
+        var extension = Path.GetExtension(Output).ToLowerInvariant();
+        if (extension is not (".csv" or ".jsonl"))
+            throw new OptionException("PredictRequest.Output", $"{Output}: use a .csv or .jsonl file name");
+    }
 }
 
 /// <summary>A task this library fine-tunes: its name and other names, what it is, and its options with their defaults.</summary>

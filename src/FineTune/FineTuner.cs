@@ -102,6 +102,7 @@ public static class FineTuner
     public static PredictionOutcome Predict(PredictRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        request.ValidateOutput();
         var (task, saved) = SavedModel(request);
         return task.Predict(saved, new PredictionInput(request.Input, request.Output, request.File, request.Columns));
     }

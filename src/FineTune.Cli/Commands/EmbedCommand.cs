@@ -14,6 +14,11 @@ internal static class EmbedCommand
         var model = new Option<string>("--model", "-m") { Description = "A catalog name, a similarity fine-tune (RUN/model) or any BERT-family folder.", DefaultValueFactory = _ => "all-MiniLM-L6-v2" }.NotEmpty();
         var input = new Option<string>("--input", "-i") { Description = "Texts: CSV, TSV, JSONL, Parquet, or .txt with one text per line.", Required = true }.NotEmpty();
         var output = new Option<string>("--output", "-o") { Description = ".jsonl (row, text, embedding) or .npy (float32 matrix, one row per text).", Required = true }.NotEmpty();
+        output.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && Path.GetExtension(r.Tokens[0].Value).ToLowerInvariant() is not (".jsonl" or ".npy"))
+                r.AddError($"--output: use a .jsonl or .npy file name, got '{r.Tokens[0].Value}'");
+        });
         var normalize = new Option<bool>("--normalize") { Description = "Scale every vector to unit length (then dot product = cosine)." };
         var batchSize = new Option<int>("--batch-size") { Description = "Texts per batch.", DefaultValueFactory = _ => 64 }.Range(1, 1 << 20);
         var device = new Option<string>("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" }.NotEmpty();

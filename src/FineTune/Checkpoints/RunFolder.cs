@@ -308,22 +308,34 @@ internal static class Trash
     }
 }
 
-/// <summary>Writes a file under a temporary name beside it and renames it into place.</summary>
+/// <summary>
+/// Writes a file under a temporary name beside it (<c>.NAME.tmp-*</c>) and renames it into place: readers see the old
+/// file or the whole new one, and a failed write (a full disk) leaves neither a partial file nor the temporary one.
+/// </summary>
 internal static class AtomicFile
 {
-    public static void WriteAllText(string path, string text)
+    public static void Write(string path, Action<Stream> write)
     {
-        var tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "." + Path.GetFileName(path) + ".tmp-" + Guid.NewGuid().ToString("N")[..8]);
+        var full = Path.GetFullPath(path);
+        var tmp = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".tmp-" + Guid.NewGuid().ToString("N")[..8]);
         try
         {
-            File.WriteAllText(tmp, text);
-            File.Move(tmp, path, overwrite: true);
+            using (var stream = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+                write(stream);
+            File.Move(tmp, full, overwrite: true);
         }
         finally
         {
-            if (File.Exists(tmp)) File.Delete(tmp);
+            try { if (File.Exists(tmp)) File.Delete(tmp); }
+            catch (IOException) { }
         }
     }
+
+    /// <summary>UTF-8 without a byte order mark.</summary>
+    public static void WriteAllText(string path, string text) =>
+        Write(path, stream => stream.Write(new System.Text.UTF8Encoding(false).GetBytes(text)));
+
+    public static void WriteAllBytes(string path, byte[] bytes) => Write(path, stream => stream.Write(bytes));
 }
 
 /// <summary>What an I/O error means, in words a user can act on.</summary>
