@@ -54,7 +54,7 @@ public static class CliRunner
     }
 
     /// <summary>Prints the one line of a failure and returns its exit code.</summary>
-    internal static int Report(Exception e, ParseResult? parsed)
+    public static int Report(Exception e, ParseResult? parsed)
     {
         var (code, message) = Classify(e);
         if (code == UnexpectedError)
@@ -68,7 +68,7 @@ public static class CliRunner
     }
 
     /// <summary>The exit code of an exception and its message, with the library's option names shown as flags.</summary>
-    internal static (int Code, string Message) Classify(Exception e)
+    public static (int Code, string Message) Classify(Exception e)
     {
         if (e is AggregateException { InnerExceptions.Count: 1 } aggregate) e = aggregate.InnerExceptions[0];
         if (e is System.Reflection.TargetInvocationException { InnerException: { } inner }) e = inner;

@@ -346,6 +346,8 @@ internal sealed class Trainer
         public void Capture(TaskModel model, long step)
         {
             DisposeWeights();
+            // The scope holds the temporaries (detach, cpu) until the copies exist; only the copies leave it.
+            using var scope = NewDisposeScope();
             Weights = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().clone().DetachFromDisposeScope());
             Step = step;
         }
