@@ -40,8 +40,17 @@ public sealed record FineTuneRequest
     public int? Threads { get; init; }
     public ModelLoadOptions Load { get; init; } = new();
 
-    /// <summary>A checkpoint folder to continue from (optimizer, schedule, RNG and data position restored).</summary>
+    /// <summary>
+    /// A checkpoint folder to continue from (optimizer, schedule, RNG and data position restored), or a run folder
+    /// (its newest checkpoint). The output folder may then hold that run's files.
+    /// </summary>
     public string? ResumeFrom { get; init; }
+
+    /// <summary>
+    /// Clear an output folder that already holds files (another run's) before training writes into it. Without it,
+    /// such a folder is an error unless the run resumes the run it holds (<see cref="ResumeFrom"/>).
+    /// </summary>
+    public bool Overwrite { get; init; }
 
     /// <summary>Progress reporters (the CLI's console reporter); log.jsonl and TensorBoard files are always written.</summary>
     public IReadOnlyList<ITrainerCallback> Callbacks { get; init; } = [];
@@ -49,11 +58,31 @@ public sealed record FineTuneRequest
     /// <summary>Receives one-line messages about the run's set-up (data summary, truncation, load report).</summary>
     public Action<string>? Info { get; init; }
 
+    /// <summary>
+    /// Receives warnings: data a model can hardly learn from (many unknown tokens, classes with one example), a
+    /// checkpoint that could not be written for lack of space. Null: they go to <see cref="Info"/>, marked "Warning:".
+    /// </summary>
+    public Action<string>? Warning { get; init; }
+
     /// <summary>Stops training between two steps, writing a checkpoint to resume from (<see cref="TrainingInterruptedException"/>).</summary>
     public CancellationToken Cancellation { get; init; }
 
     /// <summary>The kernels the model computes with (the measured defaults; the benchmark compares alternatives).</summary>
     internal KernelOptions Kernels { get; init; } = KernelOptions.Default;
+
+    /// <summary>Checks every value that does not depend on the data or the model, before anything is read or written.</summary>
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Model)) throw new OptionException("FineTuneRequest.Model", "no model was named");
+        if (string.IsNullOrWhiteSpace(Data?.Train)) throw new OptionException("DatasetFiles.Train", "no training file was named");
+        if (string.IsNullOrWhiteSpace(OutputDirectory)) throw new OptionException("FineTuneRequest.OutputDirectory", "no output folder was named");
+        if (Threads is < 1 or > 4096) throw new OptionException("FineTuneRequest.Threads", $"must be at least 1, got {Threads}");
+        if (Overwrite && ResumeFrom is not null)
+            throw new OptionException("FineTuneRequest.Overwrite", "clearing the output folder and resuming a run in it exclude each other; give one");
+        Training.Validate();
+        Dataset.Validate();
+        TaskOptions?.Validate();
+    }
 }
 
 /// <summary>What a run produced.</summary>
@@ -93,6 +122,16 @@ public sealed record PredictRequest : SavedModelRequest
     public ColumnMapping Columns { get; init; } = new() { Text = "text" };
 
     public DataFileOptions File { get; init; } = new();
+
+    /// <summary>Checks the output file's name before anything is predicted.</summary>
+    internal void ValidateOutput()
+    {
+        if (string.IsNullOrWhiteSpace(Output)) throw new OptionException("PredictRequest.Output", "no output file was named");
+        if (Directory.Exists(Output)) throw new OptionException("PredictRequest.Output", $"{Output} is a folder; give a .csv or .jsonl file name");
+        var extension = Path.GetExtension(Output).ToLowerInvariant();
+        if (extension is not (".csv" or ".jsonl"))
+            throw new OptionException("PredictRequest.Output", $"{Output}: use a .csv or .jsonl file name");
+    }
 }
 
 /// <summary>Tokenizing every input of a file with a model folder's tokenizer (the folder needs no weights).</summary>

@@ -44,10 +44,33 @@ public static partial class FineTuner
     {
         ArgumentNullException.ThrowIfNull(request);
         var task = TaskRegistry.Get(request.Task);
-        var run = Begin(request, task);
-        var data = task.Prepare(run.Context);
-        run = WithoutValidationIfEmpty(run, data.Validation is not null);
-        var (model, loadReport) = data.LoadModel();
+        request.Validate();
+        // The checkpoint to resume from is checked, and the output folder locked and checked, before anything is read
+        // or written; until training starts, a failure leaves the folder as it was (RunFolder.Abandon).
+        var resume = request.ResumeFrom is null ? null : Checkpoint.Resolve(request.ResumeFrom, "FineTuneRequest.ResumeFrom");
+        using var folder = RunFolder.Open(request.OutputDirectory, request.Overwrite, resume?.Folder, resume?.State.RunId);
+        RunState run;
+        TaskRun data;
+        TaskModel? model = null;
+        LoadReport loadReport;
+        try
+        {
+            run = Begin(request with { ResumeFrom = resume?.Folder }, task, folder.Path);
+            foreach (var leftover in folder.RemovedLeftovers)
+                run.Context.Info($"Removed what an interrupted save had left: {leftover}.");
+            data = task.Prepare(run.Context);
+            run = WithoutValidationIfEmpty(run, data.Validation is not null);
+            run = run with { UnknownTokenRate = RunChecks.BeforeTraining(run.Context, data, task) };
+            (model, loadReport) = data.LoadModel();
+            RunChecks.DiskSpace(run.Context, data, model, folder.Path);
+            folder.Claim();
+        }
+        catch
+        {
+            model?.Dispose();
+            folder.Abandon();
+            throw;
+        }
         using var _ = model;
         run.Context.Info(loadReport.Describe());
         if (loadReport.PoolingReason is { } reason)
@@ -56,7 +79,7 @@ public static partial class FineTuner
                 : $"The head reads the [CLS] token ({reason}; ModelLoadOptions.ClassifierPooling mean for the mean of the token states).");
         model.to(run.Context.Device);
         data.BeforeTraining(model);
-        var (result, metricForBest) = Fit(run, task, data, model);
+        var (result, metricForBest) = Fit(run, task, data, model, folder.RunId);
         var (splits, validation, test) = EvaluateSplits(run, data, model);
         return Finish(run, task, data, result, metricForBest, loadReport, splits, validation, test);
     }
@@ -79,6 +102,7 @@ public static partial class FineTuner
     public static PredictionOutcome Predict(PredictRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        request.ValidateOutput();
         var (task, saved) = SavedModel(request);
         return task.Predict(saved, new PredictionInput(request.Input, request.Output, request.File, request.Columns));
     }
@@ -101,6 +125,7 @@ public static partial class FineTuner
     /// <summary>The task of a saved model, and the request with the model's folder (a catalog name resolved).</summary>
     private static (FineTuneTask Task, SavedModelRequest Request) SavedModel(SavedModelRequest request)
     {
+        request.Validate();
         var folder = ModelCatalog.Resolve(request.Model);
         return (TaskRegistry.DetectOrThrow(folder), request with { Model = folder });
     }
@@ -111,10 +136,13 @@ public static partial class FineTuner
     private sealed record RunState(FineTuneRequest Request, RunContext Context, Func<IDisposable?>? PrecisionScope, DateTimeOffset Started, Stopwatch Clock)
     {
         public string ModelDirectory => Path.Combine(Context.Output, "model");
+
+        /// <summary>The share of the training tokens that are [UNK].</summary>
+        public double? UnknownTokenRate { get; init; }
     }
 
     /// <summary>Checks the options, sets threads, seed and device, resolves the model and its tokenizer, and caps the max length.</summary>
-    private static RunState Begin(FineTuneRequest request, FineTuneTask task)
+    private static RunState Begin(FineTuneRequest request, FineTuneTask task, string output)
     {
         var clock = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
@@ -148,8 +176,9 @@ public static partial class FineTuner
             Tokenizer = tokenizer,
             Config = config,
             MaxLength = maxLength,
-            Output = Path.GetFullPath(request.OutputDirectory),
+            Output = output,
             Info = info,
+            Warn = request.Warning ?? (m => info("Warning: " + m)),
             EvaluationScope = PrecisionScopes.For(evaluationPrecision, device),
             Resuming = request.ResumeFrom is not null,
         };
@@ -179,13 +208,13 @@ public static partial class FineTuner
     /// Trains the model (already on the run's device) with log.jsonl, TensorBoard, checkpoints and the request's
     /// callbacks, restores the best model and saves it to DIR/model with the tokenizer and finetune.json.
     /// </summary>
-    private static (TrainerResult Result, string MetricForBest) Fit(RunState run, FineTuneTask task, TaskRun data, TaskModel model)
+    private static (TrainerResult Result, string MetricForBest) Fit(RunState run, FineTuneTask task, TaskRun data, TaskModel model, string runId)
     {
         var context = run.Context;
         var training = context.Training;
         Directory.CreateDirectory(context.Output);
-        using var jsonl = new JsonLinesLogCallback(Path.Combine(context.Output, "log.jsonl"), append: context.Resuming);
-        var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(context.Output, "tensorboard")) };
+        using var jsonl = new JsonLinesLogCallback(Path.Combine(context.Output, "log.jsonl"), append: context.Resuming, context.Warn);
+        var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(context.Output, "tensorboard"), context.Warn) };
         callbacks.AddRange(run.Request.Callbacks);
         var metricForBest = training.MetricForBest ?? task.DefaultMetricForBest;
         var trainer = new Trainer(model, training, data.TrainingSet, data.Validation, metricForBest, context.Device, callbacks,
@@ -193,14 +222,23 @@ public static partial class FineTuner
             writeExtras: context.Tokenizer.Save)
         {
             PrecisionScope = run.PrecisionScope,
+            RunId = runId,
+            Warn = context.Warn,
         };
         var result = trainer.Train(run.Request.ResumeFrom, run.Request.Cancellation);
         var metadata = data.Metadata(new FineTuneMetadata { Task = task.Name, MaxLength = context.MaxLength, BaseModel = run.Request.Model });
-        ModelFolder.Save(model, run.ModelDirectory, folder =>
+        try
         {
-            context.Tokenizer.Save(folder);
-            metadata.Save(folder);
-        });
+            ModelFolder.Save(model, run.ModelDirectory, folder =>
+            {
+                context.Tokenizer.Save(folder);
+                metadata.Save(folder);
+            });
+        }
+        catch (IOException e) when (FileErrors.IsDiskFull(e))
+        {
+            throw new EnvironmentException(RunChecks.FinalSaveFailed(run.ModelDirectory, Path.Combine(context.Output, "checkpoints"), result.State, runId), e);
+        }
         return (result, trainer.MetricForBest);
     }
 
@@ -252,6 +290,7 @@ public static partial class FineTuner
                 SkippedRows = data.Summary.SkippedCount,
                 SkippedReasons = data.Summary.Skipped.SelectMany(s => s.FirstReasons).ToList(),
                 MaxLength = context.MaxLength,
+                UnknownTokenRate = run.UnknownTokenRate,
             },
             Settings = settings,
             LoadReport = loadReport.Describe(),

@@ -118,12 +118,17 @@ internal static class WeightLoader
         }
 
         int loaded = 0;
+        // The scope holds every temporary tensor until the copies are done: an unreferenced TorchSharp tensor can be
+        // finalized (its native tensor freed) on another thread while a native call still uses it.
         using (no_grad())
+        using (NewDisposeScope())
         {
             foreach (var (key, parameter) in target)
             {
                 if (!renamed.TryGetValue(key, out var c) || headResized.Contains(key)) continue;
-                parameter.copy_(c.Value.to(parameter.dtype));
+                var value = c.Value.to(parameter.dtype);
+                parameter.copy_(value);
+                GC.KeepAlive(value);
                 loaded++;
             }
         }

@@ -27,7 +27,7 @@ internal static class DatasetSplitter
         var validationSize = HeldOutSize(n, validationFraction);
         var testSize = HeldOutSize(n, testFraction);
         if (validationSize + testSize >= n)
-            throw new ArgumentException(
+            throw new OptionException(validationSize > 0 ? "DatasetOptions.ValidationFraction" : "DatasetOptions.TestFraction",
                 $"{n} examples are too few to hold out {validationSize} for validation and {testSize} for test and keep any for training");
 
         var part = new byte[n]; // 0 train, 1 validation, 2 test

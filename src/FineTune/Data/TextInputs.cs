@@ -15,12 +15,21 @@ public static class TextInputs
     public static IReadOnlyList<TextInput> Read(string path, DataFileOptions fileOptions, string textColumn, string? pairColumn = null)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path)) throw new DataException("is a folder; give an input file", path);
         if (!File.Exists(path)) throw new DataException("input file not found", path);
         if (path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase))
         {
             if (pairColumn is not null)
                 throw new OptionException("ColumnMapping.TextPair", $"a .txt file holds one text per line, not pairs: give a CSV, TSV, JSONL or Parquet file ({path})");
-            return File.ReadLines(path).Select((line, i) => new TextInput(i + 1, line)).Where(r => r.Text.Length > 0).ToList();
+            using var text = DataFileReader.OpenText(path, fileOptions);
+            var lines = new List<TextInput>();
+            int number = 0;
+            while (text.ReadLine() is { } line)
+            {
+                number++;
+                if (line.Length > 0) lines.Add(new TextInput(number, line));
+            }
+            return lines;
         }
         var reader = DataFileReader.Open(path, fileOptions);
         foreach (var column in new[] { textColumn, pairColumn })

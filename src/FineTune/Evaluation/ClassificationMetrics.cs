@@ -129,6 +129,13 @@ internal sealed class ClassificationMetrics : IMetricAccumulator
             .ToArray();
     }
 
+    public IReadOnlyList<string> Names =>
+    [
+        MetricNames.Accuracy, MetricNames.PrecisionMacro, MetricNames.RecallMacro, MetricNames.F1Macro, MetricNames.PrecisionMicro,
+        MetricNames.RecallMicro, MetricNames.F1Micro, MetricNames.PrecisionWeighted, MetricNames.RecallWeighted, MetricNames.F1Weighted,
+        MetricNames.Mcc, .. ClassCount == 2 ? new[] { MetricNames.Precision, MetricNames.Recall, MetricNames.F1 } : [],
+    ];
+
     public IReadOnlyDictionary<string, double> Compute()
     {
         if (ExampleCount == 0) throw new InvalidOperationException("no examples were added");

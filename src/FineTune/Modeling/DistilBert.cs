@@ -25,8 +25,9 @@ internal sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
         position_embeddings = Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
         if (config.SinusoidalPositionEmbeddings == true)
             using (no_grad())
+            using (var table = Sinusoidal(config.MaxPositionEmbeddings, config.HiddenSize))
             {
-                position_embeddings.weight!.copy_(Sinusoidal(config.MaxPositionEmbeddings, config.HiddenSize));
+                position_embeddings.weight!.copy_(table);
                 position_embeddings.weight!.requires_grad = false;
             }
         layerNorm = LayerNorm(config.HiddenSize, eps: 1e-12);

@@ -20,12 +20,7 @@ internal static class RunFiles
     public static void WriteJsonAtomically(string path, object value) =>
         WriteTextAtomically(path, JsonSerializer.Serialize(value, Json) + "\n");
 
-    public static void WriteTextAtomically(string path, string text)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, text, new UTF8Encoding(false));
-        File.Move(tmp, path, overwrite: true);
-    }
+    public static void WriteTextAtomically(string path, string text) => Checkpoints.AtomicFile.WriteAllText(path, text);
 
     public const string RecordName = "run.json";
 

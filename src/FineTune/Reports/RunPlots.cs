@@ -177,13 +177,15 @@ internal static partial class RunPlots
             line.LegendText = isBest ? $"{name} (metric for best)" : name;
             if (both && !higher)
             {
-                line.LinePattern = LinePattern.Dashed;
+                // Square markers rather than a dashed line: Skia's SVG backend drops dash patterns (and says so on
+                // stderr), so the SVG would not show what the PNG does.
+                line.MarkerShape = MarkerShape.FilledSquare;
                 line.Axes.YAxis = plot.Axes.Right;
             }
         }
         if (both)
         {
-            plot.Axes.Right.Label.Text = "lower is better (dashed)";
+            plot.Axes.Right.Label.Text = "lower is better (square markers)";
             plot.Axes.Right.Label.FontSize = 15;
             plot.Axes.Right.TickLabelStyle.FontSize = 13;
         }
@@ -255,7 +257,6 @@ internal static partial class RunPlots
         var plot = NewPlot($"Predicted vs actual: {split} ({actual.Length.ToString("N0", CultureInfo.InvariantCulture)} examples)", "actual", "predicted", integerSteps: false);
         var diagonal = plot.Add.Line(min - pad, min - pad, max + pad, max + pad);
         diagonal.LineColor = Grey;
-        diagonal.LinePattern = LinePattern.Dashed;
         diagonal.LineWidth = 1.5f;
         diagonal.LegendText = "perfect prediction (y = x)";
         var markers = plot.Add.Markers(actual, predicted, MarkerShape.FilledCircle, actual.Length > 2000 ? 3 : 5,

@@ -48,6 +48,8 @@ internal sealed record RunData
     [JsonPropertyName("skipped_rows")] public int SkippedRows { get; init; }
     [JsonPropertyName("skipped_reasons")] public IReadOnlyList<string> SkippedReasons { get; init; } = [];
     [JsonPropertyName("max_length")] public int MaxLength { get; init; }
+    /// <summary>The share of the training tokens that are the tokenizer's unknown token.</summary>
+    [JsonPropertyName("unknown_token_rate")] public double? UnknownTokenRate { get; init; }
 }
 
 /// <summary>Per split: examples, examples truncated to max length, and the label distribution.</summary>

@@ -128,6 +128,8 @@ internal sealed record RunContext
     /// <summary>The run folder.</summary>
     public required string Output { get; init; }
     public required Action<string> Info { get; init; }
+    /// <summary>Receives warnings about the data or the run.</summary>
+    public required Action<string> Warn { get; init; }
     /// <summary>The scope evaluation runs in (none for fp32).</summary>
     public Func<IDisposable?>? EvaluationScope { get; init; }
     /// <summary>Whether the run continues from a checkpoint.</summary>

@@ -73,7 +73,9 @@ internal sealed class FusedAdamW : IDisposable
             {
                 long n = p.NumberOfElements;
                 using (var slot = values.narrow(0, offset, n))
-                    slot.copy_(p.detach().reshape(-1));
+                using (var detached = p.detach())
+                using (var flat = detached.reshape(-1))
+                    slot.copy_(flat);
                 using (var view = values.narrow(0, offset, n).view(p.shape))
                     p.set_(view);
                 // The gradient is a view of the flat buffer. Autograd accumulates into an existing .grad in place
@@ -246,7 +248,8 @@ internal sealed class FusedAdamW : IDisposable
                     throw new ModelLoadException("missing from the optimizer state", source, key);
                 if (value.NumberOfElements != target.NumberOfElements)
                     throw new ModelLoadException($"has {value.NumberOfElements} values but the model has {target.NumberOfElements} trainable values in this group", source, key);
-                target.copy_(value.reshape(-1));
+                using var flat = value.reshape(-1);
+                target.copy_(flat);
             }
         StepCount = step.item<long>();
     }

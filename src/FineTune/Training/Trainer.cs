@@ -53,6 +53,12 @@ internal sealed class Trainer
     /// <summary>A scope around forward passes that sets the arithmetic precision (bf16 autocast); null for fp32.</summary>
     public Func<IDisposable?>? PrecisionScope { get; init; }
 
+    /// <summary>The run the checkpoints belong to: recorded in each, and the only ones rotation deletes.</summary>
+    public string? RunId { get; init; }
+
+    /// <summary>Receives warnings (a checkpoint that could not be written for lack of space).</summary>
+    public Action<string>? Warn { get; init; }
+
     /// <summary>Optimizer steps per epoch: micro-batches per epoch over accumulation steps, rounded up.</summary>
     public static long StepsPerEpoch(int examples, TrainingOptions options) =>
         ((examples + options.BatchSize - 1) / options.BatchSize + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps;
@@ -71,11 +77,14 @@ internal sealed class Trainer
 
         using var optimizer = new FusedAdamW(_model.named_parameters(), _options.LearningRate, _options.WeightDecay,
             _options.AdamBeta1, _options.AdamBeta2, _options.AdamEpsilon);
-        var state = new TrainerState { MaxSteps = totalSteps, MetricForBest = MetricForBest };
+        var state = new TrainerState { MaxSteps = totalSteps, MetricForBest = MetricForBest, RunId = RunId };
         var best = new BestModel();
         IReadOnlyDictionary<string, double>? bestMetrics = null;
         if (resumeFrom is not null)
+        {
             state = Resume(resumeFrom, optimizer, best);
+            state.RunId = RunId ?? state.RunId;
+        }
         else
             random.manual_seed(_options.Seed);
 
@@ -215,7 +224,27 @@ internal sealed class Trainer
 
     private const string BestFolderName = "best-model";
 
-    private string SaveCheckpoint(TrainerState state, FusedAdamW optimizer, BestModel best)
+    /// <summary>
+    /// Writes a checkpoint (and the best model, when it changed) and rotates the old ones. A disk that is full is a
+    /// warning: whatever was half-written is removed, the previous checkpoints stay as they are, training goes on, and
+    /// the result is null.
+    /// </summary>
+    private string? SaveCheckpoint(TrainerState state, FusedAdamW optimizer, BestModel best)
+    {
+        try
+        {
+            return WriteCheckpoint(state, optimizer, best);
+        }
+        catch (IOException e) when (FileErrors.IsDiskFull(e))
+        {
+            var free = DiskSpace.FreeBytes(_checkpointRoot!);
+            Warn?.Invoke($"no space left on the device for the checkpoint of step {state.GlobalStep} in {_checkpointRoot}"
+                + (free is long f ? $" ({f / 1e6:0} MB free)" : "") + "; the previous checkpoints are intact and training goes on");
+            return null;
+        }
+    }
+
+    private string WriteCheckpoint(TrainerState state, FusedAdamW optimizer, BestModel best)
     {
         var root = _checkpointRoot!;
         Directory.CreateDirectory(root);
@@ -246,12 +275,16 @@ internal sealed class Trainer
         return folder;
     }
 
+    /// <summary>
+    /// Keeps the newest <see cref="TrainingOptions.SaveTotalLimit"/> checkpoints of this run (by step); checkpoints of
+    /// other runs, or of no recorded run, are never touched. Deletes go through a trash name.
+    /// </summary>
     private void RotateCheckpoints(string root, TrainerState state)
     {
         if (_options.SaveTotalLimit <= 0) return;
-        var checkpoints = Directory.GetDirectories(root, "checkpoint-*").Order(StringComparer.Ordinal).ToList();
-        foreach (var old in checkpoints.Take(Math.Max(0, checkpoints.Count - _options.SaveTotalLimit)))
-            Directory.Delete(old, recursive: true);
+        var ours = Checkpoint.List(root).Where(c => c.State.RunId == state.RunId).OrderBy(c => c.State.GlobalStep).ToList();
+        foreach (var old in ours.Take(Math.Max(0, ours.Count - _options.SaveTotalLimit)))
+            Trash.Delete(old.Folder);
     }
 
     private TrainerState Resume(string folder, FusedAdamW optimizer, BestModel best)
@@ -313,6 +346,8 @@ internal sealed class Trainer
         public void Capture(TaskModel model, long step)
         {
             DisposeWeights();
+            // The scope holds the temporaries (detach, cpu) until the copies exist; only the copies leave it.
+            using var scope = NewDisposeScope();
             Weights = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().clone().DetachFromDisposeScope());
             Step = step;
         }
@@ -383,7 +418,7 @@ internal sealed class Trainer
 /// <summary>Training was stopped on request (Ctrl+C) between two steps.</summary>
 public sealed class TrainingInterruptedException(long step, string? checkpoint)
     : FineTuneException(checkpoint is null
-        ? $"training interrupted at step {step}; no checkpoint was written (TrainingOptions.SaveStrategy no)"
+        ? $"training interrupted at step {step}; no checkpoint was written (TrainingOptions.SaveStrategy no, or no space left)"
         : $"training interrupted at step {step}; continue with FineTuneRequest.ResumeFrom {checkpoint}")
 {
     public long Step { get; } = step;

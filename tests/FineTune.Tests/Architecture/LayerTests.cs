@@ -29,7 +29,7 @@ namespace FineTune.Tests.Architecture
         ];
 
         /// <summary>The errors every layer reports: in the root namespace (users catch them from there), but below every layer.</summary>
-        private static readonly HashSet<string> BottomOfRoot = ["FineTuneException", "ModelLoadException", "DataException", "OptionException"];
+        private static readonly HashSet<string> BottomOfRoot = ["FineTuneException", "ModelLoadException", "DataException", "OptionException", "EnvironmentException"];
 
         internal static (string Layer, int Rank)? LayerOf(Type type)
         {

@@ -55,7 +55,7 @@ public class CliTests
         Assert.StartsWith("error: --task: expected classification", error.Trim());
         (code, _, error) = Run("train", "--data", data, "--output", dir.File("run"), "--learning-rate", "3");
         Assert.Equal(2, code);
-        Assert.Contains("--learning-rate: must be in (0, 1), got 3", error);
+        Assert.Contains("--learning-rate: expected a number above 0 and below 1, got 3", error);
         (code, _, error) = Run("train", "--data", data, "--output", dir.File("run"), "--text-column", "message");
         Assert.Equal(2, code);
         Assert.Contains("column 'message': no such column; the file's columns are: label, text", error);

@@ -91,7 +91,7 @@ internal sealed class SequenceEvaluator<TFeature>(SequenceReadout readout, Func<
     }
 
     /// <summary>The evaluator as the trainer's validation set over <paramref name="features"/>.</summary>
-    public IValidationSet AsValidation(IReadOnlyList<TFeature> features) => new ValidationSet<TFeature>(features, (m, f, d) => Evaluate(m, f, d).Metrics);
+    public IValidationSet AsValidation(IReadOnlyList<TFeature> features) => new ValidationSet<TFeature>(features, [.. readout.NewAccumulator().Names, Evaluation.MetricNames.Loss], (m, f, d) => Evaluate(m, f, d).Metrics);
 }
 
 /// <summary>The report's part of a sequence split: metrics, the task's details, and the top errors.</summary>
