@@ -17,6 +17,7 @@ var scenarios = new Dictionary<string, (Action<BenchArgs> Run, string Help)>
     ["memory-child"] = (MemoryScenario.Child, "(internal: one allocator's run)"),
     ["threads"] = (ThreadsScenario.Run, "[--policies PASSIVE,ACTIVE --counts 1,2 --batch 32 --seq 64 --rounds 2 --precision fp32]"),
     ["accuracy"] = (AccuracyScenario.Run, "--task sst2|stsb [--examples 8000 (sst2) --epochs 3 --seed 42 --precision fp32,bf16 --data DIR --threads N " + KernelSwitches.Help + "]"),
+    ["seq2seq"] = (Seq2SeqScenario.Run, "[--batch 32 --reps 6 --precision fp32,bf16 --sentences 64 --beams 4 --max-new-tokens 40 --generator RUN/model --skip-no-cache --data DIR --threads N]"),
     ["e2e-sst2"] = (E2eSst2Scenario.Run, "--examples 20000 --vs-pytorch [--precision fp32|bf16 --peer-precision bf16|fp32 --python /usr/bin/python3 --data DIR --peer-only --threads N]"),
 };
 

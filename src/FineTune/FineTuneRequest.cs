@@ -14,7 +14,7 @@ public sealed record FineTuneRequest
 
     /// <summary>
     /// The task, by name: classification (the default), multi-label, regression, similarity, token-classification
-    /// (ner) or question-answering (qa); <see cref="FineTuner.Tasks"/> lists them.
+    /// (ner), question-answering (qa), translation or summarization; <see cref="FineTuner.Tasks"/> lists them.
     /// </summary>
     public string Task { get; init; } = "classification";
 
@@ -28,7 +28,7 @@ public sealed record FineTuneRequest
     /// <summary>
     /// The task's own options (<see cref="ClassificationOptions"/>, <see cref="MultiLabelOptions"/>,
     /// <see cref="RegressionOptions"/>, <see cref="SimilarityOptions"/>, <see cref="TokenClassificationOptions"/>,
-    /// <see cref="QuestionAnsweringOptions"/>); null: its defaults.
+    /// <see cref="QuestionAnsweringOptions"/>, <see cref="Seq2SeqOptions"/>); null: its defaults.
     /// </summary>
     public TaskOptions? TaskOptions { get; init; }
 

@@ -44,6 +44,8 @@ public static class FineTuner
     {
         ArgumentNullException.ThrowIfNull(request);
         var task = TaskRegistry.Get(request.Task);
+        if (string.IsNullOrWhiteSpace(request.Data.Train) && !task.TakesTrainingDataFromOptions(request.TaskOptions))
+            throw new OptionException("DatasetFiles.Train", "no training file was given");
         var run = Begin(request, task);
         var data = task.Prepare(run.Context);
         run = WithoutValidationIfEmpty(run, data.Validation is not null);
@@ -184,6 +186,7 @@ public static class FineTuner
         ModelFolder.Save(model, run.ModelDirectory, folder =>
         {
             context.Tokenizer.Save(folder);
+            data.SaveExtras(folder);
             metadata.Save(folder);
         });
         return (result, trainer.MetricForBest);

@@ -87,6 +87,9 @@ internal abstract class FineTuneTask(string name, string title, string descripti
         return PredictionModels.Load(folder, Name, c => CreateModel(c, KernelOptions.Default), device, load, c => HeadConfig(folder, c, null, load).Config);
     }
 
+    /// <summary>Whether the task's options name its training data (a pair of parallel files), so that no training file is needed.</summary>
+    public virtual bool TakesTrainingDataFromOptions(TaskOptions? options) => false;
+
     /// <summary>Every name the task answers to.</summary>
     public IEnumerable<string> Names => Aliases.Prepend(Name);
 
@@ -176,6 +179,9 @@ internal abstract class TaskRun
 
     /// <summary>finetune.json of the saved model, with the task's settings that prediction reuses.</summary>
     public virtual FineTuneMetadata Metadata(FineTuneMetadata metadata) => metadata;
+
+    /// <summary>Writes what the saved model needs besides its weights and the tokenizer (an encoder-decoder's second tokenizer) into <paramref name="folder"/>.</summary>
+    public virtual void SaveExtras(string folder) { }
 }
 
 /// <summary>A labelled file to evaluate on, how to read it, and where to write metrics.json and the predictions (optional).</summary>
