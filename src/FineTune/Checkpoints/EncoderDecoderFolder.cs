@@ -46,7 +46,9 @@ internal static class EncoderDecoderFolder
             reports.Add(("decoder.bert.", decoderReport));
             var (headLoaded, headNew) = LoadLmHead(model, decoderFolder, load);
             var report = new LoadReport(
-                config.TieEncoderDecoder ? $"{decoderReport.Source} (encoder and decoder share its weights)" : string.Join(" and ", reports.Select(r => r.Report.Source)),
+                config.TieEncoderDecoder ? $"{decoderReport.Source} (encoder and decoder share its weights)"
+                    : reports[0].Report.Source == decoderReport.Source ? $"{decoderReport.Source} (into the encoder and into the decoder)"
+                    : $"{reports[0].Report.Source} (encoder) and {decoderReport.Source} (decoder)",
                 reports.Sum(r => r.Report.LoadedCount) + headLoaded,
                 reports.SelectMany(r => r.Report.NewlyInitialized.Select(k => r.Prefix + k)).Concat(headNew).ToList(),
                 reports.SelectMany(r => r.Report.Unused).Distinct().Where(k => !headLoadedKeys.Contains(k)).ToList(),

@@ -212,3 +212,14 @@ public class Seq2SeqRunTests
         Assert.Null(ParallelText.Counterpart("val.fr.gz", "train.de.gz", "train.en.gz"));
     }
 }
+
+public class GeneratedTextTests
+{
+    [Theory]
+    [InlineData("a man ' s t - shirt ( red ) .", "a man's t-shirt (red) .")]
+    [InlineData("they don ' t know : it costs $ 5 , or 50 %", "they don't know: it costs $5 , or 50%")]
+    [InlineData("he said \" hello there \" twice", "he said \"hello there\" twice")]
+    [InlineData("a 3 - year - old child", "a 3-year-old child")]
+    [InlineData("a man - and a dog", "a man-and a dog")]
+    public void DecodedTextIsJoinedAsWritten(string decoded, string expected) => Assert.Equal(expected, FineTune.Tasks.GeneratedText.Join(decoded));
+}

@@ -26,16 +26,12 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
 
     public override bool Recognizes(EncoderConfig config) => false;   // an encoder-decoder's config.json is no EncoderConfig; finetune.json names the task
 
-    /// <summary>The task's model over one config used as both halves (a tiny model in tests); runs warm-start from folders.</summary>
+    /// <summary>
+    /// Not how an encoder-decoder is built: its start, end and padding tokens come from the decoder's tokenizer and
+    /// its two halves from two folders, so runs and predictors build it with <see cref="EncoderDecoderFolder"/>.
+    /// </summary>
     public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) =>
-        new EncoderDecoderModel(new EncoderDecoderConfig
-        {
-            Encoder = config,
-            Decoder = EncoderDecoderConfig.AsDecoder(config),
-            DecoderStartTokenId = config.PadTokenId == 0 ? Math.Min(101, config.VocabSize - 1) : 0,
-            EosTokenId = config.PadTokenId == 0 ? Math.Min(102, config.VocabSize - 1) : 2,
-            PadTokenId = config.PadTokenId,
-        }, kernels);
+        throw new NotSupportedException($"the {Name} model is built from its encoder's and decoder's folders and the decoder's tokenizer (EncoderDecoderFolder), not from one config");
 
     public override bool TakesTrainingDataFromOptions(TaskOptions? options) => options is Seq2SeqOptions { SourceFile: not null };
 
