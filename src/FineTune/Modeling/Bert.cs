@@ -119,20 +119,7 @@ internal sealed class BertSelfAttention : Module<Tensor, Tensor, Tensor>
             k = allKeys;
             v = allValues;
         }
-        try
-        {
-            using var context = Attention.Compute(q, k, v, causalBias, training ? _dropout : 0.0, _kernels.Options);  // [B, N, T, D]
-            using var merged = context.transpose(1, 2);
-            return merged.reshape(b, t, _heads * _headSize);                                  // [B, N, T, D] -> [B, T, H]
-        }
-        finally
-        {
-            if (cache is null)
-            {
-                k.Dispose();
-                v.Dispose();
-            }
-        }
+        return Attend(q, k, v, causalBias, b, t, releaseKeysValues: cache is null);
     }
 
     /// <summary>
@@ -163,15 +150,21 @@ internal sealed class BertSelfAttention : Module<Tensor, Tensor, Tensor>
                 owned = false;
             }
         }
+        return Attend(q, k, v, encoderBias, b, t, releaseKeysValues: owned);
+    }
+
+    /// <summary>Attention of q [B, N, T, D] over k and v, heads merged into [B, T, H]; k and v are released after unless a cache owns them.</summary>
+    private Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor bias, long b, long t, bool releaseKeysValues)
+    {
         try
         {
-            using var context = Attention.Compute(q, k, v, encoderBias, training ? _dropout : 0.0, _kernels.Options);  // [B, N, T, D]
+            using var context = Attention.Compute(q, k, v, bias, training ? _dropout : 0.0, _kernels.Options);  // [B, N, T, D]
             using var merged = context.transpose(1, 2);
             return merged.reshape(b, t, _heads * _headSize);                                  // [B, N, T, D] -> [B, T, H]
         }
         finally
         {
-            if (owned)
+            if (releaseKeysValues)
             {
                 k.Dispose();
                 v.Dispose();
