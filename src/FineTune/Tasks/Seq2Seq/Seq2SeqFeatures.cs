@@ -13,15 +13,38 @@ namespace FineTune.Tasks;
 /// </summary>
 internal sealed record Seq2SeqFeature(int[] InputIds, int[] TypeIds, int ExampleIndex, int[] Labels) : Feature(InputIds, TypeIds, ExampleIndex);
 
-/// <summary>How many tokens the texts of a split take and how many are unknown, per side.</summary>
-internal sealed record TokenStatistics(int Texts, long Words, long Tokens, long Unknown)
+/// <summary>
+/// How many tokens the texts of a split take, per side: per text, per white-space word, the share of the tokenizer's
+/// words (punctuation apart) cut into several pieces, and the share of unknown tokens.
+/// </summary>
+internal sealed record TokenStatistics(int Texts, long Words, long Tokens, long Unknown, long TokenizerWords, long SplitWords)
 {
     public double TokensPerText => Texts == 0 ? 0 : (double)Tokens / Texts;
     public double TokensPerWord => Words == 0 ? 0 : (double)Tokens / Words;
     public double UnknownRate => Tokens == 0 ? 0 : (double)Unknown / Tokens;
+    public double SplitWordRate => TokenizerWords == 0 ? 0 : (double)SplitWords / TokenizerWords;
 
     public string Describe(string side, string unit) => string.Create(CultureInfo.InvariantCulture,
-        $"{side}: {TokensPerText:0.0} tokens per {unit} ({TokensPerWord:0.00} per word), {UnknownRate:P2} unknown tokens");
+        $"{side}: {TokensPerText:0.0} tokens per {unit} ({TokensPerWord:0.00} per word, {SplitWordRate:P1} of words in several pieces), {UnknownRate:P2} unknown tokens");
+
+    /// <summary>The statistics of encodings without truncation or special tokens.</summary>
+    public static TokenStatistics Of(IReadOnlyList<string> texts, IReadOnlyList<Encoding> encodings, int unknownId)
+    {
+        long words = 0, tokens = 0, unknown = 0, tokenizerWords = 0, split = 0;
+        for (int i = 0; i < texts.Count; i++)
+        {
+            var e = encodings[i];
+            words += texts[i].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
+            tokens += e.Ids.Length;
+            unknown += e.Ids.Count(id => id == unknownId);
+            foreach (var pieces in e.WordIds.Where(w => w is not null).GroupBy(w => w))
+            {
+                tokenizerWords++;
+                if (pieces.Count() > 1) split++;
+            }
+        }
+        return new TokenStatistics(texts.Count, words, tokens, unknown, tokenizerWords, split);
+    }
 }
 
 /// <summary>Tokenizes pairs and pads them into batches.</summary>
@@ -35,13 +58,13 @@ internal static class Seq2SeqFeatures
     public static (List<Seq2SeqFeature> Features, int TruncatedSources, int TruncatedTargets, TokenStatistics Source, TokenStatistics Target) Build(
         IReadOnlyList<TextPair> pairs, ITokenizer encoderTokenizer, ITokenizer decoderTokenizer, int maxLength, int maxTargetLength)
     {
-        var sources = encoderTokenizer.EncodeBatch(pairs.Select(p => p.Source).ToList(), EncodeOptions.Truncate(maxLength));
-        var targets = decoderTokenizer.EncodeBatch(pairs.Select(p => p.Target).ToList(), new EncodeOptions { AddSpecialTokens = false });
+        var sourceTexts = pairs.Select(p => p.Source).ToList();
+        var targetTexts = pairs.Select(p => p.Target).ToList();
+        var sources = encoderTokenizer.EncodeBatch(sourceTexts, EncodeOptions.Truncate(maxLength));
+        var targets = decoderTokenizer.EncodeBatch(targetTexts, new EncodeOptions { AddSpecialTokens = false });
         int eos = EndToken(decoderTokenizer);
         var features = new List<Seq2SeqFeature>(pairs.Count);
         int truncatedSources = 0, truncatedTargets = 0;
-        long sourceTokens = 0, sourceUnknown = 0, targetTokens = 0, targetUnknown = 0, sourceWords = 0, targetWords = 0;
-        int specials = encoderTokenizer.SpecialTokenCount(pair: false);
         for (int i = 0; i < pairs.Count; i++)
         {
             var s = sources[i];
@@ -50,15 +73,11 @@ internal static class Seq2SeqFeatures
             if (t.Length + 1 > maxTargetLength) truncatedTargets++;
             var labels = t.Take(maxTargetLength - 1).Append(eos).ToArray();
             features.Add(new Seq2SeqFeature(s.Ids, s.TypeIds, i, labels));
-            sourceTokens += s.Ids.Length - specials + s.TruncatedTokens;
-            sourceUnknown += s.Ids.Count(id => id == encoderTokenizer.UnknownTokenId);
-            targetTokens += t.Length;
-            targetUnknown += t.Count(id => id == decoderTokenizer.UnknownTokenId);
-            sourceWords += pairs[i].Source.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
-            targetWords += pairs[i].Target.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
         }
+        // The sources' statistics before truncation, without special tokens.
+        var whole = encoderTokenizer.EncodeBatch(sourceTexts, new EncodeOptions { AddSpecialTokens = false });
         return (features, truncatedSources, truncatedTargets,
-            new TokenStatistics(pairs.Count, sourceWords, sourceTokens, sourceUnknown), new TokenStatistics(pairs.Count, targetWords, targetTokens, targetUnknown));
+            TokenStatistics.Of(sourceTexts, whole, encoderTokenizer.UnknownTokenId), TokenStatistics.Of(targetTexts, targets, decoderTokenizer.UnknownTokenId));
     }
 
     /// <summary>The features of sources alone (prediction): labels empty.</summary>

@@ -155,9 +155,11 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
                     ["decoder_model"] = decoderFolder,
                     ["source_tokens_per_text"] = Math.Round(trainStatistics.Source.TokensPerText, 2),
                     ["source_tokens_per_word"] = Math.Round(trainStatistics.Source.TokensPerWord, 3),
+                    ["source_split_word_rate"] = Math.Round(trainStatistics.Source.SplitWordRate, 4),
                     ["source_unknown_rate"] = Math.Round(trainStatistics.Source.UnknownRate, 5),
                     ["target_tokens_per_text"] = Math.Round(trainStatistics.Target.TokensPerText, 2),
                     ["target_tokens_per_word"] = Math.Round(trainStatistics.Target.TokensPerWord, 3),
+                    ["target_split_word_rate"] = Math.Round(trainStatistics.Target.SplitWordRate, 4),
                     ["target_unknown_rate"] = Math.Round(trainStatistics.Target.UnknownRate, 5),
                 };
                 return settings;
