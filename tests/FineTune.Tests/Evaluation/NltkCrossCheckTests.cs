@@ -39,9 +39,9 @@ public class NltkCrossCheckTests
     [Fact]
     public void CorpusBleuEqualsNltksOnTheSameTokens()
     {
-        // 300 Multi30k English sentences as references; hypotheses made from them by dropping every fifth token and
+        // 200 Multi30k English sentences as references; hypotheses made from them by dropping every fifth token and
         // swapping two neighbours, so that every n-gram order has matches and misses, and lengths differ.
-        var references = ParallelText.ReadLines(SharedData.File("multi30k", "val.en.gz")).Take(300).ToList();
+        var references = ParallelText.ReadLines(SharedData.File("multi30k", "val.en.gz")).Take(200).ToList();
         var hypotheses = references.Select((r, i) =>
         {
             var words = r.Split(' ').Where((_, j) => (j + i) % 5 != 4).ToList();
@@ -74,9 +74,9 @@ public class NltkCrossCheckTests
     {
         // The distinct words of AG News' descriptions longer than three letters (the ones ROUGE stems).
         var scorer = new RougeScorer();
-        var words = File.ReadLines(SharedData.File("ag_news", "test.csv")).Take(3000)
+        var words = File.ReadLines(SharedData.File("ag_news", "test.csv")).Take(1500)
             .SelectMany(scorer.Tokenize).Where(w => w.Length > 3).Distinct().Order(StringComparer.Ordinal).ToList();
-        Assert.True(words.Count > 5000, $"{words.Count} words");
+        Assert.True(words.Count > 3000, $"{words.Count} words");
         var output = RunNltk("""
             import sys
             from nltk.stem.porter import PorterStemmer
