@@ -15,7 +15,7 @@ public sealed record FineTuneRequest
 
     /// <summary>
     /// The task, by name: classification (the default), multi-label, regression, similarity, token-classification
-    /// (ner) or question-answering (qa); <see cref="FineTuner.Tasks"/> lists them.
+    /// (ner), question-answering (qa), translation or summarization; <see cref="FineTuner.Tasks"/> lists them.
     /// </summary>
     public string Task { get; init; } = "classification";
 
@@ -29,7 +29,7 @@ public sealed record FineTuneRequest
     /// <summary>
     /// The task's own options (<see cref="ClassificationOptions"/>, <see cref="MultiLabelOptions"/>,
     /// <see cref="RegressionOptions"/>, <see cref="SimilarityOptions"/>, <see cref="TokenClassificationOptions"/>,
-    /// <see cref="QuestionAnsweringOptions"/>); null: its defaults.
+    /// <see cref="QuestionAnsweringOptions"/>, <see cref="Seq2SeqOptions"/>); null: its defaults.
     /// </summary>
     public TaskOptions? TaskOptions { get; init; }
 
@@ -71,10 +71,10 @@ public sealed record FineTuneRequest
     internal KernelOptions Kernels { get; init; } = KernelOptions.Default;
 
     /// <summary>Checks every value that does not depend on the data or the model, before anything is read or written.</summary>
-    internal void Validate()
+    internal void Validate(FineTuneTask task)
     {
         if (string.IsNullOrWhiteSpace(Model)) throw new OptionException("FineTuneRequest.Model", "no model was named");
-        if (string.IsNullOrWhiteSpace(Data?.Train)) throw new OptionException("DatasetFiles.Train", "no training file was named");
+        if (string.IsNullOrWhiteSpace(Data?.Train) && !task.TakesTrainingDataFromOptions(TaskOptions)) throw new OptionException("DatasetFiles.Train", "no training file was given");
         if (string.IsNullOrWhiteSpace(OutputDirectory)) throw new OptionException("FineTuneRequest.OutputDirectory", "no output folder was named");
         if (Threads is < 1 or > 4096) throw new OptionException("FineTuneRequest.Threads", $"must be at least 1, got {Threads}");
         if (Overwrite && ResumeFrom is not null)

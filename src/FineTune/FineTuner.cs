@@ -44,7 +44,7 @@ public static partial class FineTuner
     {
         ArgumentNullException.ThrowIfNull(request);
         var task = TaskRegistry.Get(request.Task);
-        request.Validate();
+        request.Validate(task);
         // The checkpoint to resume from is checked, and the output folder locked and checked, before anything is read
         // or written; until training starts, a failure leaves the folder as it was (RunFolder.Abandon).
         var resume = request.ResumeFrom is null ? null : Checkpoint.Resolve(request.ResumeFrom, "FineTuneRequest.ResumeFrom");
@@ -94,6 +94,8 @@ public static partial class FineTuner
     public static EvaluationOutcome Evaluate(EvaluateRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrWhiteSpace(request.Data)) throw new OptionException("EvaluateRequest.Data", "no data file was given");
+        request.Dataset.Validate();
         var (task, saved) = SavedModel(request);
         return task.Evaluate(saved, new EvaluationInput(request.Data, request.Dataset, request.OutputDirectory));
     }
@@ -232,6 +234,7 @@ public static partial class FineTuner
             ModelFolder.Save(model, run.ModelDirectory, folder =>
             {
                 context.Tokenizer.Save(folder);
+                data.SaveExtras(folder);
                 metadata.Save(folder);
             });
         }

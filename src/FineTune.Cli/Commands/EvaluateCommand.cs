@@ -16,6 +16,7 @@ internal static class EvaluateCommand
         var taskOptions = new TaskOptionFlags(prediction: true);
         var model = new Option<string>("--model", "-m") { Description = "The fine-tuned model folder (RUN/model).", Required = true }.NotEmpty();
         var file = new Option<string>("--data") { Description = "A labelled file like the training data: the same columns; NER: CoNLL columns or JSONL; QA: SQuAD JSON or JSONL with answers.", Required = true }.NotEmpty();
+        FlagNames.Register("EvaluateRequest.Data", file.Name);
         var output = new Option<string?>("--output", "-o") { Description = "A folder for metrics.json and predictions.csv (QA: also predictions.json) (optional)." }.NotEmpty();
         var saved = new SavedModelOptions();
         var command = new Command("evaluate", """

@@ -15,7 +15,7 @@ internal static class TrainCommand
         var taskOptions = new TaskOptionFlags(prediction: false);
         var defaults = new TrainingOptions();
         var model = new Option<string>("--model", "-m") { Description = "A catalog name (see `finetune models list`) or a Hugging Face model folder.", DefaultValueFactory = _ => "all-MiniLM-L6-v2" }.NotEmpty();
-        var train = new Option<string>("--data", "--train") { Description = "The training file (CSV, TSV, JSONL or Parquet; NER: CoNLL columns or JSONL; QA: SQuAD JSON or JSONL).", Required = true }.NotEmpty();
+        var train = new Option<string?>("--data", "--train") { Description = "The training file (CSV, TSV, JSONL or Parquet; NER: CoNLL columns or JSONL; QA: SQuAD JSON or JSONL; translation: or --source-file and --target-file)." }.NotEmpty();
         var validation = new Option<string?>("--validation") { Description = "A validation file (default: none, or --validation-split of the training file)." };
         var test = new Option<string?>("--test") { Description = "A test file evaluated once at the end (default: none, or --test-split)." };
         var task = new Option<string>("--task")
@@ -87,6 +87,7 @@ internal static class TrainCommand
             Example: finetune train --model all-MiniLM-L6-v2 --data reviews.csv --text-column review --label-column stars --validation-split 0.1 --test-split 0.1 --output runs/reviews
             NER:     finetune train --task ner --data eng.train --validation eng.testa --test eng.testb --output runs/conll
             QA:      finetune train --task qa --data squad.json --test-split 0.2 --output runs/squad
+            Translation: finetune train --task translation --source-file train.de.gz --target-file train.en.gz --validation val.de.gz --test test.de.gz --output runs/de-en
             """);
         foreach (var o in new Option[] { model, train, validation, test, task, output, validationSplit, testSplit, maxTrain })
             command.Options.Add(o);
@@ -104,7 +105,7 @@ internal static class TrainCommand
             {
                 Model = p.GetValue(model)!,
                 Task = taskName,
-                Data = new DatasetFiles(p.GetValue(train)!, p.GetValue(validation), p.GetValue(test)),
+                Data = new DatasetFiles(p.GetValue(train) ?? "", p.GetValue(validation), p.GetValue(test)),
                 Dataset = data.Dataset(p) with
                 {
                     ValidationFraction = p.GetValue(validationSplit),

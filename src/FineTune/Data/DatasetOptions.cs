@@ -81,5 +81,7 @@ public sealed record DatasetOptions
             throw new OptionException("ColumnMapping.TextPair", "the column of the second text is named by an empty string");
         if (Columns.Label is { } label && string.IsNullOrWhiteSpace(label))
             throw new OptionException("ColumnMapping.Label", "the label column is named by an empty string");
+        if (Columns.LabelColumns is { } labels && (labels.Count == 0 || labels.Any(string.IsNullOrWhiteSpace)))
+            throw new OptionException("ColumnMapping.LabelColumns", "names no column (give the 0/1 columns, one per label, separated by commas)");
     }
 }

@@ -41,8 +41,11 @@ internal abstract class FineTuneTask(string name, string title, string descripti
     /// <summary>Whether a saved model's config.json is a model of this task (its architectures and problem_type).</summary>
     public abstract bool Recognizes(EncoderConfig config);
 
-    /// <summary>The outputs of the task's model exported to ONNX (logits, start and end logits, embeddings) and how its head computes them.</summary>
-    public abstract HeadGraph ExportHead { get; }
+    /// <summary>
+    /// The outputs of the task's model exported to ONNX (logits, start and end logits, embeddings) and how its head
+    /// computes them; null where the task's models cannot be exported.
+    /// </summary>
+    public abstract HeadGraph? ExportHead { get; }
 
     /// <summary>The task's model over <paramref name="config"/> (the head's config), freshly initialised.</summary>
     public abstract TaskModel CreateModel(EncoderConfig config, KernelOptions kernels);
@@ -90,6 +93,9 @@ internal abstract class FineTuneTask(string name, string title, string descripti
         load ??= new ModelLoadOptions();
         return PredictionModels.Load(folder, Name, c => CreateModel(c, KernelOptions.Default), device, load, c => HeadConfig(folder, c, null, load).Config);
     }
+
+    /// <summary>Whether the task's options name its training data (a pair of parallel files), so that no training file is needed.</summary>
+    public virtual bool TakesTrainingDataFromOptions(TaskOptions? options) => false;
 
     /// <summary>Every name the task answers to.</summary>
     public IEnumerable<string> Names => Aliases.Prepend(Name);
@@ -182,6 +188,9 @@ internal abstract class TaskRun
 
     /// <summary>finetune.json of the saved model, with the task's settings that prediction reuses.</summary>
     public virtual FineTuneMetadata Metadata(FineTuneMetadata metadata) => metadata;
+
+    /// <summary>Writes what the saved model needs besides its weights and the tokenizer (an encoder-decoder's second tokenizer) into <paramref name="folder"/>.</summary>
+    public virtual void SaveExtras(string folder) { }
 }
 
 /// <summary>A labelled file to evaluate on, how to read it, and where to write metrics.json and the predictions (optional).</summary>

@@ -66,6 +66,24 @@ public class CliTests
     }
 
     [Fact]
+    public void TranslationFlagsAreTheTasksOptionsAndTheirErrorsNameThem()
+    {
+        using var dir = new TestSupport.TempDir();
+        var (code, output, _) = Run("train", "--help");
+        Assert.Equal(0, code);
+        foreach (var flag in new[] { "--source-column", "--target-column", "--source-file", "--target-file", "--decoder-model", "--tie-encoder-decoder",
+                     "--max-target-length", "--num-beams", "--length-penalty", "--no-repeat-ngram-size", "--max-new-tokens", "--early-stopping" })
+            Assert.Contains(flag, output);
+        var source = Path.Combine(TestSupport.SharedData, "multi30k", "val.de.gz");
+        var (code2, _, error) = Run("train", "--model", TinyModelFolder.Shared, "--task", "translation", "--source-file", source, "--output", dir.File("run"));
+        Assert.Equal(2, code2);
+        Assert.StartsWith("error: --target-file: parallel text needs both the source file and the target file", error.Trim());
+        (code2, _, error) = Run("train", "--model", TinyModelFolder.Shared, "--task", "translation", "--output", dir.File("run"));
+        Assert.Equal(2, code2);
+        Assert.StartsWith("error: --data: no training file was given", error.Trim());
+    }
+
+    [Fact]
     public void UnknownModelNameListsTheCatalog()
     {
         using var dir = new TestSupport.TempDir();
