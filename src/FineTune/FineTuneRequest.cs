@@ -94,5 +94,35 @@ public sealed record PredictRequest : SavedModelRequest
     public DataFileOptions File { get; init; } = new();
 }
 
+/// <summary>
+/// Explaining a saved model's predictions on a file of inputs: integrated gradients on the word embeddings, summed
+/// into words; explanations.jsonl and explanations.html are written to <see cref="OutputDirectory"/>.
+/// </summary>
+public sealed record ExplainRequest : SavedModelRequest
+{
+    /// <summary>The inputs, read as <see cref="FineTuner.Predict"/> reads them: CSV, TSV, JSONL, Parquet or .txt (QA: also SQuAD JSON).</summary>
+    public required string Input { get; init; }
+
+    /// <summary>The folder to write explanations.jsonl and explanations.html to.</summary>
+    public required string OutputDirectory { get; init; }
+
+    /// <summary>The columns of the text (and of the second text of a pair).</summary>
+    public ColumnMapping Columns { get; init; } = new() { Text = "text" };
+
+    public DataFileOptions File { get; init; } = new();
+
+    /// <summary>Points on the path from the baseline to the input (Gauss–Legendre nodes); more is closer to exact.</summary>
+    public int Steps { get; init; } = 50;
+
+    /// <summary>
+    /// What to explain instead of the prediction: a class or label of a classification model, an entity type of a
+    /// token-classification model, "start" or "end" of a question-answering model; null: what the model predicts.
+    /// </summary>
+    public string? TargetLabel { get; init; }
+
+    /// <summary>Explain only the first this many inputs (null: all).</summary>
+    public int? MaxInputs { get; init; }
+}
+
 /// <summary>A task this library fine-tunes: its name and other names, what it is, and its options with their defaults.</summary>
 public sealed record TaskInfo(string Name, IReadOnlyList<string> Aliases, string Title, string Description, TaskOptions DefaultOptions, int DefaultMaxLength, string DefaultMetricForBest);

@@ -72,6 +72,7 @@ public static class FineTuner
     {
         ArgumentNullException.ThrowIfNull(request);
         var (task, saved) = SavedModel(request);
+        CheckSlices(task, request.Dataset);
         return task.Evaluate(saved, new EvaluationInput(request.Data, request.Dataset, request.OutputDirectory));
     }
 
@@ -81,6 +82,27 @@ public static class FineTuner
         ArgumentNullException.ThrowIfNull(request);
         var (task, saved) = SavedModel(request);
         return task.Predict(saved, new PredictionInput(request.Input, request.Output, request.File, request.Columns));
+    }
+
+    /// <summary>
+    /// Explains a saved model's predictions for every input of a file (the task comes from the model folder):
+    /// integrated gradients on the word embeddings from a [PAD] baseline, summed into words, with each explained
+    /// output's completeness gap; writes explanations.jsonl and explanations.html.
+    /// </summary>
+    public static ExplanationOutcome Explain(ExplainRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var (task, saved) = SavedModel(request);
+        return task.Explain(saved, new ExplanationInput(request.Input, request.OutputDirectory, request.File, request.Columns, request.Steps,
+            request.TargetLabel, request.MaxInputs));
+    }
+
+    /// <summary>A slice column for a task whose data has no columns is an <see cref="OptionException"/>.</summary>
+    private static void CheckSlices(FineTuneTask task, DatasetOptions dataset)
+    {
+        if (dataset.SliceColumn is not null && !task.HasSlices)
+            throw new OptionException("DatasetOptions.SliceColumn", $"metrics per slice are reported for the tasks whose data are rows of columns " +
+                $"({string.Join(", ", TaskRegistry.All.Where(t => t.HasSlices).Select(t => t.Name))}), not for {task.Name}");
     }
 
     /// <summary>The task of a saved model, and the request with the model's folder (a catalog name resolved).</summary>
@@ -101,6 +123,7 @@ public static class FineTuner
     /// <summary>Checks the options, sets threads, seed and device, resolves the model and its tokenizer, and caps the max length.</summary>
     private static RunState Begin(FineTuneRequest request, FineTuneTask task)
     {
+        CheckSlices(task, request.Dataset);
         var clock = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
         var training = request.Training;
@@ -180,6 +203,7 @@ public static class FineTuner
             PrecisionScope = run.PrecisionScope,
         };
         var result = trainer.Train(run.Request.ResumeFrom, run.Request.Cancellation);
+        data.AfterTraining(model);
         var metadata = data.Metadata(new FineTuneMetadata { Task = task.Name, MaxLength = context.MaxLength, BaseModel = run.Request.Model });
         ModelFolder.Save(model, run.ModelDirectory, folder =>
         {
@@ -213,7 +237,10 @@ public static class FineTuner
         var request = run.Request;
         var context = run.Context;
         var state = result.State;
-        RunFiles.WriteMetrics(Path.Combine(context.Output, "metrics.json"), validationMetrics, testMetrics, state.BestStep, state.GlobalStep, state.MetricForBest);
+        var slices = splits.Where(s => s.Value.Slices is not null).ToDictionary(s => s.Key, s => s.Value.Slices!);
+        var temperature = splits.Values.Select(s => s.Calibration?.Temperature).FirstOrDefault(t => t is not null and not 1.0);
+        RunFiles.WriteMetrics(Path.Combine(context.Output, "metrics.json"), validationMetrics, testMetrics, state.BestStep, state.GlobalStep, state.MetricForBest,
+            slices, temperature);
         var settings = new Dictionary<string, object?>(Settings(context.Training, request));
         foreach (var (key, value) in data.Settings) settings[key] = value;
         var record = new RunRecord

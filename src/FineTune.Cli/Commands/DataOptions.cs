@@ -16,13 +16,15 @@ internal sealed class DataOptions
     public Option<string> LabelSeparator { get; } = new("--label-separator") { Description = "Multi-label: separator of the labels in --label-column.", DefaultValueFactory = _ => "," };
     public Option<bool> SkipInvalidRows { get; } = new("--skip-invalid-rows") { Description = "Skip rows that cannot be used (reporting how many and the first reasons) instead of stopping at the first." };
     public Option<bool> AllowEmptyText { get; } = new("--allow-empty-text") { Description = "Accept empty texts instead of reporting them as invalid rows." };
+    public Option<string?> SliceColumn { get; } = new("--slice-column") { Description = "Report the held-out metrics per value of this column (or per token-length bucket with 'length'), the worst slice named: metrics.json's slices and the report." };
 
-    public IEnumerable<Option> All => [Format, Columns, Quoting, TextColumn, TextPairColumn, LabelColumn, LabelColumns, LabelSeparator, SkipInvalidRows, AllowEmptyText];
+    public IEnumerable<Option> All => [Format, Columns, Quoting, TextColumn, TextPairColumn, LabelColumn, LabelColumns, LabelSeparator, SkipInvalidRows, AllowEmptyText, SliceColumn];
 
     public DataOptions() => FlagNames.Register(
         ("ColumnMapping.Text", TextColumn.Name), ("ColumnMapping.TextPair", TextPairColumn.Name), ("ColumnMapping.Label", LabelColumn.Name),
         ("ColumnMapping.LabelColumns", LabelColumns.Name), ("DatasetOptions.LabelSeparator", LabelSeparator.Name),
-        ("DatasetOptions.SkipInvalidRows", SkipInvalidRows.Name), ("DatasetOptions.AllowEmptyText", AllowEmptyText.Name));
+        ("DatasetOptions.SkipInvalidRows", SkipInvalidRows.Name), ("DatasetOptions.AllowEmptyText", AllowEmptyText.Name),
+        ("DatasetOptions.SliceColumn", SliceColumn.Name));
 
     /// <summary>How the file is read and which columns hold what, as the library takes it.</summary>
     public DatasetOptions Dataset(ParseResult p) => new()
@@ -32,6 +34,7 @@ internal sealed class DataOptions
         LabelSeparator = p.GetValue(LabelSeparator)!,
         AllowEmptyText = p.GetValue(AllowEmptyText),
         SkipInvalidRows = p.GetValue(SkipInvalidRows),
+        SliceColumn = p.GetValue(SliceColumn),
     };
 
     public DataFileOptions FileOptions(ParseResult p)

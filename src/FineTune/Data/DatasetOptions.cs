@@ -55,4 +55,11 @@ public sealed record DatasetOptions
     /// read and checked, and the label map still comes from all of it, so it does not change with N.
     /// </summary>
     public int? MaxTrainExamples { get; init; }
+
+    /// <summary>
+    /// Report the metrics of the validation and test examples (or of an evaluated file) per value of this column
+    /// of the data, or, with "length", per bucket of token counts (1–16, 17–32, 33–64, …); the worst slice is
+    /// named. Null: no slices.
+    /// </summary>
+    public string? SliceColumn { get; init; }
 }

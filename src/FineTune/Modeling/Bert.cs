@@ -57,7 +57,7 @@ internal sealed class BertEmbeddings : Module<ModelInput, Tensor>
         {
             positionIds = arange(seqLength, dtype: ScalarType.Int64, device: ids.device).unsqueeze(0); // [1, T]
         }
-        using var words = Words.Lookup(word_embeddings, ids, _config.PadTokenId, _kernels.Options);                       // [B, T, E]
+        using var words = input.WordEmbeddings?.alias() ?? Words.Lookup(word_embeddings, ids, _config.PadTokenId, _kernels.Options); // [B, T, E]
         using var positions = position_embeddings.call(positionIds);
         using var sum = words + positions;
         using var types = token_type_embeddings?.call(input.TokenTypeIds ?? zeros_like(ids));
@@ -65,6 +65,9 @@ internal sealed class BertEmbeddings : Module<ModelInput, Tensor>
         using var normalized = layerNorm.call(embeddings);
         return dropout.call(normalized).alias();
     }
+
+    /// <summary>The word embeddings of <paramref name="ids"/> [B, T] -> [B, T, E], without positions, types or LayerNorm.</summary>
+    internal Tensor LookUpWords(Tensor ids) => word_embeddings.call(ids);
 }
 
 /// <summary>Multi-head scaled dot-product self-attention (query, key, value projections).</summary>
@@ -297,6 +300,8 @@ internal sealed class BertModel : TransformerEncoder
 
     public override bool HasPooler => pooler is not null;
 
+    public override Tensor WordEmbeddings(Tensor ids) => embeddings.LookUpWords(ids);
+
     public override EncoderOutput forward(ModelInput input)
     {
         using var embedded = embeddings.call(input);                                         // [B, T, E]
@@ -331,6 +336,12 @@ internal abstract class TransformerEncoder : Module<ModelInput, EncoderOutput>
 
     /// <summary>Whether the encoder has a pooler (BERT with add_pooling_layer).</summary>
     public abstract bool HasPooler { get; }
+
+    /// <summary>
+    /// The rows of the word-embedding table for <paramref name="ids"/> [B, T] -> [B, T, E]: what
+    /// <see cref="ModelInput.WordEmbeddings"/> replaces.
+    /// </summary>
+    public abstract Tensor WordEmbeddings(Tensor ids);
 
     /// <summary>The additive attention bias: [B, T] mask -> [B, 1, 1, T], 0 for tokens and the dtype's minimum for padding.</summary>
     public static Tensor AttentionBias(Tensor attentionMask, ScalarType dtype)

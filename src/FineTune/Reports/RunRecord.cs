@@ -67,6 +67,10 @@ internal sealed record SplitResult
     [JsonPropertyName("top_errors")] public IReadOnlyList<PredictionError>? TopErrors { get; init; }
     /// <summary>Regression: the actual and predicted value of each example (for the predicted-vs-actual plot).</summary>
     [JsonPropertyName("predicted_vs_actual")] public RegressionValues? PredictedVsActual { get; init; }
+    /// <summary>Classification: the expected calibration error and the reliability diagram's bins (with and without a fitted temperature).</summary>
+    [JsonPropertyName("calibration")] public CalibrationReport? Calibration { get; init; }
+    /// <summary>The metrics per slice of the data, when slices were asked for.</summary>
+    [JsonPropertyName("slices")] public SliceReport? Slices { get; init; }
 }
 
 /// <summary>Actual and predicted values of a regression split, pairwise in example order (at most <see cref="MaxCount"/>).</summary>

@@ -198,18 +198,7 @@ public sealed class EntityPredictor : IDisposable
 
     private List<Entity> Entities(string text, Text.Encoding encoding, int[] tokenLabels, float[] tokenScores)
     {
-        // Words: runs of tokens with the same word id; each takes its first token's tag.
-        var wordFirst = new List<int>();
-        var wordLast = new List<int>();
-        for (int t = 0; t < encoding.Length; t++)
-        {
-            if (t > 0 && encoding.WordIds[t] is { } w && w == encoding.WordIds[t - 1]) wordLast[^1] = t;
-            else
-            {
-                wordFirst.Add(t);
-                wordLast.Add(t);
-            }
-        }
+        var (wordFirst, wordLast) = Words(encoding);
         var tags = wordFirst.Select(t => _labels[tokenLabels[t]]).ToArray();
         var entities = new List<Entity>();
         foreach (var span in EntityChunker.Extract(tags))
@@ -220,6 +209,67 @@ public sealed class EntityPredictor : IDisposable
             entities.Add(new Entity(span.Type, text[start..end], start, end, score));
         }
         return entities;
+    }
+
+    /// <summary>Words: runs of tokens of a text with the same word id, by their first and last token (special tokens are left out).</summary>
+    private static (List<int> First, List<int> Last) Words(Text.Encoding encoding)
+    {
+        var wordFirst = new List<int>();
+        var wordLast = new List<int>();
+        for (int t = 0; t < encoding.Length; t++)
+        {
+            if (encoding.SequenceIds[t] is null) continue;
+            if (wordFirst.Count > 0 && encoding.WordIds[t] is { } w && w == encoding.WordIds[t - 1]) wordLast[^1] = t;
+            else
+            {
+                wordFirst.Add(t);
+                wordLast.Add(t);
+            }
+        }
+        return (wordFirst, wordLast);
+    }
+
+    /// <summary>
+    /// Explains the entities found in each text (cut to the model's length, with its special tokens): for each entity,
+    /// the mean probability of its words' predicted tags (each word's first sub-token, as in training); with
+    /// <see cref="ExplanationInput.TargetLabel"/>, only the entities of that type.
+    /// </summary>
+    internal ExplanationOutcome Explain(SavedModelRequest request, ExplanationInput input, IReadOnlyList<TextInput> rows)
+    {
+        if (input.TargetLabel is { } type && !EntityTypes.Contains(type, StringComparer.Ordinal))
+            throw new OptionException("ExplainRequest.TargetLabel", $"unknown entity type '{type}'; the model's types are: {string.Join(", ", EntityTypes)}");
+        var options = EncodeOptions.Truncate(_maxLength);
+        var inputs = rows.Select(r =>
+        {
+            var encoding = _tokenizer.Encode(r.Text, null, options);
+            return new ExplainedInput(r.SourceRow, r.Text, null, encoding, logits => EntityTargets(r.Text, encoding, logits, input.TargetLabel));
+        });
+        return TaskExplanations.Run(request, input, "Token classification", _model, _tokenizer.PaddingTokenId, _device, inputs);
+    }
+
+    private (string Prediction, IReadOnlyList<ExplanationTarget> Targets) EntityTargets(string text, Text.Encoding encoding, Tensor logits, string? type)
+    {
+        var (best, ids) = logits[0].softmax(-1).max(-1);                                        // [1, T, C] -> [T]
+        var scores = best.data<float>().ToArray();
+        var labels = ids.to(ScalarType.Int32).data<int>().ToArray();
+        var entities = Entities(text, encoding, labels, scores);
+        var (wordFirst, _) = Words(encoding);
+        var tags = wordFirst.Select(t => _labels[labels[t]]).ToArray();
+        var targets = new List<ExplanationTarget>();
+        foreach (var (span, entity) in EntityChunker.Extract(tags).Zip(entities))
+        {
+            if (type is not null && span.Type != type) continue;
+            var tokens = Enumerable.Range(span.Start, span.Length).Select(w => (Token: (long)wordFirst[w], Tag: (long)labels[wordFirst[w]])).ToArray();
+            targets.Add(new ExplanationTarget($"{entity.Type} '{entity.Text}'", l =>
+            {
+                var p = l.softmax(-1);                                                           // [n, T, C]
+                var sum = p.select(1, tokens[0].Token).select(1, tokens[0].Tag);                 // [n]
+                for (int k = 1; k < tokens.Length; k++) sum = sum + p.select(1, tokens[k].Token).select(1, tokens[k].Tag);
+                return sum / tokens.Length;
+            }));
+        }
+        var prediction = entities.Count == 0 ? "no entities" : string.Join("; ", entities.Select(e => $"{e.Type}: {e.Text}"));
+        return (prediction, targets);
     }
 
     public void Dispose() => _model.Dispose();

@@ -202,4 +202,13 @@ internal sealed class TokenClassificationTask() : FineTuneTask(
         int count = TokenPredictionFiles.WriteEntities(input.OutputFile, rows, entities);
         return new PredictionOutcome(rows.Count, Path.GetFullPath(input.OutputFile), $"{count} entities in {rows.Count} texts -> {input.OutputFile}");
     }
+
+    public override ExplanationOutcome Explain(SavedModelRequest model, ExplanationInput input)
+    {
+        OptionsFrom<TokenClassificationOptions>(model.TaskOptions);
+        TaskExplanations.Validate(input);
+        var rows = TaskExplanations.Take(TextInputs.Read(input.InputFile, input.File, input.Columns.Text), input);
+        using var predictor = EntityPredictor.LoadChecked(model.Model, PredictorOptions(model));
+        return predictor.Explain(model, input, rows);
+    }
 }
