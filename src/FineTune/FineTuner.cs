@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FineTune.Analysis;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Inference;
@@ -103,6 +104,31 @@ public static class FineTuner
         if (dataset.SliceColumn is not null && !task.HasSlices)
             throw new OptionException("DatasetOptions.SliceColumn", $"metrics per slice are reported for the tasks whose data are rows of columns " +
                 $"({string.Join(", ", TaskRegistry.All.Where(t => t.HasSlices).Select(t => t.Name))}), not for {task.Name}");
+    }
+
+    /// <summary>
+    /// The data report of a dataset, read and split as a run of <see cref="AnalyzeRequest.Task"/> would: label counts
+    /// and imbalance, token lengths per label and truncation at the max length, exact and near duplicates within and
+    /// across splits (train/test leakage), identical texts with conflicting labels, and words that predict a label
+    /// almost alone (possible shortcuts). With an output folder, writes analysis.json and analysis.html.
+    /// </summary>
+    public static DataAnalysisOutcome Analyze(AnalyzeRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var task = TaskRegistry.Get(request.Task);
+        if (request.NearDuplicateThreshold is not (> 0 and <= 1))
+            throw new OptionException("AnalyzeRequest.NearDuplicateThreshold", $"must be in (0, 1], got {request.NearDuplicateThreshold}");
+        if (request.MinTokenCount < 1) throw new OptionException("AnalyzeRequest.MinTokenCount", $"must be at least 1, got {request.MinTokenCount}");
+        if (request.ShortcutShare is not (> 0 and <= 1)) throw new OptionException("AnalyzeRequest.ShortcutShare", $"must be in (0, 1], got {request.ShortcutShare}");
+        var folder = ModelCatalog.Resolve(request.Model);
+        var tokenizer = Tokenizers.FromFolder(folder);
+        int maxLength = MaxLength(request.MaxLength ?? task.DefaultMaxLength, tokenizer, ModelFolder.LoadConfig(folder), request.Info ?? (_ => { }));
+        var data = task.ReadForAnalysis(request.Data, request.Dataset, request.TaskOptions);
+        var analysis = DataAnalyzer.Analyze(data, tokenizer, new AnalysisSettings(maxLength, request.NearDuplicateThreshold, request.MinTokenCount, request.ShortcutShare));
+        var files = request.OutputDirectory is null ? [] : DataAnalysisPages.Write(request.OutputDirectory, analysis, $"{task.Title} · {Path.GetFileName(request.Data.Train)}");
+        var lines = DataAnalysisPages.Describe(analysis).ToList();
+        if (files.Count > 0) lines.Add($"Wrote {string.Join(", ", files)}");
+        return new DataAnalysisOutcome(string.Join("\n", lines), files);
     }
 
     /// <summary>The task of a saved model, and the request with the model's folder (a catalog name resolved).</summary>
@@ -275,6 +301,12 @@ public static class FineTuner
             LogHistory = state.LogHistory,
             Splits = splits,
         };
+        if (data.Analysis is { } analysisData)
+        {
+            var analysis = DataAnalyzer.Analyze(analysisData, context.Tokenizer, new AnalysisSettings(context.MaxLength));
+            record = record with { DataAnalysis = analysis };
+            foreach (var line in DataAnalysisPages.Describe(analysis)) context.Info("Data report: " + line);
+        }
         RunFiles.WriteRecord(context.Output, record);
         foreach (var warning in RunReport.Write(context.Output, record).Warnings)
             context.Info("Report: " + warning);

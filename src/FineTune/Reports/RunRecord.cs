@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using FineTune.Analysis;
 using FineTune.Evaluation;
 
 namespace FineTune.Reports;
@@ -35,6 +36,8 @@ internal sealed record RunRecord
     [JsonPropertyName("stopped_early")] public bool StoppedEarly { get; init; }
     [JsonPropertyName("log_history")] public IReadOnlyList<IReadOnlyDictionary<string, double>> LogHistory { get; init; } = [];
     [JsonPropertyName("splits")] public IReadOnlyDictionary<string, SplitResult> Splits { get; init; } = new Dictionary<string, SplitResult>();
+    /// <summary>The data report of the run's data (absent for tasks whose data it does not read, and in older run.json files).</summary>
+    [JsonPropertyName("data_analysis")] public DataAnalysis? DataAnalysis { get; init; }
 }
 
 /// <summary>The data a run used: files, columns and per-split counts.</summary>

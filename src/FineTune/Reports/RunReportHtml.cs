@@ -135,6 +135,7 @@ internal static class RunReportHtml
                 Html.Append("</tbody></table>\n");
             }
             LabelDistribution(d);
+            if (record.DataAnalysis is { } analysis) DataAnalysisPages.Section(Html, analysis);
             if (d.SkippedRows > 0)
             {
                 Html.Append("<p><strong>").Append(Count(d.SkippedRows)).Append(" rows were skipped</strong>")

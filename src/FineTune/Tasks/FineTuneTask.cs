@@ -1,3 +1,4 @@
+using FineTune.Analysis;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Evaluation;
@@ -76,6 +77,13 @@ internal abstract class FineTuneTask(string name, string title, string descripti
     /// and, with an output folder, writes metrics.json and predictions.
     /// </summary>
     public abstract EvaluationOutcome Evaluate(SavedModelRequest model, EvaluationInput input);
+
+    /// <summary>
+    /// The data of a run (its files, read as the task reads them, split as a run splits them) as the data report reads
+    /// it: each split's examples with their labels. A task whose data the report cannot read says so.
+    /// </summary>
+    public virtual AnalysisData ReadForAnalysis(DatasetFiles files, DatasetOptions dataset, TaskOptions? options) =>
+        throw new OptionException("FineTuneRequest.Task", $"the data report reads texts with labels (classification, multi-label, regression, token-classification), not {Name} data");
 
     /// <summary>Whether the task reports metrics per slice (<see cref="DatasetOptions.SliceColumn"/>): tasks whose data are rows of columns.</summary>
     public virtual bool HasSlices => false;
@@ -195,6 +203,9 @@ internal abstract class TaskRun
 
     /// <summary>finetune.json of the saved model, with the task's settings that prediction reuses.</summary>
     public virtual FineTuneMetadata Metadata(FineTuneMetadata metadata) => metadata;
+
+    /// <summary>The run's data as the data report reads it (see <see cref="FineTuneTask.ReadForAnalysis"/>), or null when the task's data has none.</summary>
+    public virtual AnalysisData? Analysis => null;
 }
 
 /// <summary>A labelled file to evaluate on, how to read it, and where to write metrics.json and the predictions (optional).</summary>

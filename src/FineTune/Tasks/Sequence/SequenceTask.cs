@@ -1,4 +1,5 @@
 using System.Globalization;
+using FineTune.Analysis;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Evaluation;
@@ -59,6 +60,19 @@ internal abstract class SequenceTaskBase(string name, string title, string descr
 
     public override bool HasSlices => true;
 
+    /// <summary>A dataset's splits as the data report reads them: each example's class, labels, or none for a value.</summary>
+    internal AnalysisData AnalysisOf(TextDataset dataset)
+    {
+        IReadOnlyList<AnalysisExample> Of(IReadOnlyList<TextExample> examples) => examples.Select(e => new AnalysisExample(e.Text, e.TextPair, e.Label switch
+        {
+            ClassLabel c => [dataset.Labels![c.Id]],
+            MultiLabelTargets m => m.PositiveIds().Select(i => dataset.Labels![i]).ToList(),
+            _ => [],
+        }, e.SourceFile, e.SourceRow)).ToList();
+        return new AnalysisData(Name, [("train", Of(dataset.Train)), ("validation", Of(dataset.Validation)), ("test", Of(dataset.Test))],
+            LabelKind == LabelKind.Number ? null : "label");
+    }
+
     /// <summary>
     /// The head's config from a folder's: the labels and problem type (a folder without labels keeps its own, and gets
     /// the task's problem type), and what the head reads (<see cref="ModelFolder.ResolvePooling"/>) with the reason.
@@ -116,6 +130,12 @@ internal abstract class SequenceTask<TOptions>(string name, string title, string
 
     /// <summary>What orders the report's top errors.</summary>
     protected virtual string ErrorsBy => "confidence";
+
+    public override AnalysisData ReadForAnalysis(DatasetFiles files, DatasetOptions dataset, TaskOptions? options)
+    {
+        OptionsFrom<TOptions>(options);
+        return AnalysisOf(DatasetLoader.Load(files, dataset, LabelKind, Name));
+    }
 
     /// <summary>Whether a run fits a temperature on its validation set after training (classification, when asked).</summary>
     protected virtual bool Calibrates(TOptions options) => false;
@@ -219,6 +239,8 @@ internal abstract class SequenceTask<TOptions>(string name, string title, string
                 SequencePredictionFiles.WriteEvaluated(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!, _readout);
             return (evaluation.Metrics, SequenceSplits.Result(_readout, evaluation, examples) with { Slices = evaluation.Slices });
         }
+
+        public override AnalysisData? Analysis => task.AnalysisOf(dataset);
 
         public override FineTuneMetadata Metadata(FineTuneMetadata metadata)
         {
