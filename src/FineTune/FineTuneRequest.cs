@@ -158,5 +158,78 @@ public sealed record TokenizeRequest
 /// <summary>What <see cref="FineTuner.Tokenize"/> wrote: how many inputs and tokens, with which tokenizer model, where.</summary>
 public sealed record TokenizeResult(int Inputs, long Tokens, string TokenizerModel, string Output);
 
+/// <summary>
+/// Explaining a saved model's predictions on a file of inputs: integrated gradients on the word embeddings, summed
+/// into words; explanations.jsonl and explanations.html are written to <see cref="OutputDirectory"/>.
+/// </summary>
+public sealed record ExplainRequest : SavedModelRequest
+{
+    /// <summary>The inputs, read as <see cref="FineTuner.Predict"/> reads them: CSV, TSV, JSONL, Parquet or .txt (QA: also SQuAD JSON).</summary>
+    public required string Input { get; init; }
+
+    /// <summary>The folder to write explanations.jsonl and explanations.html to.</summary>
+    public required string OutputDirectory { get; init; }
+
+    /// <summary>The columns of the text (and of the second text of a pair).</summary>
+    public ColumnMapping Columns { get; init; } = new() { Text = "text" };
+
+    public DataFileOptions File { get; init; } = new();
+
+    /// <summary>Points on the path from the baseline to the input (Gauss–Legendre nodes); more is closer to exact.</summary>
+    public int Steps { get; init; } = 50;
+
+    /// <summary>
+    /// What to explain instead of the prediction: a class or label of a classification model, an entity type of a
+    /// token-classification model, "start" or "end" of a question-answering model; null: what the model predicts.
+    /// </summary>
+    public string? TargetLabel { get; init; }
+
+    /// <summary>Explain only the first this many inputs (null: all).</summary>
+    public int? MaxInputs { get; init; }
+}
+
+/// <summary>
+/// A data report of a dataset (<see cref="FineTuner.Analyze"/>): its files read and split as a run of
+/// <see cref="Task"/> would read them, tokenized by <see cref="Model"/>'s tokenizer.
+/// </summary>
+public sealed record AnalyzeRequest
+{
+    /// <summary>The files: training, and optionally validation and test (or fractions held out, <see cref="DatasetOptions"/>).</summary>
+    public required DatasetFiles Data { get; init; }
+
+    /// <summary>The task whose data this is (as <see cref="FineTuneRequest.Task"/>): it says how the files are read and what the labels are.</summary>
+    public string Task { get; init; } = "classification";
+
+    /// <summary>Columns, label parsing, splits.</summary>
+    public DatasetOptions Dataset { get; init; } = new();
+
+    /// <summary>The task's own options (the tag column of a CoNLL file, say); null: its defaults.</summary>
+    public TaskOptions? TaskOptions { get; init; }
+
+    /// <summary>The model whose tokenizer counts tokens (a catalog name or a folder).</summary>
+    public string Model { get; init; } = "all-MiniLM-L6-v2";
+
+    /// <summary>Tokens per model input, to count what would be truncated; null: the task's default, capped by the model.</summary>
+    public int? MaxLength { get; init; }
+
+    /// <summary>The Jaccard similarity of character 5-grams from which two texts are near duplicates.</summary>
+    public double NearDuplicateThreshold { get; init; } = 0.8;
+
+    /// <summary>A word must be in at least this many training examples to be listed as a possible shortcut.</summary>
+    public int MinTokenCount { get; init; } = 20;
+
+    /// <summary>The share of a word's training examples that must carry one label for it to be a possible shortcut.</summary>
+    public double ShortcutShare { get; init; } = 0.9;
+
+    /// <summary>A folder for analysis.json and analysis.html (optional).</summary>
+    public string? OutputDirectory { get; init; }
+
+    /// <summary>Receives one-line messages.</summary>
+    public Action<string>? Info { get; init; }
+}
+
+/// <summary>What a data report found, in a few lines, and the files written.</summary>
+public sealed record DataAnalysisOutcome(string Summary, IReadOnlyList<string> Files);
+
 /// <summary>A task this library fine-tunes: its name and other names, what it is, and its options with their defaults.</summary>
 public sealed record TaskInfo(string Name, IReadOnlyList<string> Aliases, string Title, string Description, TaskOptions DefaultOptions, int DefaultMaxLength, string DefaultMetricForBest);

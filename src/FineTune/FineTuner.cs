@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FineTune.Analysis;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Inference;
@@ -97,6 +98,7 @@ public static partial class FineTuner
         if (string.IsNullOrWhiteSpace(request.Data)) throw new OptionException("EvaluateRequest.Data", "no data file was given");
         request.Dataset.Validate();
         var (task, saved) = SavedModel(request);
+        CheckSlices(task, request.Dataset);
         return task.Evaluate(saved, new EvaluationInput(request.Data, request.Dataset, request.OutputDirectory));
     }
 
@@ -124,6 +126,52 @@ public static partial class FineTuner
         return new TokenizeResult(inputs, tokens, tokenizer.Model, Path.GetFullPath(request.Output));
     }
 
+    /// <summary>
+    /// Explains a saved model's predictions for every input of a file (the task comes from the model folder):
+    /// integrated gradients on the word embeddings from a [PAD] baseline, summed into words, with each explained
+    /// output's completeness gap; writes explanations.jsonl and explanations.html.
+    /// </summary>
+    public static ExplanationOutcome Explain(ExplainRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var (task, saved) = SavedModel(request);
+        return task.Explain(saved, new ExplanationInput(request.Input, request.OutputDirectory, request.File, request.Columns, request.Steps,
+            request.TargetLabel, request.MaxInputs));
+    }
+
+    /// <summary>A slice column for a task whose data has no columns is an <see cref="OptionException"/>.</summary>
+    private static void CheckSlices(FineTuneTask task, DatasetOptions dataset)
+    {
+        if (dataset.SliceColumn is not null && !task.HasSlices)
+            throw new OptionException("DatasetOptions.SliceColumn", $"metrics per slice are reported for the tasks whose data are rows of columns " +
+                $"({string.Join(", ", TaskRegistry.All.Where(t => t.HasSlices).Select(t => t.Name))}), not for {task.Name}");
+    }
+
+    /// <summary>
+    /// The data report of a dataset, read and split as a run of <see cref="AnalyzeRequest.Task"/> would: label counts
+    /// and imbalance, token lengths per label and truncation at the max length, exact and near duplicates within and
+    /// across splits (train/test leakage), identical texts with conflicting labels, and words that predict a label
+    /// almost alone (possible shortcuts). With an output folder, writes analysis.json and analysis.html.
+    /// </summary>
+    public static DataAnalysisOutcome Analyze(AnalyzeRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var task = TaskRegistry.Get(request.Task);
+        if (request.NearDuplicateThreshold is not (> 0 and <= 1))
+            throw new OptionException("AnalyzeRequest.NearDuplicateThreshold", $"must be in (0, 1], got {request.NearDuplicateThreshold}");
+        if (request.MinTokenCount < 1) throw new OptionException("AnalyzeRequest.MinTokenCount", $"must be at least 1, got {request.MinTokenCount}");
+        if (request.ShortcutShare is not (> 0 and <= 1)) throw new OptionException("AnalyzeRequest.ShortcutShare", $"must be in (0, 1], got {request.ShortcutShare}");
+        var folder = ModelCatalog.Resolve(request.Model);
+        var tokenizer = Tokenizers.FromFolder(folder);
+        int maxLength = MaxLength(request.MaxLength ?? task.DefaultMaxLength, tokenizer, ModelFolder.LoadConfig(folder), request.Info ?? (_ => { }));
+        var data = task.ReadForAnalysis(request.Data, request.Dataset, request.TaskOptions);
+        var analysis = DataAnalyzer.Analyze(data, tokenizer, new AnalysisSettings(maxLength, request.NearDuplicateThreshold, request.MinTokenCount, request.ShortcutShare));
+        var files = request.OutputDirectory is null ? [] : DataAnalysisPages.Write(request.OutputDirectory, analysis, $"{task.Title} · {Path.GetFileName(request.Data.Train)}");
+        var lines = DataAnalysisPages.Describe(analysis).ToList();
+        if (files.Count > 0) lines.Add($"Wrote {string.Join(", ", files)}");
+        return new DataAnalysisOutcome(string.Join("\n", lines), files);
+    }
+
     /// <summary>The task of a saved model, and the request with the model's folder (a catalog name resolved).</summary>
     private static (FineTuneTask Task, SavedModelRequest Request) SavedModel(SavedModelRequest request)
     {
@@ -146,6 +194,7 @@ public static partial class FineTuner
     /// <summary>Checks the options, sets threads, seed and device, resolves the model and its tokenizer, and caps the max length.</summary>
     private static RunState Begin(FineTuneRequest request, FineTuneTask task, string output)
     {
+        CheckSlices(task, request.Dataset);
         var clock = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
         var training = request.Training;
@@ -228,6 +277,7 @@ public static partial class FineTuner
             Warn = context.Warn,
         };
         var result = trainer.Train(run.Request.ResumeFrom, run.Request.Cancellation);
+        data.AfterTraining(model);
         var metadata = data.Metadata(new FineTuneMetadata { Task = task.Name, MaxLength = context.MaxLength, BaseModel = run.Request.Model });
         try
         {
@@ -269,7 +319,10 @@ public static partial class FineTuner
         var request = run.Request;
         var context = run.Context;
         var state = result.State;
-        RunFiles.WriteMetrics(Path.Combine(context.Output, "metrics.json"), validationMetrics, testMetrics, state.BestStep, state.GlobalStep, state.MetricForBest);
+        var slices = splits.Where(s => s.Value.Slices is not null).ToDictionary(s => s.Key, s => s.Value.Slices!);
+        var temperature = splits.Values.Select(s => s.Calibration?.Temperature).FirstOrDefault(t => t is not null and not 1.0);
+        RunFiles.WriteMetrics(Path.Combine(context.Output, "metrics.json"), validationMetrics, testMetrics, state.BestStep, state.GlobalStep, state.MetricForBest,
+            slices, temperature);
         var settings = new Dictionary<string, object?>(Settings(context.Training, request));
         foreach (var (key, value) in data.Settings) settings[key] = value;
         var record = new RunRecord
@@ -305,6 +358,12 @@ public static partial class FineTuner
             LogHistory = state.LogHistory,
             Splits = splits,
         };
+        if (data.Analysis is { } analysisData)
+        {
+            var analysis = DataAnalyzer.Analyze(analysisData, context.Tokenizer, new AnalysisSettings(context.MaxLength));
+            record = record with { DataAnalysis = analysis };
+            foreach (var line in DataAnalysisPages.Describe(analysis)) context.Info("Data report: " + line);
+        }
         RunFiles.WriteRecord(context.Output, record);
         foreach (var warning in RunReport.Write(context.Output, record).Warnings)
             context.Info("Report: " + warning);

@@ -20,8 +20,9 @@ internal sealed class DataOptions
     public Option<string> LabelSeparator { get; } = new("--label-separator") { Description = "Multi-label: separator of the labels in --label-column.", DefaultValueFactory = _ => "," };
     public Option<bool> SkipInvalidRows { get; } = new("--skip-invalid-rows") { Description = "Skip rows that cannot be used (reporting how many and the first reasons) instead of stopping at the first." };
     public Option<bool> AllowEmptyText { get; } = new("--allow-empty-text") { Description = "Accept empty texts instead of reporting them as invalid rows." };
+    public Option<string?> SliceColumn { get; } = new("--slice-column") { Description = "Report the held-out metrics per value of this column (or per token-length bucket with 'length'), the worst slice named: metrics.json's slices and the report." };
 
-    public IEnumerable<Option> All => [Format, Columns, Quoting, Encoding, ReplaceInvalidUtf8, TextColumn, TextPairColumn, LabelColumn, LabelColumns, LabelSeparator, SkipInvalidRows, AllowEmptyText];
+    public IEnumerable<Option> All => [Format, Columns, Quoting, Encoding, ReplaceInvalidUtf8, TextColumn, TextPairColumn, LabelColumn, LabelColumns, LabelSeparator, SkipInvalidRows, AllowEmptyText, SliceColumn];
 
     private static readonly string[] EncodingNames = ["utf-8", "utf8", "latin-1", "latin1", "iso-8859-1", "windows-1252", "cp1252", "utf-16"];
 
@@ -30,7 +31,7 @@ internal sealed class DataOptions
         ("ColumnMapping.LabelColumns", LabelColumns.Name), ("DatasetOptions.LabelSeparator", LabelSeparator.Name),
         ("DatasetOptions.SkipInvalidRows", SkipInvalidRows.Name), ("DatasetOptions.AllowEmptyText", AllowEmptyText.Name),
         ("DataFileOptions.Encoding", Encoding.Name), ("DataFileOptions.ReplaceInvalidUtf8", ReplaceInvalidUtf8.Name), ("DataFileOptions.Format", Format.Name),
-        ("DataFileOptions.ColumnNames", Columns.Name));
+        ("DataFileOptions.ColumnNames", Columns.Name), ("DatasetOptions.SliceColumn", SliceColumn.Name));
 
     /// <summary>How the file is read and which columns hold what, as the library takes it.</summary>
     public DatasetOptions Dataset(ParseResult p) => new()
@@ -40,6 +41,7 @@ internal sealed class DataOptions
         LabelSeparator = p.GetValue(LabelSeparator)!,
         AllowEmptyText = p.GetValue(AllowEmptyText),
         SkipInvalidRows = p.GetValue(SkipInvalidRows),
+        SliceColumn = p.GetValue(SliceColumn),
     };
 
     public DataFileOptions FileOptions(ParseResult p)

@@ -57,6 +57,13 @@ public sealed record DatasetOptions
     public int? MaxTrainExamples { get; init; }
 
     /// <summary>
+    /// Report the metrics of the validation and test examples (or of an evaluated file) per value of this column
+    /// of the data, or, with "length", per bucket of token counts (1–16, 17–32, 33–64, …); the worst slice is
+    /// named. Null: no slices.
+    /// </summary>
+    public string? SliceColumn { get; init; }
+
+    /// <summary>
     /// Train even when more than half of the training tokens are the tokenizer's unknown token ([UNK]): the model then
     /// sees little of the text. Off: such data is an error (above 5% a warning).
     /// </summary>
@@ -83,5 +90,7 @@ public sealed record DatasetOptions
             throw new OptionException("ColumnMapping.Label", "the label column is named by an empty string");
         if (Columns.LabelColumns is { } labels && (labels.Count == 0 || labels.Any(string.IsNullOrWhiteSpace)))
             throw new OptionException("ColumnMapping.LabelColumns", "names no column (give the 0/1 columns, one per label, separated by commas)");
+        if (SliceColumn is { } slice && string.IsNullOrWhiteSpace(slice))
+            throw new OptionException("DatasetOptions.SliceColumn", "the slice column is named by an empty string");
     }
 }

@@ -48,3 +48,27 @@ public static class TextInputs
     internal static string Cell(DataRow row, string column) =>
         row[column].Text ?? throw new DataException("the value is missing or not text", row.SourceFile, row.SourceRow, column);
 }
+
+/// <summary>The values of one column of a data file by source row, for slicing metrics by it.</summary>
+internal static class ColumnValues
+{
+    /// <summary>
+    /// Each row's value of <paramref name="column"/> (a missing cell: "(missing)"; a list: its items joined by ", "); a
+    /// file without that column is an error naming the file, the column and the columns it has.
+    /// </summary>
+    public static Dictionary<long, string> Read(string path, DataFileOptions fileOptions, string column)
+    {
+        var reader = DataFileReader.Open(path, fileOptions);
+        if (!reader.Columns.Contains(column, StringComparer.Ordinal))
+            throw new DataException($"no such column to slice by (DatasetOptions.SliceColumn); the file's columns are: {DataFileReader.JoinNames(reader.Columns)}",
+                path, column: column);
+        var values = new Dictionary<long, string>();
+        foreach (var row in reader.ReadRows())
+        {
+            if (row.Error is not null) continue;
+            var cell = row[column];
+            values[row.SourceRow] = cell.IsMissing ? "(missing)" : cell.IsList ? string.Join(", ", cell.Items!) : cell.Text!.Trim();
+        }
+        return values;
+    }
+}

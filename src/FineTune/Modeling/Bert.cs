@@ -63,7 +63,7 @@ internal sealed class BertEmbeddings : Module<ModelInput, Tensor>
         {
             positionIds = arange(past, past + seqLength, dtype: ScalarType.Int64, device: ids.device).unsqueeze(0); // [1, T]
         }
-        using var words = Words.Lookup(word_embeddings, ids, _config.PadTokenId, _kernels.Options);                       // [B, T, E]
+        using var words = input.WordEmbeddings?.alias() ?? Words.Lookup(word_embeddings, ids, _config.PadTokenId, _kernels.Options); // [B, T, E]
         using var positions = position_embeddings.call(positionIds);
         using var sum = words + positions;
         // RoBERTa and XLM-R take no token type ids (Hugging Face's model_input_names): every position gets type 0.
@@ -72,6 +72,9 @@ internal sealed class BertEmbeddings : Module<ModelInput, Tensor>
         using var normalized = layerNorm.call(embeddings);
         return dropout.call(normalized).alias();
     }
+
+    /// <summary>The word embeddings of <paramref name="ids"/> [B, T] -> [B, T, E], without positions, types or LayerNorm.</summary>
+    internal Tensor LookUpWords(Tensor ids) => word_embeddings.call(ids);
 }
 
 /// <summary>Multi-head scaled dot-product self-attention (query, key, value projections).</summary>
@@ -423,6 +426,8 @@ internal sealed class BertModel : TransformerEncoder
 
     public override bool HasPooler => pooler is not null;
 
+    public override Tensor WordEmbeddings(Tensor ids) => embeddings.LookUpWords(ids);
+
     public override EncoderOutput forward(ModelInput input)
     {
         using var embedded = embeddings.call(input);                                         // [B, T, E]
@@ -434,7 +439,7 @@ internal sealed class BertModel : TransformerEncoder
     }
 
     /// <summary>The word embeddings [V, E] (a decoder's LM head is tied to them).</summary>
-    internal Tensor WordEmbeddings => embeddings.WordEmbeddings;
+    internal Tensor WordEmbeddingTable => embeddings.WordEmbeddings;
 
     /// <summary>
     /// The model as a decoder: the new tokens of <paramref name="input"/> (at positions from its
@@ -487,6 +492,12 @@ internal abstract class TransformerEncoder : Module<ModelInput, EncoderOutput>
 
     /// <summary>Whether the encoder has a pooler (BERT with add_pooling_layer).</summary>
     public abstract bool HasPooler { get; }
+
+    /// <summary>
+    /// The rows of the word-embedding table for <paramref name="ids"/> [B, T] -> [B, T, E]: what
+    /// <see cref="ModelInput.WordEmbeddings"/> replaces.
+    /// </summary>
+    public abstract Tensor WordEmbeddings(Tensor ids);
 
     /// <summary>The additive attention bias: [B, T] mask -> [B, 1, 1, T], 0 for tokens and the dtype's minimum for padding.</summary>
     public static Tensor AttentionBias(Tensor attentionMask, ScalarType dtype)

@@ -217,7 +217,7 @@ internal sealed class BertLMHeadModel : Module<Tensor, Tensor>
     internal BertModel Bert => bert;
 
     /// <summary>The logits over the vocabulary of hidden states: [B, T, H] -> [B, T, V].</summary>
-    internal Tensor Logits(Tensor hidden) => cls.Logits(hidden, bert.WordEmbeddings);
+    internal Tensor Logits(Tensor hidden) => cls.Logits(hidden, bert.WordEmbeddingTable);
 
     public override Tensor forward(Tensor hidden) => Logits(hidden);
 }

@@ -16,6 +16,13 @@ internal sealed record ModelInput(Tensor InputIds, Tensor AttentionMask, Tensor?
     /// [PastLength, PastLength + T). 0 for an encoder input.
     /// </summary>
     public int PastLength { get; init; }
+
+    /// <summary>
+    /// Word embeddings [B, T, E] to use instead of looking <see cref="InputIds"/> up (Hugging Face's inputs_embeds):
+    /// position and token-type embeddings are still added, and positions still come from the ids. Attribution methods
+    /// pass points between two inputs' word embeddings here.
+    /// </summary>
+    public Tensor? WordEmbeddings { get; init; }
 }
 
 /// <summary>What an encoder returns: the last hidden state [B, T, H] and, with a pooler, the pooled output [B, H].</summary>

@@ -22,6 +22,7 @@ namespace FineTune.Tests.Architecture
             ("FineTune.Training", 6),
             ("FineTune.Evaluation", 6),
             ("FineTune.Export", 6),
+            ("FineTune.Analysis", 6),
             ("FineTune.Inference", 7),
             ("FineTune.Reports", 8),
             ("FineTune.Tasks", 9),

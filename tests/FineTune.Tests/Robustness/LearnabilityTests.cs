@@ -62,12 +62,13 @@ public class LearnabilityTests
     }
 
     [Theory]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void ClassificationMetricNamesAreTheOnesComputed(int classes)
+    [InlineData(2, 1.0)]
+    [InlineData(3, 1.0)]
+    [InlineData(2, 1.7)]
+    public void ClassificationMetricNamesAreTheOnesComputed(int classes, double temperature)
     {
         var labels = LabelMap.FromOrdered(Enumerable.Range(0, classes).Select(c => $"c{c}").ToArray());
-        var metrics = new ClassificationMetrics(labels);
+        var metrics = new ClassificationMetrics(labels, temperature);
         metrics.AddBatch(Enumerable.Range(0, classes * classes).Select(i => (float)(i % (classes + 1))).ToArray(),
             Enumerable.Range(0, classes).Select(c => (LabelTarget)new ClassLabel(c)).ToList());
         Assert.Equal(metrics.Names.Order(), metrics.Compute().Keys.Order());

@@ -103,7 +103,7 @@ public class RunSafetyTests
         var e = Assert.Throws<OptionException>(() => FineTuner.Train(request));
         Assert.Equal("TrainingOptions.MetricForBest", e.Option);
         Assert.Contains("accuracy, precision_macro", e.Message);
-        Assert.Contains("mcc, precision, recall, f1, loss", e.Message); // two classes: the positive class's scores too
+        Assert.Contains("mcc, precision, recall, f1, ece, loss", e.Message); // two classes: the positive class's scores too
         Assert.False(Directory.Exists(dir.File("run")));
     }
 

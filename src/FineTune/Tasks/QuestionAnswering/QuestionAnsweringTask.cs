@@ -184,6 +184,15 @@ internal sealed class QuestionAnsweringTask() : FineTuneTask(
         return new PredictionOutcome(rows.Count, Path.GetFullPath(input.OutputFile), $"{rows.Count} answers -> {input.OutputFile}");
     }
 
+    public override ExplanationOutcome Explain(SavedModelRequest model, ExplanationInput input)
+    {
+        var options = OptionsFrom<QuestionAnsweringOptions>(model.TaskOptions);
+        TaskExplanations.Validate(input);
+        var rows = TaskExplanations.Take(ReadQuestions(new PredictionInput(input.InputFile, "", input.File, input.Columns), options), input);
+        using var predictor = AnswerPredictor.LoadChecked(model.Model, PredictorOptions(model, options));
+        return predictor.Explain(model, input, rows.Select(r => (r.Row, r.Example)).ToList());
+    }
+
     /// <summary>Questions to answer: SQuAD JSON, or a CSV, TSV, JSONL or Parquet file with question and context columns (and an optional id).</summary>
     private static List<(long Row, string? Id, QaExample Example)> ReadQuestions(PredictionInput input, QuestionAnsweringOptions options)
     {
