@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FineTune.Checkpoints;
 using FineTune.Data;
+using FineTune.Evaluation;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
@@ -44,7 +45,29 @@ public static class FineTuner
     {
         ArgumentNullException.ThrowIfNull(request);
         var task = TaskRegistry.Get(request.Task);
-        var run = Begin(request, task);
+        using var ranks = Communicators.Open(request.Distributed);
+        if (ranks.Size == 1) return Train(request, task, ranks);
+        // Each rank computes its share of every step and of every evaluation; rank 0 alone writes the run folder.
+        try
+        {
+            using var sharded = ShardedEvaluation.Use(ranks);
+            return Train(request with
+            {
+                Threads = request.Threads ?? Communicators.DefaultThreads(ranks),
+                Callbacks = ranks.IsRoot() ? request.Callbacks : [],
+                Info = ranks.IsRoot() ? request.Info : null,
+            }, task, ranks);
+        }
+        catch
+        {
+            ranks.Abandon();
+            throw;
+        }
+    }
+
+    private static FineTuneResult Train(FineTuneRequest request, FineTuneTask task, ICommunicator ranks)
+    {
+        var run = Begin(request, task, ranks);
         var data = task.Prepare(run.Context);
         run = WithoutValidationIfEmpty(run, data.Validation is not null);
         var (model, loadReport) = data.LoadModel();
@@ -56,8 +79,10 @@ public static class FineTuner
                 : $"The head reads the [CLS] token ({reason}; ModelLoadOptions.ClassifierPooling mean for the mean of the token states).");
         model.to(run.Context.Device);
         data.BeforeTraining(model);
-        var (result, metricForBest) = Fit(run, task, data, model);
+        var (result, metricForBest) = Fit(run, task, data, model, ranks);
         var (splits, validation, test) = EvaluateSplits(run, data, model);
+        if (!run.Context.WritesFiles)
+            return new FineTuneResult(run.Context.Output, run.ModelDirectory, validation, test, data.Summary, loadReport, result.State, run.Clock.Elapsed) { Rank = ranks.Rank };
         return Finish(run, task, data, result, metricForBest, loadReport, splits, validation, test);
     }
 
@@ -96,10 +121,13 @@ public static class FineTuner
     private sealed record RunState(FineTuneRequest Request, RunContext Context, Func<IDisposable?>? PrecisionScope, DateTimeOffset Started, Stopwatch Clock)
     {
         public string ModelDirectory => Path.Combine(Context.Output, "model");
+
+        /// <summary>The number of ranks training together (1: this process alone).</summary>
+        public int Ranks { get; init; } = 1;
     }
 
     /// <summary>Checks the options, sets threads, seed and device, resolves the model and its tokenizer, and caps the max length.</summary>
-    private static RunState Begin(FineTuneRequest request, FineTuneTask task)
+    private static RunState Begin(FineTuneRequest request, FineTuneTask task, ICommunicator ranks)
     {
         var clock = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
@@ -110,6 +138,8 @@ public static class FineTuner
         // decides the head as it decides shuffling and dropout (the trainer seeds again before the first step).
         torch.random.manual_seed(training.Seed);
         var device = TorchRuntime.ParseDevice(request.Device);
+        if (ranks.Size > 1 && device.type != DeviceType.CPU)
+            throw new OptionException("FineTuneRequest.Device", $"distributed training runs on the CPU (the ranks exchange gradients in CPU memory), got {request.Device}");
         // Auto trains in bf16 where that is faster (AMX) and evaluates in fp32, as the saved model predicts by default;
         // an explicit precision is used for both.
         var evaluationPrecision = training.Precision == Precision.Auto ? Precision.Fp32 : training.Precision;
@@ -137,8 +167,9 @@ public static class FineTuner
             Info = info,
             EvaluationScope = PrecisionScopes.For(evaluationPrecision, device),
             Resuming = request.ResumeFrom is not null,
+            WritesFiles = ranks.IsRoot(),
         };
-        return new RunState(request, context, PrecisionScopes.For(training.Precision, device), started, clock);
+        return new RunState(request, context, PrecisionScopes.For(training.Precision, device), started, clock) { Ranks = ranks.Size };
     }
 
     /// <summary>The effective max length: the requested one, capped by the model's positions and the tokenizer's model_max_length.</summary>
@@ -164,13 +195,17 @@ public static class FineTuner
     /// Trains the model (already on the run's device) with log.jsonl, TensorBoard, checkpoints and the request's
     /// callbacks, restores the best model and saves it to DIR/model with the tokenizer and finetune.json.
     /// </summary>
-    private static (TrainerResult Result, string MetricForBest) Fit(RunState run, FineTuneTask task, TaskRun data, TaskModel model)
+    private static (TrainerResult Result, string MetricForBest) Fit(RunState run, FineTuneTask task, TaskRun data, TaskModel model, ICommunicator ranks)
     {
         var context = run.Context;
         var training = context.Training;
-        Directory.CreateDirectory(context.Output);
-        using var jsonl = new JsonLinesLogCallback(Path.Combine(context.Output, "log.jsonl"), append: context.Resuming);
-        var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(context.Output, "tensorboard")) };
+        var callbacks = new List<ITrainerCallback>();
+        using var jsonl = context.WritesFiles ? new JsonLinesLogCallback(Path.Combine(context.Output, "log.jsonl"), append: context.Resuming) : null;
+        if (jsonl is not null)
+        {
+            Directory.CreateDirectory(context.Output);
+            callbacks.AddRange([jsonl, new TensorBoardCallback(Path.Combine(context.Output, "tensorboard"))]);
+        }
         callbacks.AddRange(run.Request.Callbacks);
         var metricForBest = training.MetricForBest ?? task.DefaultMetricForBest;
         var trainer = new Trainer(model, training, data.TrainingSet, data.Validation, metricForBest, context.Device, callbacks,
@@ -178,8 +213,10 @@ public static class FineTuner
             writeExtras: context.Tokenizer.Save)
         {
             PrecisionScope = run.PrecisionScope,
+            Parallel = ranks.Size > 1 ? new DataParallel(ranks, run.Request.Distributed.ChecksumSteps) : null,
         };
         var result = trainer.Train(run.Request.ResumeFrom, run.Request.Cancellation);
+        if (!context.WritesFiles) return (result, trainer.MetricForBest);
         var metadata = data.Metadata(new FineTuneMetadata { Task = task.Name, MaxLength = context.MaxLength, BaseModel = run.Request.Model });
         ModelFolder.Save(model, run.ModelDirectory, folder =>
         {
@@ -215,6 +252,7 @@ public static class FineTuner
         var state = result.State;
         RunFiles.WriteMetrics(Path.Combine(context.Output, "metrics.json"), validationMetrics, testMetrics, state.BestStep, state.GlobalStep, state.MetricForBest);
         var settings = new Dictionary<string, object?>(Settings(context.Training, request));
+        if (run.Ranks > 1) settings["ranks"] = run.Ranks;
         foreach (var (key, value) in data.Settings) settings[key] = value;
         var record = new RunRecord
         {

@@ -55,6 +55,14 @@ internal static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the splits, shuffling, head initialisation and dropout.", DefaultValueFactory = _ => defaults.Seed };
         var device = new Option<string>("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch (default: one per processor)." };
+        var distributedDefaults = new DistributedOptions();
+        var distributed = new Option<string>("--distributed")
+        {
+            Description = "none, or mpi: data-parallel training over the ranks started by `mpirun -np N finetune train ...` (each rank trains on its share of every batch; rank 0 writes the run folder).",
+            DefaultValueFactory = _ => "none",
+        };
+        var checksumSteps = new Option<int>("--checksum-steps") { Description = "With --distributed: compare the ranks' parameters every N steps (0: after the last step only).", DefaultValueFactory = _ => distributedDefaults.ChecksumSteps };
+        var distributedTimeout = new Option<double>("--distributed-timeout") { Description = "With --distributed: seconds a rank waits for the others before it stops with an error.", DefaultValueFactory = _ => distributedDefaults.TimeoutSeconds };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint folder (DIR/checkpoints/checkpoint-NNNNNN)." };
         var allowPickle = new Option<bool>("--allow-pickle") { Description = "Allow loading pytorch_model.bin (a Python pickle can run code: only for trusted models)." };
         var pooling = new Option<string>("--pooling")
@@ -76,7 +84,9 @@ internal static class TrainCommand
             ("DatasetOptions.ValidationFraction", validationSplit.Name), ("DatasetOptions.TestFraction", testSplit.Name), ("DatasetOptions.MaxTrainExamples", maxTrain.Name),
             ("DatasetOptions.Seed", seed.Name), ("FineTuneRequest.Task", task.Name), ("FineTuneRequest.Threads", threads.Name), ("FineTuneRequest.Device", device.Name),
             ("FineTuneRequest.ResumeFrom", resume.Name), ("ModelLoadOptions.AllowPickle", allowPickle.Name),
-            ("ModelLoadOptions.IgnoreMismatchedSizes", ignoreMismatched.Name), ("ModelLoadOptions.ClassifierPooling", pooling.Name));
+            ("ModelLoadOptions.IgnoreMismatchedSizes", ignoreMismatched.Name), ("ModelLoadOptions.ClassifierPooling", pooling.Name),
+            ("DistributedOptions.Backend", distributed.Name), ("DistributedOptions.ChecksumSteps", checksumSteps.Name),
+            ("DistributedOptions.TimeoutSeconds", distributedTimeout.Name));
 
         var command = new Command("train", """
             Fine-tune a pretrained model on labelled text and evaluate it.
@@ -90,7 +100,7 @@ internal static class TrainCommand
         foreach (var o in taskOptions.Options) command.Options.Add(o);
         foreach (var o in new Option[] { epochs, maxSteps, batchSize, evalBatchSize, lr, weightDecay, schedule, warmupRatio, warmupSteps, maxGradNorm,
                      accumulation, maxLength, noGroup, precision, evalStrategy, evalSteps, saveStrategy, saveSteps, saveLimit, patience, metricForBest,
-                     loggingSteps, seed, device, threads, resume, allowPickle, ignoreMismatched, pooling })
+                     loggingSteps, seed, device, threads, distributed, checksumSteps, distributedTimeout, resume, allowPickle, ignoreMismatched, pooling })
             command.Options.Add(o);
 
         command.SetAction(p =>
@@ -138,6 +148,12 @@ internal static class TrainCommand
                 OutputDirectory = p.GetValue(output)!,
                 Device = p.GetValue(device)!,
                 Threads = p.GetValue(threads),
+                Distributed = new DistributedOptions
+                {
+                    Backend = ParseEnum<DistributedBackend>(p.GetValue(distributed)!, "--distributed"),
+                    ChecksumSteps = p.GetValue(checksumSteps),
+                    TimeoutSeconds = p.GetValue(distributedTimeout),
+                },
                 ResumeFrom = p.GetValue(resume),
                 Load = new ModelLoadOptions
                 {
@@ -173,6 +189,7 @@ internal static class TrainCommand
         {
             Console.CancelKeyPress -= onCancel;
         }
+        if (result.Rank != 0) return 0;   // rank 0 of a distributed run prints, as it writes
         Console.WriteLine();
         Output.PrintMetrics("validation", result.Validation);
         Output.PrintMetrics("test", result.Test);
