@@ -77,6 +77,16 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
         }
     }
 
+    /// <summary>
+    /// MPI's blocking all-reduce, without a timeout: only for the benchmark, which compares it with the polled
+    /// non-blocking one the trainer uses.
+    /// </summary>
+    internal void AllReduceSumBlocking(float* data, long count)
+    {
+        for (long done = 0; done < count; done += MaxCount)
+            Check(_api.Allreduce(InPlace, (nint)(data + done), (int)Math.Min(MaxCount, count - done), _api.Float, _api.Sum, _api.CommWorld), "MPI_Allreduce");
+    }
+
     public void AllReduceSum(Span<double> values, string context)
     {
         nint request;
@@ -164,6 +174,7 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
         public required delegate* unmanaged<int*, byte***, int, int*, int> InitThread;
         public required delegate* unmanaged<nint, int*, int> CommRank, CommSize;
         public required delegate* unmanaged<nint, nint, int, nint, nint, nint, nint*, int> Iallreduce;
+        public required delegate* unmanaged<nint, nint, int, nint, nint, nint, int> Allreduce;
         public required delegate* unmanaged<nint, int, nint, int, nint, nint*, int> Ibcast;
         public required delegate* unmanaged<nint, int, nint, nint, int, nint, nint, nint*, int> Iallgather;
         public required delegate* unmanaged<nint, int, nint, nint, nint, nint, nint, nint, nint*, int> Iallgatherv;
@@ -210,6 +221,7 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
                 CommRank = (delegate* unmanaged<nint, int*, int>)F("MPI_Comm_rank"),
                 CommSize = (delegate* unmanaged<nint, int*, int>)F("MPI_Comm_size"),
                 Iallreduce = (delegate* unmanaged<nint, nint, int, nint, nint, nint, nint*, int>)F("MPI_Iallreduce"),
+                Allreduce = (delegate* unmanaged<nint, nint, int, nint, nint, nint, int>)F("MPI_Allreduce"),
                 Ibcast = (delegate* unmanaged<nint, int, nint, int, nint, nint*, int>)F("MPI_Ibcast"),
                 Iallgather = (delegate* unmanaged<nint, int, nint, nint, int, nint, nint, nint*, int>)F("MPI_Iallgather"),
                 Iallgatherv = (delegate* unmanaged<nint, int, nint, nint, nint, nint, nint, nint, nint*, int>)F("MPI_Iallgatherv"),
