@@ -133,22 +133,13 @@ public class DistributedTests(ITestOutputHelper output)
         var run = dir.File("run");
         var checkpoints = Path.Combine(run, "checkpoints");
         var killedAfter = TimeSpan.Zero;
+        // Once a checkpoint exists, kill rank 1 outright (SIGKILL: no handler runs).
         var result = Run(2, TrainArgs(TinyModelFolder.Shared, train, validation, run, 100_000, "--distributed", "mpi", "--save-strategy", "steps",
-            "--save-steps", "5", "--save-total-limit", "2"), mpirun =>
-        {
-            // Once a checkpoint exists, kill rank 1 outright (SIGKILL: no handler runs).
-            var clock = Stopwatch.StartNew();
-            while (!(Directory.Exists(checkpoints) && Directory.GetDirectories(checkpoints, "checkpoint-*").Length > 0) && clock.Elapsed < TimeSpan.FromSeconds(90))
-                Thread.Sleep(100);
-            var rank1 = RankProcess(mpirun.Id, 1);
-            Process.Start("kill", ["-KILL", rank1.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
-            killedAfter = clock.Elapsed;
-        });
-        Assert.NotEqual(0, result.Code);
+            "--save-steps", "5", "--save-total-limit", "2"),
+            SignalRank1When(() => Directory.Exists(checkpoints) && Directory.GetDirectories(checkpoints, "checkpoint-*").Length > 0, "-KILL", t => killedAfter = t));
         Assert.Contains("rank 1", result.Output);
         Assert.Contains("signal 9", result.Output);
-        Assert.True(result.Elapsed - killedAfter < TimeSpan.FromSeconds(60), $"the job ended {(result.Elapsed - killedAfter).TotalSeconds:0} s after the kill");
-        output.WriteLine($"the job ended {(result.Elapsed - killedAfter).TotalSeconds:0.0} s after the kill");
+        AssertEndedSoonAfter(result, killedAfter, "the kill");
 
         // The last complete checkpoint resumes, here on one rank (another number of ranks than it was written with).
         var last = Directory.GetDirectories(checkpoints, "checkpoint-*").Order(StringComparer.Ordinal).Last();
@@ -166,21 +157,32 @@ public class DistributedTests(ITestOutputHelper output)
         var (train, validation) = (Rows(dir, "train.csv", "train.csv", 200), Rows(dir, "validation.csv", "test.csv", 50));
         var run = dir.File("run");
         var stoppedAfter = TimeSpan.Zero;
+        var log = Path.Combine(run, "log.jsonl");
+        // Once training runs, freeze rank 1 (SIGSTOP: alive, but it answers nothing).
         var result = Run(2, TrainArgs(TinyModelFolder.Shared, train, validation, run, 100_000, "--distributed", "mpi", "--distributed-timeout", "5",
-            "--save-strategy", "no"), mpirun =>
-        {
-            // Once training runs, freeze rank 1 (SIGSTOP: alive, but it answers nothing).
-            var clock = Stopwatch.StartNew();
-            while (!(File.Exists(Path.Combine(run, "log.jsonl")) && new FileInfo(Path.Combine(run, "log.jsonl")).Length > 0) && clock.Elapsed < TimeSpan.FromSeconds(90))
-                Thread.Sleep(100);
-            Process.Start("kill", ["-STOP", RankProcess(mpirun.Id, 1).ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
-            stoppedAfter = clock.Elapsed;
-        });
-        Assert.NotEqual(0, result.Code);
+            "--save-strategy", "no"), SignalRank1When(() => File.Exists(log) && new FileInfo(log).Length > 0, "-STOP", t => stoppedAfter = t));
         Assert.Contains("error: rank 0 of 2: no answer from the other ranks within 5 s in the", result.Output);
         Assert.Contains("--distributed-timeout", result.Output);
-        Assert.True(result.Elapsed - stoppedAfter < TimeSpan.FromSeconds(60), $"the job ended {(result.Elapsed - stoppedAfter).TotalSeconds:0} s after the stop");
-        output.WriteLine($"the job ended {(result.Elapsed - stoppedAfter).TotalSeconds:0.0} s after the stop");
+        AssertEndedSoonAfter(result, stoppedAfter, "the stop");
+    }
+
+    /// <summary>Waits (90 s at most) until <paramref name="ready"/>, then sends <paramref name="signal"/> to rank 1 and says when, from the start.</summary>
+    private static Action<Process> SignalRank1When(Func<bool> ready, string signal, Action<TimeSpan> sent) => mpirun =>
+    {
+        var clock = Stopwatch.StartNew();
+        while (!ready() && clock.Elapsed < TimeSpan.FromSeconds(90))
+            Thread.Sleep(100);
+        Process.Start("kill", [signal, RankProcess(mpirun.Id, 1).ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+        sent(clock.Elapsed);
+    };
+
+    /// <summary>The job failed, and ended within a minute of <paramref name="signalled"/>.</summary>
+    private void AssertEndedSoonAfter((int Code, string Output, TimeSpan Elapsed) result, TimeSpan signalled, string what)
+    {
+        Assert.NotEqual(0, result.Code);
+        var after = result.Elapsed - signalled;
+        Assert.True(after < TimeSpan.FromSeconds(60), $"the job ended {after.TotalSeconds:0} s after {what}");
+        output.WriteLine($"the job ended {after.TotalSeconds:0.0} s after {what}");
     }
 
     /// <summary>The process id of rank <paramref name="rank"/> among the descendants of mpirun (by its OMPI_COMM_WORLD_RANK).</summary>
