@@ -37,6 +37,13 @@ public sealed record FineTuneRequest
     public required string OutputDirectory { get; init; }
 
     public string Device { get; init; } = "cpu";
+
+    /// <summary>
+    /// Data-parallel training over several processes (<see cref="DistributedBackend.Mpi"/>: the ranks started by
+    /// <c>mpirun -np N</c>, each calling Train with the same request); by default this process trains alone.
+    /// </summary>
+    public DistributedOptions Distributed { get; init; } = new();
+
     public int? Threads { get; init; }
     public ModelLoadOptions Load { get; init; } = new();
 
@@ -94,7 +101,11 @@ public sealed record FineTuneResult(
     DatasetSummary Summary,
     LoadReport LoadReport,
     TrainerState State,
-    TimeSpan Elapsed);
+    TimeSpan Elapsed)
+{
+    /// <summary>This process's rank in a data-parallel run: 0 wrote the run folder; the others (which wrote nothing) return the same metrics.</summary>
+    public int Rank { get; init; }
+}
 
 /// <summary>Evaluating a saved model on a labelled file.</summary>
 public sealed record EvaluateRequest : SavedModelRequest

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FineTune.Analysis;
 using FineTune.Checkpoints;
 using FineTune.Data;
+using FineTune.Evaluation;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
@@ -46,30 +47,56 @@ public static partial class FineTuner
         ArgumentNullException.ThrowIfNull(request);
         var task = TaskRegistry.Get(request.Task);
         request.Validate(task);
-        // The checkpoint to resume from is checked, and the output folder locked and checked, before anything is read
-        // or written; until training starts, a failure leaves the folder as it was (RunFolder.Abandon).
+        using var ranks = Communicators.Open(request.Distributed);
+        if (ranks.Size == 1) return Train(request, task, ranks);
+        // Each rank computes its share of every step and of every evaluation; rank 0 alone owns and writes the run folder.
+        try
+        {
+            using var sharded = ShardedEvaluation.Use(ranks);
+            return Train(request with
+            {
+                Threads = request.Threads ?? Communicators.DefaultThreads(ranks),
+                Callbacks = ranks.IsRoot() ? request.Callbacks : [],
+                Info = ranks.IsRoot() ? request.Info : null,
+                Warning = ranks.IsRoot() ? request.Warning : null,
+            }, task, ranks);
+        }
+        catch
+        {
+            ranks.Abandon();
+            throw;
+        }
+    }
+
+    private static FineTuneResult Train(FineTuneRequest request, FineTuneTask task, ICommunicator ranks)
+    {
+        // The checkpoint to resume from is checked, and the output folder locked and checked (by rank 0, which writes
+        // it), before anything is read or written; until training starts, a failure leaves the folder as it was.
         var resume = request.ResumeFrom is null ? null : Checkpoint.Resolve(request.ResumeFrom, "FineTuneRequest.ResumeFrom");
-        using var folder = RunFolder.Open(request.OutputDirectory, request.Overwrite, resume?.Folder, resume?.State.RunId);
+        using var folder = ranks.IsRoot() ? RunFolder.Open(request.OutputDirectory, request.Overwrite, resume?.Folder, resume?.State.RunId) : null;
         RunState run;
         TaskRun data;
         TaskModel? model = null;
         LoadReport loadReport;
         try
         {
-            run = Begin(request with { ResumeFrom = resume?.Folder }, task, folder.Path);
-            foreach (var leftover in folder.RemovedLeftovers)
+            run = Begin(request with { ResumeFrom = resume?.Folder }, task, folder?.Path ?? Path.GetFullPath(request.OutputDirectory), ranks);
+            foreach (var leftover in folder?.RemovedLeftovers ?? [])
                 run.Context.Info($"Removed what an interrupted save had left: {leftover}.");
             data = task.Prepare(run.Context);
             run = WithoutValidationIfEmpty(run, data.Validation is not null);
             run = run with { UnknownTokenRate = RunChecks.BeforeTraining(run.Context, data, task) };
             (model, loadReport) = data.LoadModel();
-            RunChecks.DiskSpace(run.Context, data, model, folder.Path);
-            folder.Claim();
+            if (folder is not null)
+            {
+                RunChecks.DiskSpace(run.Context, data, model, folder.Path);
+                folder.Claim();
+            }
         }
         catch
         {
             model?.Dispose();
-            folder.Abandon();
+            folder?.Abandon();
             throw;
         }
         using var _ = model;
@@ -80,8 +107,10 @@ public static partial class FineTuner
                 : $"The head reads the [CLS] token ({reason}; ModelLoadOptions.ClassifierPooling mean for the mean of the token states).");
         model.to(run.Context.Device);
         data.BeforeTraining(model);
-        var (result, metricForBest) = Fit(run, task, data, model, folder.RunId);
+        var (result, metricForBest) = Fit(run, task, data, model, folder?.RunId, ranks);
         var (splits, validation, test) = EvaluateSplits(run, data, model);
+        if (!run.Context.WritesFiles)
+            return new FineTuneResult(run.Context.Output, run.ModelDirectory, validation, test, data.Summary, loadReport, result.State, run.Clock.Elapsed) { Rank = ranks.Rank };
         return Finish(run, task, data, result, metricForBest, loadReport, splits, validation, test);
     }
 
@@ -189,10 +218,13 @@ public static partial class FineTuner
 
         /// <summary>The share of the training tokens that are [UNK].</summary>
         public double? UnknownTokenRate { get; init; }
+
+        /// <summary>The number of ranks training together (1: this process alone).</summary>
+        public int Ranks { get; init; } = 1;
     }
 
     /// <summary>Checks the options, sets threads, seed and device, resolves the model and its tokenizer, and caps the max length.</summary>
-    private static RunState Begin(FineTuneRequest request, FineTuneTask task, string output)
+    private static RunState Begin(FineTuneRequest request, FineTuneTask task, string output, ICommunicator ranks)
     {
         CheckSlices(task, request.Dataset);
         var clock = Stopwatch.StartNew();
@@ -204,6 +236,8 @@ public static partial class FineTuner
         // decides the head as it decides shuffling and dropout (the trainer seeds again before the first step).
         torch.random.manual_seed(training.Seed);
         var device = TorchRuntime.ParseDevice(request.Device);
+        if (ranks.Size > 1 && device.type != DeviceType.CPU)
+            throw new OptionException("FineTuneRequest.Device", $"distributed training runs on the CPU (the ranks exchange gradients in CPU memory), got {request.Device}");
         // Auto trains in bf16 where that is faster (AMX) and evaluates in fp32, as the saved model predicts by default;
         // an explicit precision is used for both.
         var evaluationPrecision = training.Precision == Precision.Auto ? Precision.Fp32 : training.Precision;
@@ -232,8 +266,9 @@ public static partial class FineTuner
             Warn = request.Warning ?? (m => info("Warning: " + m)),
             EvaluationScope = PrecisionScopes.For(evaluationPrecision, device),
             Resuming = request.ResumeFrom is not null,
+            WritesFiles = ranks.IsRoot(),
         };
-        return new RunState(request, context, PrecisionScopes.For(training.Precision, device), started, clock);
+        return new RunState(request, context, PrecisionScopes.For(training.Precision, device), started, clock) { Ranks = ranks.Size };
     }
 
     /// <summary>The effective max length: the requested one, capped by the model's positions and the tokenizer's model_max_length.</summary>
@@ -259,13 +294,15 @@ public static partial class FineTuner
     /// Trains the model (already on the run's device) with log.jsonl, TensorBoard, checkpoints and the request's
     /// callbacks, restores the best model and saves it to DIR/model with the tokenizer and finetune.json.
     /// </summary>
-    private static (TrainerResult Result, string MetricForBest) Fit(RunState run, FineTuneTask task, TaskRun data, TaskModel model, string runId)
+    private static (TrainerResult Result, string MetricForBest) Fit(RunState run, FineTuneTask task, TaskRun data, TaskModel model, string? runId, ICommunicator ranks)
     {
         var context = run.Context;
         var training = context.Training;
-        Directory.CreateDirectory(context.Output);
-        using var jsonl = new JsonLinesLogCallback(Path.Combine(context.Output, "log.jsonl"), append: context.Resuming, context.Warn);
-        var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(context.Output, "tensorboard"), context.Warn) };
+        var callbacks = new List<ITrainerCallback>();
+        if (context.WritesFiles) Directory.CreateDirectory(context.Output);
+        using var jsonl = context.WritesFiles ? new JsonLinesLogCallback(Path.Combine(context.Output, "log.jsonl"), append: context.Resuming, context.Warn) : null;
+        if (jsonl is not null)
+            callbacks.AddRange([jsonl, new TensorBoardCallback(Path.Combine(context.Output, "tensorboard"), context.Warn)]);
         callbacks.AddRange(run.Request.Callbacks);
         var metricForBest = training.MetricForBest ?? task.DefaultMetricForBest;
         var trainer = new Trainer(model, training, data.TrainingSet, data.Validation, metricForBest, context.Device, callbacks,
@@ -275,9 +312,11 @@ public static partial class FineTuner
             PrecisionScope = run.PrecisionScope,
             RunId = runId,
             Warn = context.Warn,
+            Parallel = ranks.Size > 1 ? new DataParallel(ranks, run.Request.Distributed.ChecksumSteps) : null,
         };
         var result = trainer.Train(run.Request.ResumeFrom, run.Request.Cancellation);
         data.AfterTraining(model);
+        if (!context.WritesFiles) return (result, trainer.MetricForBest);
         var metadata = data.Metadata(new FineTuneMetadata { Task = task.Name, MaxLength = context.MaxLength, BaseModel = run.Request.Model });
         try
         {
@@ -290,7 +329,7 @@ public static partial class FineTuner
         }
         catch (IOException e) when (FileErrors.IsDiskFull(e))
         {
-            throw new EnvironmentException(RunChecks.FinalSaveFailed(run.ModelDirectory, Path.Combine(context.Output, "checkpoints"), result.State, runId), e);
+            throw new EnvironmentException(RunChecks.FinalSaveFailed(run.ModelDirectory, Path.Combine(context.Output, "checkpoints"), result.State, runId!), e);
         }
         return (result, trainer.MetricForBest);
     }
@@ -324,6 +363,7 @@ public static partial class FineTuner
         RunFiles.WriteMetrics(Path.Combine(context.Output, "metrics.json"), validationMetrics, testMetrics, state.BestStep, state.GlobalStep, state.MetricForBest,
             slices, temperature);
         var settings = new Dictionary<string, object?>(Settings(context.Training, request));
+        if (run.Ranks > 1) settings["ranks"] = run.Ranks;
         foreach (var (key, value) in data.Settings) settings[key] = value;
         var record = new RunRecord
         {

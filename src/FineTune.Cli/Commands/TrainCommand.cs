@@ -58,6 +58,14 @@ internal static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Continue a run: from a checkpoint folder (RUN/checkpoints/checkpoint-NNNNNN), or from the newest checkpoint of a run folder (RUN)." }.NotEmpty();
         var overwrite = new Option<bool>("--overwrite") { Description = "Clear an output folder that holds another run's files (without it, such a folder is an error unless --resume continues that run)." };
         var allowUnknown = new Option<bool>("--allow-unknown-tokens") { Description = "Train even when more than half of the training tokens are [UNK] (the model's vocabulary does not fit the text)." };
+        var distributedDefaults = new DistributedOptions();
+        var distributed = new Option<string>("--distributed")
+        {
+            Description = "none, or mpi: data-parallel training over the ranks started by `mpirun -np N finetune train ...` (each rank trains on its share of every batch; rank 0 writes the run folder).",
+            DefaultValueFactory = _ => "none",
+        }.OneOf("none", "mpi");
+        var checksumSteps = new Option<int>("--checksum-steps") { Description = "With --distributed: compare the ranks' parameters every N steps (0: after the last step only).", DefaultValueFactory = _ => distributedDefaults.ChecksumSteps }.Range(0);
+        var distributedTimeout = new Option<double>("--distributed-timeout") { Description = "With --distributed: seconds a rank waits for the others before it stops with an error.", DefaultValueFactory = _ => distributedDefaults.TimeoutSeconds }.Range(0, minExclusive: true);
         var allowPickle = new Option<bool>("--allow-pickle") { Description = "Allow loading pytorch_model.bin (a Python pickle can run code: only for trusted models)." };
         var pooling = new Option<string>("--pooling")
         {
@@ -80,7 +88,9 @@ internal static class TrainCommand
             ("FineTuneRequest.ResumeFrom", resume.Name), ("FineTuneRequest.Overwrite", overwrite.Name), ("FineTuneRequest.OutputDirectory", output.Name),
             ("FineTuneRequest.Model", model.Name), ("DatasetFiles.Train", train.Name), ("DatasetOptions.AllowUnknownTokens", allowUnknown.Name),
             ("ModelLoadOptions.AllowPickle", allowPickle.Name),
-            ("ModelLoadOptions.IgnoreMismatchedSizes", ignoreMismatched.Name), ("ModelLoadOptions.ClassifierPooling", pooling.Name));
+            ("ModelLoadOptions.IgnoreMismatchedSizes", ignoreMismatched.Name), ("ModelLoadOptions.ClassifierPooling", pooling.Name),
+            ("DistributedOptions.Backend", distributed.Name), ("DistributedOptions.ChecksumSteps", checksumSteps.Name),
+            ("DistributedOptions.TimeoutSeconds", distributedTimeout.Name));
 
         var command = new Command("train", """
             Fine-tune a pretrained model on labelled text and evaluate it.
@@ -95,7 +105,7 @@ internal static class TrainCommand
         foreach (var o in taskOptions.Options) command.Options.Add(o);
         foreach (var o in new Option[] { epochs, maxSteps, batchSize, evalBatchSize, lr, weightDecay, schedule, warmupRatio, warmupSteps, maxGradNorm,
                      accumulation, maxLength, noGroup, precision, evalStrategy, evalSteps, saveStrategy, saveSteps, saveLimit, patience, metricForBest,
-                     loggingSteps, seed, device, threads, resume, overwrite, allowUnknown, allowPickle, ignoreMismatched, pooling })
+                     loggingSteps, seed, device, threads, distributed, checksumSteps, distributedTimeout, resume, overwrite, allowUnknown, allowPickle, ignoreMismatched, pooling })
             command.Options.Add(o);
 
         command.SetAction(p =>
@@ -144,6 +154,12 @@ internal static class TrainCommand
                 OutputDirectory = p.GetValue(output)!,
                 Device = p.GetValue(device)!,
                 Threads = p.GetValue(threads),
+                Distributed = new DistributedOptions
+                {
+                    Backend = ParseEnum<DistributedBackend>(p.GetValue(distributed)!, "--distributed"),
+                    ChecksumSteps = p.GetValue(checksumSteps),
+                    TimeoutSeconds = p.GetValue(distributedTimeout),
+                },
                 ResumeFrom = p.GetValue(resume),
                 Overwrite = p.GetValue(overwrite),
                 Load = new ModelLoadOptions
@@ -186,6 +202,7 @@ internal static class TrainCommand
         {
             Console.CancelKeyPress -= onCancel;
         }
+        if (result.Rank != 0) return 0;   // rank 0 of a distributed run prints, as it writes
         Console.WriteLine();
         Output.PrintMetrics("validation", result.Validation);
         Output.PrintMetrics("test", result.Test);

@@ -161,6 +161,8 @@ internal sealed record RunContext
     public Func<IDisposable?>? EvaluationScope { get; init; }
     /// <summary>Whether the run continues from a checkpoint.</summary>
     public bool Resuming { get; init; }
+    /// <summary>Whether this process writes the run folder's files (false on the ranks other than 0 of a data-parallel run).</summary>
+    public bool WritesFiles { get; init; } = true;
 }
 
 /// <summary>

@@ -89,6 +89,12 @@ internal sealed class FusedAdamW : IDisposable
         return new Group(name, weightDecay, members, values, grads, zeros_like(values), zeros_like(values));
     }
 
+    /// <summary>The flat gradient buffer of each group (the parameters' .grad are views of them).</summary>
+    public IReadOnlyList<Tensor> GradientBuffers => _groups.Select(g => g.Grads).ToList();
+
+    /// <summary>The flat parameter buffer of each group (the parameters are views of them).</summary>
+    public IReadOnlyList<Tensor> ParameterBuffers => _groups.Select(g => g.Values).ToList();
+
     /// <summary>Zeroes the flat gradient buffers (the parameters' .grad views stay in place).</summary>
     public void ZeroGrad()
     {

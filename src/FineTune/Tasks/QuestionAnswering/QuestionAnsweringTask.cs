@@ -126,7 +126,7 @@ internal sealed class QuestionAnsweringTask() : FineTuneTask(
         {
             var (examples, features) = splits[split];
             var evaluation = EvaluatorFor(examples).Run(model, features, run.Device, keepPredictions: true);
-            if (split == "test")
+            if (split == "test" && run.WritesFiles)
             {
                 AnswerPredictionFiles.WriteAnswers(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!);
                 AnswerPredictionFiles.WriteSquadJson(Path.Combine(run.Output, "predictions-test.json"), examples, evaluation.Predictions!);

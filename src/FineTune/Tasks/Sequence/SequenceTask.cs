@@ -238,7 +238,7 @@ internal abstract class SequenceTask<TOptions>(string name, string title, string
         {
             var (examples, features) = splits[split];
             var evaluation = Evaluator().Evaluate(model, features, run.Device, keepPredictions: true, slices[split]);
-            if (split == "test")
+            if (split == "test" && run.WritesFiles)
                 SequencePredictionFiles.WriteEvaluated(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!, _readout);
             return (evaluation.Metrics, SequenceSplits.Result(_readout, evaluation, examples) with { Slices = evaluation.Slices });
         }

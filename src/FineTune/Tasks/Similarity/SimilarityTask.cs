@@ -176,7 +176,7 @@ internal sealed class SimilarityTask() : FineTuneTask(
             var (examples, features) = splits[split];
             var evaluation = _evaluator.Evaluate(model, features, run.Device, keepPredictions: true);
             var readout = new ValueReadout("cosine", scale);
-            if (split == "test")
+            if (split == "test" && run.WritesFiles)
                 SequencePredictionFiles.WriteEvaluated(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!, readout);
             return (evaluation.Metrics, SequenceSplits.Result(readout, evaluation, examples));
         }

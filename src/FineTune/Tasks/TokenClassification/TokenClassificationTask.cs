@@ -154,7 +154,7 @@ internal sealed class TokenClassificationTask() : FineTuneTask(
         {
             var (examples, features) = splits[split];
             var evaluation = EvaluatorFor(examples).Run(model, features, run.Device, keepPredictions: true);
-            if (split == "test")
+            if (split == "test" && run.WritesFiles)
                 TokenPredictionFiles.WriteWordTags(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!);
             return (evaluation.Metrics, SplitResultOf(evaluation, examples));
         }
