@@ -173,6 +173,10 @@ public class CliFuzzTests : IClassFixture<CliFuzzTests.Fixture>
         ["embed"] = ["embed", "--model", TinyModelFolder.Shared, "--input", _f.Text, "--output", "OUT.jsonl"],
         ["models import"] = ["models", "import", "all-MiniLM-L6-v2-nope", "--output", "OUT"],
         ["report"] = ["report", "OUT"],
+        ["export"] = ["export", "--model", _f.Classifier, "--output", "OUT"],
+        ["tokenize"] = ["tokenize", "--model", TinyModelFolder.Shared, "--input", _f.Text, "--output", "OUT.jsonl"],
+        ["explain"] = ["explain", "--model", _f.Classifier, "--input", _f.Text, "--steps", "2", "--max-inputs", "2", "--max-length", "16", "--output", "OUT"],
+        ["analyze"] = ["analyze", "--model", TinyModelFolder.Shared, "--data", _f.Csv, "--max-length", "16", "--output", "OUT"],
     };
 
     private IEnumerable<Case> OptionCases(Random random, int count)
@@ -214,7 +218,7 @@ public class CliFuzzTests : IClassFixture<CliFuzzTests.Fixture>
                     description = $"{name}: {option.Name} '{Show(value)}'";
                     break;
             }
-            var outputPath = name switch { "predict" => output + ".csv", "embed" => output + ".jsonl", _ => output };
+            var outputPath = name switch { "predict" => output + ".csv", "embed" or "tokenize" => output + ".jsonl", _ => output };
             var resolved = args.Select(a => a switch { "OUT" => output, "OUT.csv" => output + ".csv", "OUT.jsonl" => output + ".jsonl", _ => a }).ToArray();
             yield return new Case(description, resolved, name == "report" ? null : outputPath, fuzzedOutput);
         }
