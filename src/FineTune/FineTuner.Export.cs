@@ -77,6 +77,8 @@ public static partial class FineTuner
         var metadata = FineTuneMetadata.Load(folder);
         if (metadata?.Task is { } named && TaskRegistry.Find(named) is null)
             throw new ModelLoadException($"unknown task '{named}'; expected {TaskRegistry.Describe()}", Path.Combine(folder, FineTuneMetadata.FileName), "task");
+        if (metadata?.Task is { } saved && TaskRegistry.Find(saved) is { ExportHead: null } unexported)
+            throw new ModelLoadException($"a {unexported.Title.ToLowerInvariant()} model cannot be exported to ONNX: an encoder-decoder's graphs (an encoder, and a decoder with a key/value cache) are not built; predict from the model folder itself", folder);
         var config = ModelFolder.LoadConfig(folder);
         EncoderGraphs.For(ModelFamilies.Of(config));
         var task = TaskRegistry.Detect(folder);

@@ -37,13 +37,19 @@ internal static class ModelBatches
         }
     }
 
-    /// <summary><see cref="Run"/> with the model in evaluation mode (dropout off), its mode restored after.</summary>
+    /// <summary>
+    /// <see cref="Run"/> with the model in evaluation mode (dropout off), its mode restored after. Inside
+    /// <see cref="ShardedEvaluation.Use"/> the ranks of a data-parallel run share the batches.
+    /// </summary>
     public static void Evaluate<TFeature>(IForwardModel model, IReadOnlyList<TFeature> features, int[] order, int batchSize,
         Func<IReadOnlyList<TFeature>, Device, ModelInput> collate, Device device, Func<IDisposable?>? precisionScope,
         Action<int[], List<TFeature>, ModelOutput> onBatch)
     {
         using var _ = model.EvaluationMode();
-        Run(model, features, order, batchSize, collate, device, precisionScope, onBatch);
+        if (ShardedEvaluation.Current is { Size: > 1 } ranks)
+            ShardedEvaluation.Run(ranks, model, features, order, batchSize, collate, device, precisionScope, onBatch);
+        else
+            Run(model, features, order, batchSize, collate, device, precisionScope, onBatch);
     }
 }
 

@@ -76,4 +76,16 @@ internal sealed class ExportedTaskModel : IForwardModel
     }
 
     public void Dispose() => _export.Dispose();
+
+    /// <summary>
+    /// The model as a TorchSharp module, for what takes gradients through it (explanations); an export folder's graph
+    /// is none, and that is one error naming its file.
+    /// </summary>
+    public static TaskModel Differentiable(IForwardModel model) => model switch
+    {
+        TaskModel module => module,
+        ExportedTaskModel export => throw new ModelLoadException(
+            "is an export's ONNX graph: explanations take gradients through the model, so give the model folder it was exported from", export.ModelFile),
+        _ => throw new InvalidOperationException($"{model.GetType().Name} is not a TorchSharp module"),
+    };
 }

@@ -83,12 +83,25 @@ public class ExportCliTests
     public void AnUnknownTaskIsOneError()
     {
         using var dir = new TestSupport.TempDir();
-        var folder = Folder(dir, f => new FineTuneMetadata { Task = "summarization", MaxLength = 64 }.Save(f));
+        var folder = Folder(dir, f => new FineTuneMetadata { Task = "speech-recognition", MaxLength = 64 }.Save(f));
         var output = dir.File("export");
         var (code, _, error) = Run("export", "--model", folder, "--output", output);
         Assert.NotEqual(0, code);
         Assert.Contains("finetune.json", error);
-        Assert.Contains("unknown task 'summarization'", error);
+        Assert.Contains("unknown task 'speech-recognition'", error);
+        NothingWritten(output);
+    }
+
+    [Fact]
+    public void ASequenceToSequenceModelIsOneErrorSayingItIsNotExported()
+    {
+        using var dir = new TestSupport.TempDir();
+        var folder = Folder(dir, f => new FineTuneMetadata { Task = "summarization", MaxLength = 64 }.Save(f));
+        var output = dir.File("export");
+        var (code, _, error) = Run("export", "--model", folder, "--output", output);
+        Assert.Equal(2, code);
+        Assert.Contains("a summarization model cannot be exported to ONNX", error);
+        Assert.Single(error.Trim().Split('\n'));
         NothingWritten(output);
     }
 

@@ -30,7 +30,7 @@ internal sealed class QuestionAnsweringEvaluator(IReadOnlyList<QaExample> exampl
     Func<IDisposable?>? precisionScope = null)
 {
     /// <summary>The evaluator as the trainer's validation set over <paramref name="features"/>.</summary>
-    public IValidationSet AsValidation(IReadOnlyList<WindowFeature> features) => new ValidationSet<WindowFeature>(features, (m, f, d) => Run(m, f, d, keepPredictions: false).Metrics);
+    public IValidationSet AsValidation(IReadOnlyList<WindowFeature> features) => new ValidationSet<WindowFeature>(features, [.. SquadMetrics.Names, MetricNames.Loss], (m, f, d) => Run(m, f, d, keepPredictions: false).Metrics);
 
     /// <summary>Evaluates and, with <paramref name="keepPredictions"/>, keeps every question's answer (in question order).</summary>
     public QuestionAnsweringEvaluation Run(IForwardModel model, IReadOnlyList<WindowFeature> features, Device device, bool keepPredictions)

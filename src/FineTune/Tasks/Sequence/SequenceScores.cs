@@ -6,14 +6,17 @@ namespace FineTune.Tasks;
 /// </summary>
 internal static class SequenceScores
 {
-    /// <summary>Softmax probabilities of <paramref name="logits"/> and the index of the most probable class (the first on ties).</summary>
-    public static (float[] Probabilities, int Best) Softmax(ReadOnlySpan<float> logits)
+    /// <summary>
+    /// Softmax probabilities of <paramref name="logits"/> divided by <paramref name="temperature"/> (1: the logits as
+    /// they are) and the index of the most probable class (the first on ties).
+    /// </summary>
+    public static (float[] Probabilities, int Best) Softmax(ReadOnlySpan<float> logits, double temperature = 1)
     {
         float max = float.NegativeInfinity;
         foreach (var v in logits) max = Math.Max(max, v);
         var p = new float[logits.Length];
         double sum = 0;
-        for (int i = 0; i < p.Length; i++) sum += p[i] = MathF.Exp(logits[i] - max);
+        for (int i = 0; i < p.Length; i++) sum += p[i] = temperature == 1 ? MathF.Exp(logits[i] - max) : (float)Math.Exp((logits[i] - max) / temperature);
         int best = 0;
         for (int i = 0; i < p.Length; i++)
         {

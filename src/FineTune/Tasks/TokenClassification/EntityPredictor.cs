@@ -185,5 +185,49 @@ public sealed class EntityPredictor : IDisposable
         EntitySpans.Find(encoding, tokenLabels, tokenScores, id => _labels[id])
             .Select(e => new Entity(e.Type, text[e.Start..e.End], e.Start, e.End, e.Score)).ToList();
 
+    /// <summary>
+    /// Explains the entities found in each text (cut to the model's length, with its special tokens): for each entity,
+    /// the mean probability of its words' predicted tags (each word's first sub-token, as in training); with
+    /// <see cref="ExplanationInput.TargetLabel"/>, only the entities of that type.
+    /// </summary>
+    internal ExplanationOutcome Explain(SavedModelRequest request, ExplanationInput input, IReadOnlyList<TextInput> rows)
+    {
+        if (input.TargetLabel is { } type && !EntityTypes.Contains(type, StringComparer.Ordinal))
+            throw new OptionException("ExplainRequest.TargetLabel", $"unknown entity type '{type}'; the model's types are: {string.Join(", ", EntityTypes)}");
+        var options = EncodeOptions.Truncate(_maxLength);
+        var inputs = rows.Select(r =>
+        {
+            var encoding = _tokenizer.Encode(r.Text, null, options);
+            return new ExplainedInput(r.SourceRow, r.Text, null, encoding, logits => EntityTargets(r.Text, encoding, logits, input.TargetLabel));
+        });
+        return TaskExplanations.Run(request, input, "Token classification", ExportedTaskModel.Differentiable(_model), _tokenizer.PaddingTokenId, _device, inputs);
+    }
+
+    private (string Prediction, IReadOnlyList<ExplanationTarget> Targets) EntityTargets(string text, Text.Encoding encoding, Tensor logits, string? type)
+    {
+        var (best, ids) = logits[0].softmax(-1).max(-1);                                        // [1, T, C] -> [T]
+        var scores = best.data<float>().ToArray();
+        var labels = ids.to(ScalarType.Int32).data<int>().ToArray();
+        var spans = EntitySpans.Find(encoding, labels, scores, id => _labels[id]);
+        var entities = spans.Select(e => new Entity(e.Type, text[e.Start..e.End], e.Start, e.End, e.Score)).ToList();
+        var (wordFirst, _) = EntitySpans.Words(encoding);
+        var targets = new List<ExplanationTarget>();
+        foreach (var (span, entity) in spans.Zip(entities))
+        {
+            if (type is not null && span.Type != type) continue;
+            var tokens = Enumerable.Range(span.FirstWord, span.LastWord - span.FirstWord + 1)
+                .Select(w => (Token: (long)wordFirst[w], Tag: (long)labels[wordFirst[w]])).ToArray();
+            targets.Add(new ExplanationTarget($"{entity.Type} '{entity.Text}'", l =>
+            {
+                var p = l.softmax(-1);                                                           // [n, T, C]
+                var sum = p.select(1, tokens[0].Token).select(1, tokens[0].Tag);                 // [n]
+                for (int k = 1; k < tokens.Length; k++) sum = sum + p.select(1, tokens[k].Token).select(1, tokens[k].Tag);
+                return sum / tokens.Length;
+            }));
+        }
+        var prediction = entities.Count == 0 ? "no entities" : string.Join("; ", entities.Select(e => $"{e.Type}: {e.Text}"));
+        return (prediction, targets);
+    }
+
     public void Dispose() => _model.Dispose();
 }

@@ -34,23 +34,12 @@ internal static class EntitySpans
     }
 
     /// <summary>
-    /// The entities of a text from its encoding (without special tokens) and per token the predicted tag id and its
-    /// probability; <paramref name="tag"/> names a tag id.
+    /// The entities of a text from its encoding and per token the predicted tag id and its probability (special
+    /// tokens, where the encoding has them, are left out); <paramref name="tag"/> names a tag id.
     /// </summary>
     public static List<Span> Find(Text.Encoding encoding, IReadOnlyList<int> tokenLabels, IReadOnlyList<float> tokenScores, Func<int, string> tag)
     {
-        // Words: runs of tokens with the same word id; each takes its first token's tag.
-        var wordFirst = new List<int>();
-        var wordLast = new List<int>();
-        for (int t = 0; t < encoding.Length; t++)
-        {
-            if (t > 0 && encoding.WordIds[t] is { } w && w == encoding.WordIds[t - 1]) wordLast[^1] = t;
-            else
-            {
-                wordFirst.Add(t);
-                wordLast.Add(t);
-            }
-        }
+        var (wordFirst, wordLast) = Words(encoding);
         var tags = wordFirst.Select(t => tag(tokenLabels[t])).ToArray();
         var entities = new List<Span>();
         foreach (var span in EntityChunker.Extract(tags))
@@ -61,5 +50,26 @@ internal static class EntitySpans
             entities.Add(new Span(span.Type, start, end, span.Start, span.End - 1, score));
         }
         return entities;
+    }
+
+    /// <summary>
+    /// The words of an encoding: runs of tokens with the same word id, by their first and last token (special tokens
+    /// are left out); each word takes its first token's tag.
+    /// </summary>
+    public static (List<int> First, List<int> Last) Words(Text.Encoding encoding)
+    {
+        var wordFirst = new List<int>();
+        var wordLast = new List<int>();
+        for (int t = 0; t < encoding.Length; t++)
+        {
+            if (encoding.SequenceIds[t] is null) continue;
+            if (wordFirst.Count > 0 && encoding.WordIds[t] is { } w && w == encoding.WordIds[t - 1]) wordLast[^1] = t;
+            else
+            {
+                wordFirst.Add(t);
+                wordLast.Add(t);
+            }
+        }
+        return (wordFirst, wordLast);
     }
 }
