@@ -30,7 +30,7 @@ internal static class ServeScenario
         var requests = args.Strings("requests", "300", "1000", "2000").Select(int.Parse).ToList();
         int rounds = args.Int("rounds", 3);
         int maxWaitMs = args.Int("max-wait-ms", 5), maxBatch = args.Int("max-batch-requests", 64), forwardBatch = args.Int("forward-batch-size", 8);
-        var offlineBatches = args.Strings("offline-batch", "32", "64").Select(int.Parse).ToList();
+        var offlineBatches = args.Strings("offline-batch", "8", "32", "64").Select(int.Parse).ToList();
         int warmup = args.Int("warmup", 200);
         var sst2 = args.String("sst2") ?? Path.Combine(E2eSst2Scenario.DefaultDataFolder(), "sst2", "dev.tsv");
         args.CheckAllUsed();
