@@ -105,6 +105,9 @@ internal sealed class ExportFolder : IDisposable
     private static SessionOptions SessionOptions(int? threads)
     {
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        // ONNX Runtime's threads spin after each run by default, holding the cores that a server's request threads
+        // (and anything else on the machine) need between forward passes; they sleep instead.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         if (threads is int t)
         {
             options.IntraOpNumThreads = t;
