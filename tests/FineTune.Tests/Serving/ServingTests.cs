@@ -225,6 +225,14 @@ public sealed class ServingTests(OnnxExportTests.Exports exports) : IClassFixtur
         Assert.Contains("not valid UTF-8 JSON", await invalid.Content.ReadAsStringAsync());
         // A 10 MB body, over a raw connection that keeps sending while the server answers.
         Assert.Equal(413, await RawStatus(server.Address, 10 * 1024 * 1024));
+        // A body over the limit sent in chunks (no Content-Length): stopped while it is read.
+        var chunked = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(Inputs(Enumerable.Repeat(new string('a', 1000), 200)))));
+        chunked.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        var request = new HttpRequestMessage(HttpMethod.Post, "/predict") { Content = chunked };
+        request.Headers.TransferEncodingChunked = true;
+        var tooLong = await server.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLong.StatusCode);
+        Assert.Equal("payload", JsonNode.Parse(await tooLong.Content.ReadAsStringAsync())!["error_type"]!.GetValue<string>());
 
         var metrics = await server.Client.GetStringAsync("/metrics");
         Assert.DoesNotContain("status=\"500\"", metrics);
