@@ -20,6 +20,7 @@ public sealed class TextClassifier : IDisposable
     private readonly ExportedModel _model;
     private readonly IReadOnlyList<string>? _labels;
     private double _threshold;
+    private readonly double _temperature;   // fitted by calibration (ClassificationOptions.Calibrate); 1: none
 
     private TextClassifier(ExportedModel model)
     {
@@ -27,6 +28,7 @@ public sealed class TextClassifier : IDisposable
         _labels = model.Task == "regression" ? null : model.Labels()
             ?? throw new ModelLoadException("has no id2label: a classifier needs its labels", Path.Combine(model.Folder, "config.json"), "id2label");
         _threshold = ExportedModel.Real(model.Metadata["threshold"]) ?? 0.5;
+        _temperature = ExportedModel.Real(model.Metadata["temperature"]) is double t and > 0 ? t : 1;
     }
 
     /// <summary>Opens an export folder of a classification, multi-label or regression model.</summary>
@@ -75,7 +77,7 @@ public sealed class TextClassifier : IDisposable
             var (p, chosen) = Tasks.SequenceScores.Sigmoid(logits, _threshold);
             return new TextPrediction(null, chosen.Select(i => _labels[i]).ToList(), Probabilities(p), null);
         }
-        var (q, best) = Tasks.SequenceScores.Softmax(logits);
+        var (q, best) = Tasks.SequenceScores.Softmax(logits, _temperature);
         return new TextPrediction(_labels[best], null, Probabilities(q), null);
     }
 

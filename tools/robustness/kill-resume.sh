@@ -32,11 +32,11 @@ for ((k = 0; k < kills; k++)); do
   start=$(date +%s.%N)
   point=""
   case $kind in
-    random) sleep "$(awk -v s=$RANDOM 'BEGIN { srand(s); printf "%.2f", 6 + rand() * 30 }')"; point="at $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s" ;;
+    random) r=$RANDOM; sleep "$(awk -v s=$r 'BEGIN { srand(s); printf "%.2f", 6 + rand() * 30 }')"; point="at $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s" ;;
     checkpoint) pattern="$run/checkpoints/.checkpoint-*.tmp-*" ;;
     rotation) pattern="$run/checkpoints/.trash-*" ;;
     final) pattern="$run/.model.tmp-*" ;;
-    sigint) sleep "$(awk -v s=$RANDOM 'BEGIN { srand(s); printf "%.2f", 10 + rand() * 20 }')" ;;
+    sigint) r=$RANDOM; sleep "$(awk -v s=$r 'BEGIN { srand(s); printf "%.2f", 10 + rand() * 20 }')" ;;
   esac
   if [ "$kind" = checkpoint ] || [ "$kind" = rotation ] || [ "$kind" = final ]; then
     while kill -0 $pid 2>/dev/null; do

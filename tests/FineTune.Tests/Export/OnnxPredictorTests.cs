@@ -49,6 +49,39 @@ public sealed class OnnxPredictorTests : IClassFixture<OnnxExportTests.Exports>
         }
     }
 
+    [Fact]
+    public void ACalibratedClassifiersTemperatureIsAppliedOnBothSides()
+    {
+        var (folder, _) = _exports.Get("bert", "classification");
+        using var dir = new TestSupport.TempDir();
+        var calibrated = dir.File("calibrated");
+        Directory.CreateDirectory(calibrated);
+        foreach (var file in Directory.GetFiles(folder)) File.Copy(file, Path.Combine(calibrated, Path.GetFileName(file)));
+        var metadata = JsonNode.Parse(File.ReadAllText(Path.Combine(calibrated, "finetune.json")))!;
+        metadata["temperature"] = 2.5;
+        File.WriteAllText(Path.Combine(calibrated, "finetune.json"), metadata.ToJsonString());
+        var export = dir.File("calibrated-onnx");
+        FineTuner.Export(new ExportRequest { Model = calibrated, Output = export });
+
+        using var uncalibrated = Torch.TextClassifier.Load(folder);
+        using var torch = Torch.TextClassifier.Load(calibrated);
+        using var onnx = Onnx.TextClassifier.Load(export);
+        var inputs = _texts.Select(t => (t, (string?)null)).ToList();
+        var plain = uncalibrated.Predict(inputs);
+        var expected = torch.Predict(inputs);
+        var actual = onnx.Predict(inputs);
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            // Dividing the logits by 2.5 keeps the arg-max and moves every probability towards 1/3.
+            Assert.Equal(plain[i].Label, expected[i].Label);
+            Assert.True(expected[i].Probabilities![expected[i].Label!] <= plain[i].Probabilities![plain[i].Label!] + 1e-6);
+            Assert.Equal(expected[i].Label, actual[i].Label);
+            foreach (var (label, p) in expected[i].Probabilities!)
+                Assert.True(Math.Abs(p - actual[i].Probabilities![label]) <= 1e-4, $"{label}: {p} vs {actual[i].Probabilities![label]}");
+        }
+        Assert.Contains(Enumerable.Range(0, inputs.Count), i => plain[i].Probabilities![plain[i].Label!] - expected[i].Probabilities![expected[i].Label!] > 0.01);
+    }
+
     [Theory]
     [InlineData("bert")]
     [InlineData("roberta")]
