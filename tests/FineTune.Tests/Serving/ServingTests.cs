@@ -84,29 +84,39 @@ public sealed class ServingTests(OnnxExportTests.Exports exports) : IClassFixtur
     [InlineData(false, ServeBackend.Auto)]
     [InlineData(true, ServeBackend.Auto)]
     [InlineData(false, ServeBackend.OnnxRuntime)]
-    public async Task PredictGivesTheClassifiersScoresOnEitherBackend(bool export, ServeBackend backend)
+    [InlineData(true, ServeBackend.Auto, Precision.Int8)]
+    public async Task PredictGivesTheClassifiersScoresOnEitherBackend(bool export, ServeBackend backend, Precision precision = Precision.Fp32)
     {
         var (folder, exported) = exports.Get("bert", "classification");
         var model = export ? exported : folder;
         bool onnx = export || backend == ServeBackend.OnnxRuntime;
-        using var classifier = TextClassifier.Load(onnx ? exported : folder);
-        var expected = classifier.Predict(Sentences.Select(s => (s, (string?)null)).ToList());
-        await using var server = await Server.Start(new ServeOptions { Model = model, Backend = backend });
+        using var classifier = TextClassifier.Load(onnx ? exported : folder, precision: precision);
+        var inputs = Sentences.Select(s => (s, (string?)null)).ToList();
+        // int8 quantizes activations with one scale per batch: a sentence's int8 scores depend on its batch-mates, so
+        // the int8 server is compared with the same batches (each sentence alone; 16 in passes of 8, longest first).
+        bool int8 = precision == Precision.Int8;
+        var expected = int8 ? inputs.Select(x => classifier.Predict([x])[0]).ToList() : classifier.Predict(inputs);
+        classifier.BatchSize = new ServeOptions { Model = model }.ForwardBatchSize;
+        var expected16 = classifier.Predict(inputs.Take(16).ToList());
+        await using var server = await Server.Start(new ServeOptions { Model = model, Backend = backend, Precision = precision });
 
-        // Every sentence in its own request, all at once (the batcher groups them), and 16 in one request.
-        var singles = await Task.WhenAll(Sentences.Select(s => server.Post("/predict", new JsonObject { ["inputs"] = s }.ToJsonString())));
+        // Every sentence in its own request, all at once (the batcher groups them; int8: one after another), and 16 in one request.
+        var singles = int8
+            ? await Sequential(Sentences.Select(s => (Func<Task<(HttpStatusCode, JsonNode?, HttpResponseMessage)>>)(() => server.Post("/predict", new JsonObject { ["inputs"] = s }.ToJsonString()))))
+            : await Task.WhenAll(Sentences.Select(s => server.Post("/predict", new JsonObject { ["inputs"] = s }.ToJsonString())));
         for (int i = 0; i < Sentences.Length; i++)
         {
-            Assert.Equal(HttpStatusCode.OK, singles[i].Status);
-            AssertScores(expected[i], singles[i].Body, $"sentence {i}");
+            Assert.Equal(HttpStatusCode.OK, singles[i].Item1);
+            AssertScores(expected[i], singles[i].Item2, $"sentence {i}");
         }
         var (status, body, _) = await server.Post("/predict", Inputs(Sentences.Take(16)));
         Assert.Equal(HttpStatusCode.OK, status);
-        for (int i = 0; i < 16; i++) AssertScores(expected[i], body![i], $"batch row {i}");
+        for (int i = 0; i < 16; i++) AssertScores(expected16[i], body![i], $"batch row {i}");
         (status, body, _) = await server.Post("/predict", new JsonObject { ["inputs"] = Sentences[0], ["top_k"] = 1 }.ToJsonString());
         Assert.Equal(expected[0].Label, Assert.Single(body!.AsArray())!["label"]!.GetValue<string>());
 
         var info = JsonNode.Parse(await server.Client.GetStringAsync("/info"))!;
+        Assert.Equal(precision == Precision.Int8 ? "int8" : "fp32", info["precision"]!.GetValue<string>());
         Assert.Equal(("classification", onnx ? "onnxruntime" : "torchsharp", "/predict"),
             (info["task"]!.GetValue<string>(), info["backend"]!.GetValue<string>(), info["route"]!.GetValue<string>()));
         Assert.Equal(["negative", "neutral", "positive"], info["labels"]!.AsArray().Select(l => l!.GetValue<string>()));
@@ -406,6 +416,13 @@ public sealed class ServingTests(OnnxExportTests.Exports exports) : IClassFixtur
         var (status, body, _) = await server.Post("/predict", Inputs(Sentences.Take(8)));
         Assert.Equal(HttpStatusCode.OK, status);
         for (int i = 0; i < 8; i++) AssertScores(expected[i], body![i], $"after: row {i}");
+    }
+
+    private static async Task<T[]> Sequential<T>(IEnumerable<Func<Task<T>>> calls)
+    {
+        var results = new List<T>();
+        foreach (var call in calls) results.Add(await call());
+        return [.. results];
     }
 
     private static Task WaitForQueued(Server server, int inputs) => WaitForQueued(server.Client, inputs);
