@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Modeling;
+using FineTune.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -82,6 +83,7 @@ internal sealed class Trainer
         _model.train();
         foreach (var c in _callbacks) c.OnTrainBegin(state, totalSteps);
         var window = new LogWindow();
+        var heap = GlibcHeapGuard.ForThisProcess();
         bool stop = state.GlobalStep >= totalSteps;
         for (int epoch = state.Epoch; epoch < epochs && !stop; epoch++)
         {
@@ -127,6 +129,7 @@ internal sealed class Trainer
                     optimizer.Step();
                     window.AddStep(gradNorm, lr, examples);
                 }
+                heap?.AfterStep();
                 batchIndex = groupEnd;
                 state.GlobalStep++;
                 state.BatchInEpoch = batchIndex;
