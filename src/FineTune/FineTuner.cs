@@ -110,7 +110,7 @@ public static class FineTuner
         // decides the head as it decides shuffling and dropout (the trainer seeds again before the first step).
         torch.random.manual_seed(training.Seed);
         var device = TorchRuntime.ParseDevice(request.Device);
-        // Auto trains in bf16 where that is faster (AMX) and evaluates in fp32, as the saved model predicts by default;
+        // Auto trains in bf16 where that is faster (AMX, AVX512-BF16) and evaluates in fp32, as the saved model predicts by default;
         // an explicit precision is used for both.
         var evaluationPrecision = training.Precision == Precision.Auto ? Precision.Fp32 : training.Precision;
         training = training with { Precision = PrecisionScopes.Resolve(training.Precision, device) };

@@ -40,7 +40,7 @@ internal static class TrainCommand
         var accumulation = new Option<int>("--gradient-accumulation-steps") { Description = "Batches whose gradients add up to one optimizer step.", DefaultValueFactory = _ => defaults.GradientAccumulationSteps };
         var maxLength = new Option<int?>("--max-length") { Description = "Tokens per example; longer texts are truncated (and counted). Default: " + string.Join(", ", FineTuner.Tasks.GroupBy(t => t.DefaultMaxLength).Select(g => $"{g.Key} ({string.Join(", ", g.Select(t => t.Name))})")) + "." };
         var noGroup = new Option<bool>("--no-group-by-length") { Description = "Shuffle plainly instead of batching texts of similar length (less padding)." };
-        var precision = new Option<string>("--precision") { Description = "auto (bf16 on a CPU with AMX, fp32 elsewhere; evaluation in fp32), fp32, or bf16 (mixed precision: bf16 matrix math, fp32 weights and optimizer).", DefaultValueFactory = _ => "auto" };
+        var precision = new Option<string>("--precision") { Description = "auto (bf16 on a CPU with AMX or AVX512-BF16, fp32 elsewhere; evaluation in fp32), fp32, or bf16 (mixed precision: bf16 matrix math, fp32 weights and optimizer).", DefaultValueFactory = _ => "auto" };
         var evalStrategy = new Option<string>("--eval-strategy") { Description = "When to evaluate on validation: epoch, steps or no.", DefaultValueFactory = _ => "epoch" };
         var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps (with --eval-strategy steps).", DefaultValueFactory = _ => defaults.EvalSteps };
         var saveStrategy = new Option<string>("--save-strategy") { Description = "When to write a checkpoint: epoch, steps or no.", DefaultValueFactory = _ => "epoch" };
