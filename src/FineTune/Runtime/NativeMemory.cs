@@ -7,6 +7,7 @@ namespace FineTune.Runtime;
 /// tensors (activations freed and re-allocated every step, by several threads) leave the heap fragmented and RSS
 /// climbing long after the working set stopped growing; tcmalloc keeps it flat and is faster. These helpers choose
 /// and report the allocator: <see cref="PreferTcmalloc"/> restarts a program under tcmalloc when it is installed;
+/// without it, glibc runs with <see cref="GlibcDefaults"/> and the training loop's <see cref="GlibcHeapGuard"/>;
 /// <see cref="Trim"/> hands free glibc heap memory back to the system.
 /// </summary>
 public static partial class NativeMemory
@@ -20,7 +21,11 @@ public static partial class NativeMemory
         "/usr/lib/libtcmalloc_minimal.so.4",
     ];
 
-    /// <summary>The environment variable that chooses the allocator: "tcmalloc" (default when installed) or "glibc".</summary>
+    /// <summary>
+    /// The environment variable that chooses the allocator: "tcmalloc" (the default: tcmalloc when installed, else glibc
+    /// with the library's settings), "glibc" (glibc with the library's settings: mallopt at start-up, the heap guard in
+    /// training) or "system" (the allocator the process started with, left as it is).
+    /// </summary>
     public const string AllocatorVariable = "FINETUNE_ALLOCATOR";
 
     /// <summary>What <see cref="AllocatorVariable"/> asks for: "glibc" and "system" (any case), else tcmalloc.</summary>
