@@ -188,7 +188,7 @@ internal static class E2eSst2Scenario
             writer.WriteLine(JsonSerializer.Serialize(new { ids = encodings[i].Ids, label = examples[i].ClassId }));
     }
 
-    private static string DefaultDataFolder()
+    internal static string DefaultDataFolder()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

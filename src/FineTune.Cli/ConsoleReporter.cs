@@ -55,6 +55,9 @@ internal sealed class ConsoleReporter : ITrainerCallback
         }
     }
 
+    /// <summary>A warning, on stderr (one line).</summary>
+    public void Warn(string message) => Console.Error.WriteLine("warning: " + CliRunner.Clean(message));
+
     public void OnTrainBegin(TrainerState state, long totalSteps)
     {
         _total = totalSteps;

@@ -66,3 +66,12 @@ public class OptionException : FineTuneException
         Option = option;
     }
 }
+
+/// <summary>
+/// The machine, not the input, stopped the operation: no space left on a disk, a folder that cannot be written, an
+/// output folder in use by another run. The message says what and where.
+/// </summary>
+public class EnvironmentException : FineTuneException
+{
+    public EnvironmentException(string message, Exception? inner = null) : base(message, inner!) { }
+}

@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using FineTune.Analysis;
 using FineTune.Checkpoints;
 using FineTune.Data;
+using FineTune.Evaluation;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
@@ -19,7 +21,7 @@ namespace FineTune;
 /// report). Evaluates and predicts with the saved model. Every step that depends on the task is the task's own
 /// (<c>Tasks/</c>); this class is the same for all of them.
 /// </summary>
-public static class FineTuner
+public static partial class FineTuner
 {
     /// <summary>The tasks, in the order help texts list them.</summary>
     public static IReadOnlyList<TaskInfo> Tasks { get; } = TaskRegistry.All
@@ -44,10 +46,59 @@ public static class FineTuner
     {
         ArgumentNullException.ThrowIfNull(request);
         var task = TaskRegistry.Get(request.Task);
-        var run = Begin(request, task);
-        var data = task.Prepare(run.Context);
-        run = WithoutValidationIfEmpty(run, data.Validation is not null);
-        var (model, loadReport) = data.LoadModel();
+        request.Validate(task);
+        using var ranks = Communicators.Open(request.Distributed);
+        if (ranks.Size == 1) return Train(request, task, ranks);
+        // Each rank computes its share of every step and of every evaluation; rank 0 alone owns and writes the run folder.
+        try
+        {
+            using var sharded = ShardedEvaluation.Use(ranks);
+            return Train(request with
+            {
+                Threads = request.Threads ?? Communicators.DefaultThreads(ranks),
+                Callbacks = ranks.IsRoot() ? request.Callbacks : [],
+                Info = ranks.IsRoot() ? request.Info : null,
+                Warning = ranks.IsRoot() ? request.Warning : null,
+            }, task, ranks);
+        }
+        catch
+        {
+            ranks.Abandon();
+            throw;
+        }
+    }
+
+    private static FineTuneResult Train(FineTuneRequest request, FineTuneTask task, ICommunicator ranks)
+    {
+        // The checkpoint to resume from is checked, and the output folder locked and checked (by rank 0, which writes
+        // it), before anything is read or written; until training starts, a failure leaves the folder as it was.
+        var resume = request.ResumeFrom is null ? null : Checkpoint.Resolve(request.ResumeFrom, "FineTuneRequest.ResumeFrom");
+        using var folder = ranks.IsRoot() ? RunFolder.Open(request.OutputDirectory, request.Overwrite, resume?.Folder, resume?.State.RunId) : null;
+        RunState run;
+        TaskRun data;
+        TaskModel? model = null;
+        LoadReport loadReport;
+        try
+        {
+            run = Begin(request with { ResumeFrom = resume?.Folder }, task, folder?.Path ?? Path.GetFullPath(request.OutputDirectory), ranks);
+            foreach (var leftover in folder?.RemovedLeftovers ?? [])
+                run.Context.Info($"Removed what an interrupted save had left: {leftover}.");
+            data = task.Prepare(run.Context);
+            run = WithoutValidationIfEmpty(run, data.Validation is not null);
+            run = run with { UnknownTokenRate = RunChecks.BeforeTraining(run.Context, data, task) };
+            (model, loadReport) = data.LoadModel();
+            if (folder is not null)
+            {
+                RunChecks.DiskSpace(run.Context, data, model, folder.Path);
+                folder.Claim();
+            }
+        }
+        catch
+        {
+            model?.Dispose();
+            folder?.Abandon();
+            throw;
+        }
         using var _ = model;
         run.Context.Info(loadReport.Describe());
         if (loadReport.PoolingReason is { } reason)
@@ -56,8 +107,10 @@ public static class FineTuner
                 : $"The head reads the [CLS] token ({reason}; ModelLoadOptions.ClassifierPooling mean for the mean of the token states).");
         model.to(run.Context.Device);
         data.BeforeTraining(model);
-        var (result, metricForBest) = Fit(run, task, data, model);
+        var (result, metricForBest) = Fit(run, task, data, model, folder?.RunId, ranks);
         var (splits, validation, test) = EvaluateSplits(run, data, model);
+        if (!run.Context.WritesFiles)
+            return new FineTuneResult(run.Context.Output, run.ModelDirectory, validation, test, data.Summary, loadReport, result.State, run.Clock.Elapsed) { Rank = ranks.Rank };
         return Finish(run, task, data, result, metricForBest, loadReport, splits, validation, test);
     }
 
@@ -71,7 +124,10 @@ public static class FineTuner
     public static EvaluationOutcome Evaluate(EvaluateRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrWhiteSpace(request.Data)) throw new OptionException("EvaluateRequest.Data", "no data file was given");
+        request.Dataset.Validate();
         var (task, saved) = SavedModel(request);
+        CheckSlices(task, request.Dataset);
         return task.Evaluate(saved, new EvaluationInput(request.Data, request.Dataset, request.OutputDirectory));
     }
 
@@ -79,13 +135,76 @@ public static class FineTuner
     public static PredictionOutcome Predict(PredictRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        request.ValidateOutput();
         var (task, saved) = SavedModel(request);
         return task.Predict(saved, new PredictionInput(request.Input, request.Output, request.File, request.Columns));
+    }
+
+    /// <summary>
+    /// Tokenizes every input of a file with a model folder's tokenizer and writes one JSON object per input (JSON Lines):
+    /// ids, type ids, tokens, offsets into the input, sequence ids and word ids. The folder needs no weights.
+    /// </summary>
+    public static TokenizeResult Tokenize(TokenizeRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!request.Output.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
+            throw new OptionException("TokenizeRequest.Output", $"{request.Output}: use a .jsonl file name");
+        var tokenizer = Tokenizers.FromFolder(ModelCatalog.Resolve(request.Model));
+        var rows = TextInputs.Read(request.Input, request.File, request.Columns.Text, request.Columns.TextPair);
+        var (inputs, tokens) = EncodingJson.WriteJsonl(request.Output, tokenizer, rows.Select(r => (r.SourceRow, r.Text, r.Pair)), request.Encode);
+        return new TokenizeResult(inputs, tokens, tokenizer.Model, Path.GetFullPath(request.Output));
+    }
+
+    /// <summary>
+    /// Explains a saved model's predictions for every input of a file (the task comes from the model folder):
+    /// integrated gradients on the word embeddings from a [PAD] baseline, summed into words, with each explained
+    /// output's completeness gap; writes explanations.jsonl and explanations.html.
+    /// </summary>
+    public static ExplanationOutcome Explain(ExplainRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var (task, saved) = SavedModel(request);
+        return task.Explain(saved, new ExplanationInput(request.Input, request.OutputDirectory, request.File, request.Columns, request.Steps,
+            request.TargetLabel, request.MaxInputs));
+    }
+
+    /// <summary>A slice column for a task whose data has no columns is an <see cref="OptionException"/>.</summary>
+    private static void CheckSlices(FineTuneTask task, DatasetOptions dataset)
+    {
+        if (dataset.SliceColumn is not null && !task.HasSlices)
+            throw new OptionException("DatasetOptions.SliceColumn", $"metrics per slice are reported for the tasks whose data are rows of columns " +
+                $"({string.Join(", ", TaskRegistry.All.Where(t => t.HasSlices).Select(t => t.Name))}), not for {task.Name}");
+    }
+
+    /// <summary>
+    /// The data report of a dataset, read and split as a run of <see cref="AnalyzeRequest.Task"/> would: label counts
+    /// and imbalance, token lengths per label and truncation at the max length, exact and near duplicates within and
+    /// across splits (train/test leakage), identical texts with conflicting labels, and words that predict a label
+    /// almost alone (possible shortcuts). With an output folder, writes analysis.json and analysis.html.
+    /// </summary>
+    public static DataAnalysisOutcome Analyze(AnalyzeRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var task = TaskRegistry.Get(request.Task);
+        if (request.NearDuplicateThreshold is not (> 0 and <= 1))
+            throw new OptionException("AnalyzeRequest.NearDuplicateThreshold", $"must be in (0, 1], got {request.NearDuplicateThreshold}");
+        if (request.MinTokenCount < 1) throw new OptionException("AnalyzeRequest.MinTokenCount", $"must be at least 1, got {request.MinTokenCount}");
+        if (request.ShortcutShare is not (> 0 and <= 1)) throw new OptionException("AnalyzeRequest.ShortcutShare", $"must be in (0, 1], got {request.ShortcutShare}");
+        var folder = ModelCatalog.Resolve(request.Model);
+        var tokenizer = Tokenizers.FromFolder(folder);
+        int maxLength = MaxLength(request.MaxLength ?? task.DefaultMaxLength, tokenizer, ModelFolder.LoadConfig(folder), request.Info ?? (_ => { }));
+        var data = task.ReadForAnalysis(request.Data, request.Dataset, request.TaskOptions);
+        var analysis = DataAnalyzer.Analyze(data, tokenizer, new AnalysisSettings(maxLength, request.NearDuplicateThreshold, request.MinTokenCount, request.ShortcutShare));
+        var files = request.OutputDirectory is null ? [] : DataAnalysisPages.Write(request.OutputDirectory, analysis, $"{task.Title} · {Path.GetFileName(request.Data.Train)}");
+        var lines = DataAnalysisPages.Describe(analysis).ToList();
+        if (files.Count > 0) lines.Add($"Wrote {string.Join(", ", files)}");
+        return new DataAnalysisOutcome(string.Join("\n", lines), files);
     }
 
     /// <summary>The task of a saved model, and the request with the model's folder (a catalog name resolved).</summary>
     private static (FineTuneTask Task, SavedModelRequest Request) SavedModel(SavedModelRequest request)
     {
+        request.Validate();
         var folder = ModelCatalog.Resolve(request.Model);
         return (TaskRegistry.DetectOrThrow(folder), request with { Model = folder });
     }
@@ -96,11 +215,18 @@ public static class FineTuner
     private sealed record RunState(FineTuneRequest Request, RunContext Context, Func<IDisposable?>? PrecisionScope, DateTimeOffset Started, Stopwatch Clock)
     {
         public string ModelDirectory => Path.Combine(Context.Output, "model");
+
+        /// <summary>The share of the training tokens that are [UNK].</summary>
+        public double? UnknownTokenRate { get; init; }
+
+        /// <summary>The number of ranks training together (1: this process alone).</summary>
+        public int Ranks { get; init; } = 1;
     }
 
     /// <summary>Checks the options, sets threads, seed and device, resolves the model and its tokenizer, and caps the max length.</summary>
-    private static RunState Begin(FineTuneRequest request, FineTuneTask task)
+    private static RunState Begin(FineTuneRequest request, FineTuneTask task, string output, ICommunicator ranks)
     {
+        CheckSlices(task, request.Dataset);
         var clock = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
         var training = request.Training;
@@ -110,6 +236,8 @@ public static class FineTuner
         // decides the head as it decides shuffling and dropout (the trainer seeds again before the first step).
         torch.random.manual_seed(training.Seed);
         var device = TorchRuntime.ParseDevice(request.Device);
+        if (ranks.Size > 1 && device.type != DeviceType.CPU)
+            throw new OptionException("FineTuneRequest.Device", $"distributed training runs on the CPU (the ranks exchange gradients in CPU memory), got {request.Device}");
         // Auto trains in bf16 where that is faster (AMX, AVX512-BF16) and evaluates in fp32, as the saved model predicts by default;
         // an explicit precision is used for both.
         var evaluationPrecision = training.Precision == Precision.Auto ? Precision.Fp32 : training.Precision;
@@ -133,12 +261,14 @@ public static class FineTuner
             Tokenizer = tokenizer,
             Config = config,
             MaxLength = maxLength,
-            Output = Path.GetFullPath(request.OutputDirectory),
+            Output = output,
             Info = info,
+            Warn = request.Warning ?? (m => info("Warning: " + m)),
             EvaluationScope = PrecisionScopes.For(evaluationPrecision, device),
             Resuming = request.ResumeFrom is not null,
+            WritesFiles = ranks.IsRoot(),
         };
-        return new RunState(request, context, PrecisionScopes.For(training.Precision, device), started, clock);
+        return new RunState(request, context, PrecisionScopes.For(training.Precision, device), started, clock) { Ranks = ranks.Size };
     }
 
     /// <summary>The effective max length: the requested one, capped by the model's positions and the tokenizer's model_max_length.</summary>
@@ -164,13 +294,15 @@ public static class FineTuner
     /// Trains the model (already on the run's device) with log.jsonl, TensorBoard, checkpoints and the request's
     /// callbacks, restores the best model and saves it to DIR/model with the tokenizer and finetune.json.
     /// </summary>
-    private static (TrainerResult Result, string MetricForBest) Fit(RunState run, FineTuneTask task, TaskRun data, TaskModel model)
+    private static (TrainerResult Result, string MetricForBest) Fit(RunState run, FineTuneTask task, TaskRun data, TaskModel model, string? runId, ICommunicator ranks)
     {
         var context = run.Context;
         var training = context.Training;
-        Directory.CreateDirectory(context.Output);
-        using var jsonl = new JsonLinesLogCallback(Path.Combine(context.Output, "log.jsonl"), append: context.Resuming);
-        var callbacks = new List<ITrainerCallback> { jsonl, new TensorBoardCallback(Path.Combine(context.Output, "tensorboard")) };
+        var callbacks = new List<ITrainerCallback>();
+        if (context.WritesFiles) Directory.CreateDirectory(context.Output);
+        using var jsonl = context.WritesFiles ? new JsonLinesLogCallback(Path.Combine(context.Output, "log.jsonl"), append: context.Resuming, context.Warn) : null;
+        if (jsonl is not null)
+            callbacks.AddRange([jsonl, new TensorBoardCallback(Path.Combine(context.Output, "tensorboard"), context.Warn)]);
         callbacks.AddRange(run.Request.Callbacks);
         var metricForBest = training.MetricForBest ?? task.DefaultMetricForBest;
         var trainer = new Trainer(model, training, data.TrainingSet, data.Validation, metricForBest, context.Device, callbacks,
@@ -178,14 +310,27 @@ public static class FineTuner
             writeExtras: context.Tokenizer.Save)
         {
             PrecisionScope = run.PrecisionScope,
+            RunId = runId,
+            Warn = context.Warn,
+            Parallel = ranks.Size > 1 ? new DataParallel(ranks, run.Request.Distributed.ChecksumSteps) : null,
         };
         var result = trainer.Train(run.Request.ResumeFrom, run.Request.Cancellation);
+        data.AfterTraining(model);
+        if (!context.WritesFiles) return (result, trainer.MetricForBest);
         var metadata = data.Metadata(new FineTuneMetadata { Task = task.Name, MaxLength = context.MaxLength, BaseModel = run.Request.Model });
-        ModelFolder.Save(model, run.ModelDirectory, folder =>
+        try
         {
-            context.Tokenizer.Save(folder);
-            metadata.Save(folder);
-        });
+            ModelFolder.Save(model, run.ModelDirectory, folder =>
+            {
+                context.Tokenizer.Save(folder);
+                data.SaveExtras(folder);
+                metadata.Save(folder);
+            });
+        }
+        catch (IOException e) when (FileErrors.IsDiskFull(e))
+        {
+            throw new EnvironmentException(RunChecks.FinalSaveFailed(run.ModelDirectory, Path.Combine(context.Output, "checkpoints"), result.State, runId!), e);
+        }
         return (result, trainer.MetricForBest);
     }
 
@@ -213,8 +358,12 @@ public static class FineTuner
         var request = run.Request;
         var context = run.Context;
         var state = result.State;
-        RunFiles.WriteMetrics(Path.Combine(context.Output, "metrics.json"), validationMetrics, testMetrics, state.BestStep, state.GlobalStep, state.MetricForBest);
+        var slices = splits.Where(s => s.Value.Slices is not null).ToDictionary(s => s.Key, s => s.Value.Slices!);
+        var temperature = splits.Values.Select(s => s.Calibration?.Temperature).FirstOrDefault(t => t is not null and not 1.0);
+        RunFiles.WriteMetrics(Path.Combine(context.Output, "metrics.json"), validationMetrics, testMetrics, state.BestStep, state.GlobalStep, state.MetricForBest,
+            slices, temperature);
         var settings = new Dictionary<string, object?>(Settings(context.Training, request));
+        if (run.Ranks > 1) settings["ranks"] = run.Ranks;
         foreach (var (key, value) in data.Settings) settings[key] = value;
         var record = new RunRecord
         {
@@ -237,6 +386,7 @@ public static class FineTuner
                 SkippedRows = data.Summary.SkippedCount,
                 SkippedReasons = data.Summary.Skipped.SelectMany(s => s.FirstReasons).ToList(),
                 MaxLength = context.MaxLength,
+                UnknownTokenRate = run.UnknownTokenRate,
             },
             Settings = settings,
             LoadReport = loadReport.Describe(),
@@ -248,6 +398,12 @@ public static class FineTuner
             LogHistory = state.LogHistory,
             Splits = splits,
         };
+        if (data.Analysis is { } analysisData)
+        {
+            var analysis = DataAnalyzer.Analyze(analysisData, context.Tokenizer, new AnalysisSettings(context.MaxLength));
+            record = record with { DataAnalysis = analysis };
+            foreach (var line in DataAnalysisPages.Describe(analysis)) context.Info("Data report: " + line);
+        }
         RunFiles.WriteRecord(context.Output, record);
         foreach (var warning in RunReport.Write(context.Output, record).Warnings)
             context.Info("Report: " + warning);

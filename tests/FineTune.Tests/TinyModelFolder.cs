@@ -77,6 +77,26 @@ public sealed class TinyModelFolder : IDisposable
         return folder;
     }
 
+    /// <summary>
+    /// A fine-tuned-looking sequence model folder of <paramref name="task"/> (classification and multi-label with
+    /// <paramref name="labels"/>, regression with none) whose head is drawn at random after seeding torch with
+    /// <paramref name="seed"/>, with its finetune.json: predictions without training.
+    /// </summary>
+    public string SequenceModel(string task, IReadOnlyList<string>? labels = null, int seed = 7)
+    {
+        var folder = _dir.File($"{task}-{seed}");
+        if (Directory.Exists(folder)) return folder;
+        random.manual_seed(seed);
+        var config = labels is null ? Config with { ProblemType = TestSupport.ProblemType(task) } : Config.WithLabels(labels, TestSupport.ProblemType(task));
+        using var model = TestSupport.Create(config, task);
+        ModelFolder.Save(model, folder, f =>
+        {
+            Tokenizer.Save(f);
+            new FineTuneMetadata { Task = task, MaxLength = 64 }.Save(f);
+        });
+        return folder;
+    }
+
     public void Dispose() => _dir.Dispose();
 }
 

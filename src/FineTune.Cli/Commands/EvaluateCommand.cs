@@ -14,9 +14,10 @@ internal static class EvaluateCommand
     {
         var data = new DataOptions();
         var taskOptions = new TaskOptionFlags(prediction: true);
-        var model = new Option<string>("--model", "-m") { Description = "The fine-tuned model folder (RUN/model).", Required = true };
-        var file = new Option<string>("--data") { Description = "A labelled file like the training data: the same columns; NER: CoNLL columns or JSONL; QA: SQuAD JSON or JSONL with answers.", Required = true };
-        var output = new Option<string?>("--output", "-o") { Description = "A folder for metrics.json and predictions.csv (QA: also predictions.json) (optional)." };
+        var model = new Option<string>("--model", "-m") { Description = "The fine-tuned model folder (RUN/model).", Required = true }.NotEmpty();
+        var file = new Option<string>("--data") { Description = "A labelled file like the training data: the same columns; NER: CoNLL columns or JSONL; QA: SQuAD JSON or JSONL with answers.", Required = true }.NotEmpty();
+        FlagNames.Register("EvaluateRequest.Data", file.Name);
+        var output = new Option<string?>("--output", "-o") { Description = "A folder for metrics.json and predictions.csv (QA: also predictions.json) (optional)." }.NotEmpty();
         var saved = new SavedModelOptions();
         var command = new Command("evaluate", """
             Evaluate a fine-tuned model on a labelled file: accuracy, precision/recall/F1, MCC (classification), F1 and subset accuracy (multi-label), MSE/MAE/R²/Pearson/Spearman (regression, similarity),
@@ -50,16 +51,17 @@ internal static class EvaluateCommand
 /// <summary>The options of running a saved model, shared by evaluate and predict.</summary>
 internal sealed class SavedModelOptions
 {
-    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Model inputs per forward pass (texts; NER: sentences; QA: windows).", DefaultValueFactory = _ => 64 };
-    public Option<int?> MaxLength { get; } = new("--max-length") { Description = "Tokens per input (default: the length the model was trained with, so the scores match the run's; NER prediction cuts longer texts at word boundaries; QA: per window)." };
-    public Option<string> Device { get; } = new("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" };
-    public Option<int?> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch." };
-    public Option<string> Precision { get; } = new("--precision") { Description = "fp32 or bf16 (faster on CPUs with AMX).", DefaultValueFactory = _ => "fp32" };
+    public Option<int> BatchSize { get; } = new Option<int>("--batch-size") { Description = "Model inputs per forward pass (texts; NER: sentences; QA: windows).", DefaultValueFactory = _ => 64 }.Range(1, 1 << 20);
+    public Option<int?> MaxLength { get; } = new Option<int?>("--max-length") { Description = "Tokens per input (default: the length the model was trained with, so the scores match the run's; NER prediction cuts longer texts at word boundaries; QA: per window)." }.Range(8, 8192);
+    public Option<string> Device { get; } = new Option<string>("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" }.NotEmpty();
+    public Option<int?> Threads { get; } = new Option<int?>("--threads") { Description = "CPU threads for libtorch." }.Range(1, 4096);
+    public Option<string> Precision { get; } = new Option<string>("--precision") { Description = "fp32 or bf16 (faster on CPUs with AMX).", DefaultValueFactory = _ => "fp32" }.OneOf("fp32", "bf16");
 
     public IEnumerable<Option> All => [BatchSize, MaxLength, Device, Threads, Precision];
 
     public SavedModelOptions() => FlagNames.Register(
-        ("SavedModelRequest.BatchSize", BatchSize.Name), ("SavedModelRequest.MaxLength", MaxLength.Name), ("SavedModelRequest.Threads", Threads.Name));
+        ("SavedModelRequest.BatchSize", BatchSize.Name), ("SavedModelRequest.MaxLength", MaxLength.Name), ("SavedModelRequest.Threads", Threads.Name),
+        ("SavedModelRequest.Model", "--model"));
 
     public T Apply<T>(ParseResult p, T request) where T : SavedModelRequest => request with
     {

@@ -10,9 +10,9 @@ internal static class PredictCommand
         var data = new DataOptions();
         var taskOptions = new TaskOptionFlags(prediction: true);
         var saved = new SavedModelOptions();
-        var model = new Option<string>("--model", "-m") { Description = "The fine-tuned model folder (RUN/model).", Required = true };
-        var input = new Option<string>("--input", "-i") { Description = "Texts to predict: CSV, TSV, JSONL, Parquet, or .txt with one text per line; QA: also SQuAD JSON.", Required = true };
-        var output = new Option<string>("--output", "-o") { Description = "Where to write the predictions: .csv or .jsonl.", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "The fine-tuned model folder (RUN/model).", Required = true }.NotEmpty();
+        var input = new Option<string>("--input", "-i") { Description = "Texts to predict: CSV, TSV, JSONL, Parquet, or .txt with one text per line; QA: also SQuAD JSON.", Required = true }.NotEmpty();
+        var output = new Option<string>("--output", "-o") { Description = "Where to write the predictions: .csv or .jsonl.", Required = true }.NotEmpty();
         FlagNames.Register("PredictRequest.Output", "--output");
         var command = new Command("predict", """
             Predict with a fine-tuned model, for every row of a file.
@@ -24,7 +24,7 @@ internal static class PredictCommand
               finetune predict --model runs/squad/model --input questions.jsonl --output answers.jsonl
             """) { model, input, output };
         foreach (var o in saved.All) command.Options.Add(o);
-        foreach (var o in new Option[] { data.Format, data.Columns, data.Quoting, data.TextColumn, data.TextPairColumn }) command.Options.Add(o);
+        foreach (var o in new Option[] { data.Format, data.Columns, data.Quoting, data.Encoding, data.ReplaceInvalidUtf8, data.TextColumn, data.TextPairColumn }) command.Options.Add(o);
         foreach (var o in taskOptions.Options) command.Options.Add(o);
         command.SetAction(p =>
         {

@@ -140,7 +140,8 @@ internal static class ModelFolder
             tensors = state.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
                 .Select(kv => new KeyValuePair<string, Tensor>(kv.Key[prefix.Length..], kv.Value));
         }
-        ModelFamilies.SaveConfig(config, folder);
+        if (model.OwnConfigJson is { } json) File.WriteAllText(Path.Combine(folder, "config.json"), json + "\n");
+        else ModelFamilies.SaveConfig(config, folder);
         SafeTensors.Save(Path.Combine(folder, WeightFiles.SafeTensorsName), tensors);
     }
 }

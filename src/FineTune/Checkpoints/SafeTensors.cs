@@ -48,6 +48,8 @@ internal static class SafeTensors
                 $"the header claims {headerLength} bytes but the file has {fileLength - 8} after the length field: not a safetensors file, or truncated", path);
         var headerBytes = new byte[headerLength];
         stream.ReadExactly(headerBytes);
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
+            throw new ModelLoadException("the header is not UTF-8 JSON: the file is damaged", path);
         JsonObject root;
         try
         {

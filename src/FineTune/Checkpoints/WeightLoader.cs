@@ -45,8 +45,10 @@ internal static class WeightLoader
     /// Loads <paramref name="checkpoint"/> into <paramref name="model"/>. <paramref name="ignoreMismatchedHeadSizes"/>
     /// allows a head whose shape differs (another number of labels) to be re-initialised, as HF's ignore_mismatched_sizes.
     /// </summary>
+    /// <param name="isNew">Keys of the model that a checkpoint of this kind does not have (a decoder's cross-attention):
+    /// when missing they are reported as newly initialised, as a new head is.</param>
     public static LoadReport Load(nn.Module model, IReadOnlyDictionary<string, Tensor> checkpoint, string source,
-        bool ignoreMismatchedHeadSizes = false)
+        bool ignoreMismatchedHeadSizes = false, Func<string, bool>? isNew = null)
     {
         var family = model switch
         {
@@ -91,7 +93,7 @@ internal static class WeightLoader
 
         string Local(string k) => prefix.Length > 0 && k.StartsWith(prefix, StringComparison.Ordinal) ? k[prefix.Length..] : k;
 
-        var newHead = missing.Where(k => IsHeadKey(k, headPrefixes)).ToList();
+        var newHead = missing.Where(k => IsHeadKey(k, headPrefixes) || isNew?.Invoke(k) == true).ToList();
         var newPooler = missing.Where(k => Local(k).StartsWith("pooler.", StringComparison.Ordinal) && encoderHasPooler).ToList();
         var badMissing = missing.Except(newHead).Except(newPooler).ToList();
         var droppable = unexpected.Where(k => family.DroppablePrefixes.Any(p => Local(k).StartsWith(p, StringComparison.Ordinal)) || k.EndsWith("position_ids", StringComparison.Ordinal)).ToList();
@@ -118,12 +120,17 @@ internal static class WeightLoader
         }
 
         int loaded = 0;
+        // The scope holds every temporary tensor until the copies are done: an unreferenced TorchSharp tensor can be
+        // finalized (its native tensor freed) on another thread while a native call still uses it.
         using (no_grad())
+        using (NewDisposeScope())
         {
             foreach (var (key, parameter) in target)
             {
                 if (!renamed.TryGetValue(key, out var c) || headResized.Contains(key)) continue;
-                parameter.copy_(c.Value.to(parameter.dtype));
+                var value = c.Value.to(parameter.dtype);
+                parameter.copy_(value);
+                GC.KeepAlive(value);
                 loaded++;
             }
         }

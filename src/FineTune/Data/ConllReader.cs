@@ -259,7 +259,9 @@ internal static class ConllReader
     private static StreamReader Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path)) throw new DataException("is a folder; give a data file", path);
         if (!File.Exists(path)) throw new DataException("the file does not exist", path);
+        TextFileCheck.Ensure(path, null, replaceInvalid: false, optionsApply: false);
         return new StreamReader(path, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
     }
 }

@@ -66,9 +66,13 @@ public sealed record DataFileOptions
 
     /// <summary>
     /// Text encoding of CSV/TSV/JSON Lines files; null: UTF-8. A byte order mark is always recognised and skipped.
-    /// Bytes that are not valid in the encoding become U+FFFD (use <see cref="Encoding.Latin1"/> for Latin-1 files).
+    /// Bytes that are not valid UTF-8 in a file read as UTF-8 are an error naming the line and byte offset (see
+    /// <see cref="ReplaceInvalidUtf8"/>); give <see cref="Encoding.Latin1"/> or Windows-1252 for files in those.
     /// </summary>
     public Encoding? Encoding { get; init; }
+
+    /// <summary>Read bytes that are not valid UTF-8 as U+FFFD (the lines with such bytes are counted and reported) instead of stopping.</summary>
+    public bool ReplaceInvalidUtf8 { get; init; }
 
     /// <summary>The format this file is read as: <see cref="Format"/>, or the one its extension names.</summary>
     public DataFormat ResolveFormat(string filePath)

@@ -32,6 +32,8 @@ internal abstract class DataFileReader
     public static DataFileReader Open(string filePath, DataFileOptions? options = null)
     {
         options ??= new DataFileOptions();
+        if (Directory.Exists(filePath))
+            throw new DataException("is a folder; give a data file (CSV, TSV, JSONL or Parquet)", filePath);
         if (!File.Exists(filePath))
             throw new DataException("file not found", filePath);
         var format = options.ResolveFormat(filePath);
@@ -44,9 +46,15 @@ internal abstract class DataFileReader
         };
     }
 
-    /// <summary>A reader of the file's text: the given encoding (UTF-8 by default), byte order marks skipped.</summary>
-    internal static StreamReader OpenText(string filePath, Encoding? encoding) =>
-        new(filePath, encoding ?? new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), detectEncodingFromByteOrderMarks: true);
+    /// <summary>
+    /// A reader of the file's text: the options' encoding (UTF-8 by default), byte order marks skipped. A binary file,
+    /// or invalid UTF-8 that the options do not accept, is a <see cref="DataException"/> (<see cref="TextFileCheck"/>).
+    /// </summary>
+    internal static StreamReader OpenText(string filePath, DataFileOptions options)
+    {
+        TextFileCheck.Ensure(filePath, options.Encoding, options.ReplaceInvalidUtf8);
+        return new(filePath, options.Encoding ?? new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), detectEncodingFromByteOrderMarks: true);
+    }
 
     internal static string JoinNames(IEnumerable<string> names) => string.Join(", ", names.Select(n => n.Length == 0 ? "''" : n));
 }

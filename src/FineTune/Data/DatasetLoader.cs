@@ -49,6 +49,7 @@ internal static class DatasetLoader
         var everything = parser.Resolve(raw, labels, trainSkips, fromTrainingData: options.Labels is null);
         if (everything.Count == 0)
             throw new DataException("the training file has no usable examples", files.Train);
+        var warnings = Learnability.Check(everything, labels, kind, files.Train, options.Columns);
 
         var skipped = new List<SkippedRows> { trainSkips.Report() };
         IReadOnlyList<TextExample>? validation = null, test = null;
@@ -82,7 +83,10 @@ internal static class DatasetLoader
         var splits = new List<SplitSummary> { SplitSummary.Of("train", train, labels) };
         if (validation.Count > 0 || files.Validation is not null) splits.Add(SplitSummary.Of("validation", validation, labels));
         if (test.Count > 0 || files.Test is not null) splits.Add(SplitSummary.Of("test", test, labels));
-        var summary = new DatasetSummary(task, labels, splits, skipped);
+        var summary = new DatasetSummary(task, labels, splits, skipped)
+        {
+            Warnings = [.. warnings, .. new[] { files.Train, files.Validation, files.Test }.OfType<string>().Select(f => TextFileCheck.ReplacedWarning(f, options.DataFile)).OfType<string>()],
+        };
         return new TextDataset(train, validation, test, labels, summary);
     }
 

@@ -55,4 +55,42 @@ public sealed record DatasetOptions
     /// read and checked, and the label map still comes from all of it, so it does not change with N.
     /// </summary>
     public int? MaxTrainExamples { get; init; }
+
+    /// <summary>
+    /// Report the metrics of the validation and test examples (or of an evaluated file) per value of this column
+    /// of the data, or, with "length", per bucket of token counts (1–16, 17–32, 33–64, …); the worst slice is
+    /// named. Null: no slices.
+    /// </summary>
+    public string? SliceColumn { get; init; }
+
+    /// <summary>
+    /// Train even when more than half of the training tokens are the tokenizer's unknown token ([UNK]): the model then
+    /// sees little of the text. Off: such data is an error (above 5% a warning).
+    /// </summary>
+    public bool AllowUnknownTokens { get; init; }
+
+    /// <summary>Checks the values that do not depend on the data: fractions, counts, the text column's name.</summary>
+    internal void Validate()
+    {
+        static void Check(bool ok, string property, string message)
+        {
+            if (!ok) throw new OptionException($"{nameof(DatasetOptions)}.{property}", message);
+        }
+        Check(ValidationFraction is >= 0 and < 1, nameof(ValidationFraction), $"must be at least 0 and below 1, got {ValidationFraction}");
+        Check(TestFraction is >= 0 and < 1, nameof(TestFraction), $"must be at least 0 and below 1, got {TestFraction}");
+        Check(ValidationFraction + TestFraction < 1, nameof(TestFraction),
+            $"validation ({ValidationFraction}) and test ({TestFraction}) fractions add up to 1 or more and leave nothing to train on");
+        Check(MaxTrainExamples is null or > 0, nameof(MaxTrainExamples), $"must be positive, got {MaxTrainExamples}");
+        Check(ReportedInvalidRows >= 0, nameof(ReportedInvalidRows), "must not be negative");
+        if (string.IsNullOrWhiteSpace(Columns.Text))
+            throw new OptionException("ColumnMapping.Text", "the text column is not named");
+        if (Columns.TextPair is { } pair && string.IsNullOrWhiteSpace(pair))
+            throw new OptionException("ColumnMapping.TextPair", "the column of the second text is named by an empty string");
+        if (Columns.Label is { } label && string.IsNullOrWhiteSpace(label))
+            throw new OptionException("ColumnMapping.Label", "the label column is named by an empty string");
+        if (Columns.LabelColumns is { } labels && (labels.Count == 0 || labels.Any(string.IsNullOrWhiteSpace)))
+            throw new OptionException("ColumnMapping.LabelColumns", "names no column (give the 0/1 columns, one per label, separated by commas)");
+        if (SliceColumn is { } slice && string.IsNullOrWhiteSpace(slice))
+            throw new OptionException("DatasetOptions.SliceColumn", "the slice column is named by an empty string");
+    }
 }

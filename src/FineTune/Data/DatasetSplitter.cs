@@ -18,22 +18,35 @@ internal static class DatasetSplitter
 {
     public static DatasetSplit Split(IReadOnlyList<TextExample> examples, double validationFraction, double testFraction, int seed, bool stratify = true)
     {
+        bool stratified = stratify && examples.Count > 0 && examples.All(e => e.Label is ClassLabel);
+        var (train, validation, test) = SplitParts(examples, validationFraction, testFraction, seed,
+            stratified ? (sizes, random, part) => AssignStratified(examples, sizes.Validation, sizes.Test, random, part) : null);
+        return new DatasetSplit(train, validation, test);
+    }
+
+    /// <summary>An unstratified split of any items (parallel sentence pairs, …), by the same rule and seed as <see cref="Split(IReadOnlyList{TextExample}, double, double, int, bool)"/>.</summary>
+    public static (List<T> Train, List<T> Validation, List<T> Test) SplitItems<T>(IReadOnlyList<T> items, double validationFraction, double testFraction, int seed) =>
+        SplitParts(items, validationFraction, testFraction, seed, null);
+
+    private static (List<T> Train, List<T> Validation, List<T> Test) SplitParts<T>(IReadOnlyList<T> items, double validationFraction, double testFraction, int seed,
+        Action<(int Validation, int Test), SeededRandom, byte[]>? assignStratified)
+    {
         CheckFraction(validationFraction, nameof(validationFraction));
         CheckFraction(testFraction, nameof(testFraction));
         if (validationFraction + testFraction >= 1)
             throw new ArgumentException($"validation ({validationFraction}) and test ({testFraction}) fractions leave nothing to train on");
 
-        var n = examples.Count;
+        var n = items.Count;
         var validationSize = HeldOutSize(n, validationFraction);
         var testSize = HeldOutSize(n, testFraction);
         if (validationSize + testSize >= n)
-            throw new ArgumentException(
+            throw new OptionException(validationSize > 0 ? "DatasetOptions.ValidationFraction" : "DatasetOptions.TestFraction",
                 $"{n} examples are too few to hold out {validationSize} for validation and {testSize} for test and keep any for training");
 
         var part = new byte[n]; // 0 train, 1 validation, 2 test
         var random = new SeededRandom((ulong)(uint)seed);
-        if (stratify && n > 0 && examples.All(e => e.Label is ClassLabel))
-            AssignStratified(examples, validationSize, testSize, random, part);
+        if (assignStratified is not null)
+            assignStratified((validationSize, testSize), random, part);
         else
         {
             var order = random.Permutation(n);
@@ -41,12 +54,12 @@ internal static class DatasetSplitter
             for (var i = validationSize; i < validationSize + testSize; i++) part[order[i]] = 2;
         }
 
-        var train = new List<TextExample>(n - validationSize - testSize);
-        var validation = new List<TextExample>(validationSize);
-        var test = new List<TextExample>(testSize);
+        var train = new List<T>(n - validationSize - testSize);
+        var validation = new List<T>(validationSize);
+        var test = new List<T>(testSize);
         for (var i = 0; i < n; i++)
-            (part[i] switch { 1 => validation, 2 => test, _ => train }).Add(examples[i]);
-        return new DatasetSplit(train, validation, test);
+            (part[i] switch { 1 => validation, 2 => test, _ => train }).Add(items[i]);
+        return (train, validation, test);
     }
 
     private static void CheckFraction(double fraction, string name)

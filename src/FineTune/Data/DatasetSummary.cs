@@ -59,6 +59,9 @@ public sealed record DatasetSummary(string Task, LabelMap? Labels, IReadOnlyList
 
     public int SkippedCount => Skipped.Sum(s => s.Count);
 
+    /// <summary>What about the data may keep a model from learning (e.g. classes with a single example), one sentence each.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>A copy with the number of truncated examples of one split set.</summary>
     public DatasetSummary WithTruncated(string split, int truncated)
     {

@@ -21,7 +21,7 @@ internal sealed class JsonLinesReader : DataFileReader
 
     public override IEnumerable<DataRow> ReadRows()
     {
-        using var text = OpenText(FilePath, _options.Encoding);
+        using var text = OpenText(FilePath, _options);
         long lineNumber = 0;
         while (text.ReadLine() is { } line)
         {
@@ -33,7 +33,7 @@ internal sealed class JsonLinesReader : DataFileReader
 
     private IReadOnlyList<string> ReadColumnNames()
     {
-        using var text = OpenText(FilePath, _options.Encoding);
+        using var text = OpenText(FilePath, _options);
         long lineNumber = 0;
         while (text.ReadLine() is { } line)
         {

@@ -24,7 +24,7 @@ internal sealed class ParquetFileReader : DataFileReader
             using var stream = File.OpenRead(filePath);
             schema = Run(() => ParquetReader.ReadSchemaAsync(stream));
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or InvalidOperationException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (IsCorruption(e))
         {
             throw new DataException("not a readable Parquet file: " + e.Message, filePath, inner: e);
         }
@@ -39,20 +39,21 @@ internal sealed class ParquetFileReader : DataFileReader
     public override IEnumerable<DataRow> ReadRows()
     {
         using var stream = File.OpenRead(FilePath);
-        int rowGroups;
+        int rowGroups = Guarded(null, () =>
         {
             stream.Position = 0;
             var reader = Run(() => ParquetReader.CreateAsync(stream, null, leaveStreamOpen: true));
-            rowGroups = reader.RowGroupCount;
+            int count = reader.RowGroupCount;
             Run(() => reader.DisposeAsync().AsTask());
-        }
+            return count;
+        });
 
         long rowNumber = 0;
         for (var group = 0; group < rowGroups; group++)
         {
             stream.Position = 0;
             var g = group;
-            var data = Run(() => ParquetSerializer.DeserializeUntypedAsync(stream, null, g)).Data;
+            var data = Guarded(g, () => Run(() => ParquetSerializer.DeserializeUntypedAsync(stream, null, g)).Data);
             foreach (var record in data)
             {
                 rowNumber++;
@@ -90,6 +91,22 @@ internal sealed class ParquetFileReader : DataFileReader
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => null,
     };
+
+    /// <summary>Whatever a damaged file makes Parquet.Net throw (it has no exception type of its own for that).</summary>
+    private static bool IsCorruption(Exception e) => e is not (FineTuneException or OutOfMemoryException or OperationCanceledException);
+
+    /// <summary>Runs a read of the file (of one row group), turning a failure into a <see cref="DataException"/> that names the file.</summary>
+    private T Guarded<T>(int? rowGroup, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (IsCorruption(e))
+        {
+            throw new DataException($"not a readable Parquet file{(rowGroup is int g ? $" (row group {g + 1})" : "")}: {e.Message}", FilePath, inner: e);
+        }
+    }
 
     // The reader offers a synchronous, streaming API; Parquet.Net's is asynchronous. Running the calls on the
     // thread pool keeps a caller's synchronisation context out of the way.

@@ -22,7 +22,7 @@ internal sealed class SeparatedValuesReader : DataFileReader
 
     public override IEnumerable<DataRow> ReadRows()
     {
-        using var text = OpenText(FilePath, _options.Encoding);
+        using var text = OpenText(FilePath, _options);
         using var reader = CreateSepReader(text);
         var headerPending = _options.HasHeader;
         while (reader.MoveNext())
@@ -58,7 +58,7 @@ internal sealed class SeparatedValuesReader : DataFileReader
             return CheckUnique(given);
         }
 
-        using var text = OpenText(FilePath, _options.Encoding);
+        using var text = OpenText(FilePath, _options);
         using var reader = CreateSepReader(text);
         while (reader.MoveNext())
         {

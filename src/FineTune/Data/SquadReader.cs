@@ -55,6 +55,7 @@ internal static class SquadReader
     {
         options ??= new SquadReadOptions();
         CheckExists(path);
+        TextFileCheck.Ensure(path, null, replaceInvalid: false, optionsApply: false);
         JsonDocument document;
         try
         {
@@ -109,6 +110,7 @@ internal static class SquadReader
     public static SquadReadResult ReadJsonl(string path, SquadReadOptions? options = null)
     {
         CheckExists(path);
+        TextFileCheck.Ensure(path, null, replaceInvalid: false, optionsApply: false);
         using var reader = new StreamReader(path, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
         return ReadJsonl(reader, path, options);
     }

@@ -24,12 +24,6 @@ public enum TagScheme
     BIOES,
 }
 
-/// <summary>One tag split into its prefix (<c>'O'</c>, <c>'B'</c>, <c>'I'</c>, <c>'E'</c> or <c>'S'</c>) and its entity type (empty for <c>O</c>).</summary>
-internal readonly record struct TagParts(char Prefix, string Type)
-{
-    public bool IsOutside => Prefix == 'O';
-}
-
 /// <summary>
 /// Parsing, detection and conversion of tag schemes.
 /// </summary>
@@ -47,11 +41,8 @@ internal readonly record struct TagParts(char Prefix, string Type)
 /// converts back to the canonical <c>I-</c>; the entities are unchanged.
 /// </para>
 /// </remarks>
-internal static class TagSchemes
+internal static partial class TagSchemes
 {
-    /// <summary>The tag of a token outside every entity.</summary>
-    public const string Outside = "O";
-
     /// <summary>
     /// Parses a scheme name, case-insensitively: <c>IO</c>, <c>IOB1</c>, <c>IOB2</c> (or <c>BIO</c>), <c>BIOES</c> (or <c>IOBES</c>).
     /// An unknown name is a <see cref="FineTuneException"/> listing the known ones.
@@ -80,32 +71,6 @@ internal static class TagSchemes
 
     /// <summary>Whether <paramref name="prefix"/> (or <c>'O'</c>) may appear in a sequence of <paramref name="scheme"/>.</summary>
     public static bool Allows(TagScheme scheme, char prefix) => prefix == 'O' || Prefixes(scheme).Contains(prefix);
-
-    /// <summary>
-    /// Splits a tag: <c>O</c>, or one of <c>B I E S</c>, a hyphen and a non-empty type (which may itself contain hyphens).
-    /// Returns false for anything else (<c>X-PER</c>, <c>PER</c>, <c>B-</c>, <c>b-per</c>).
-    /// </summary>
-    public static bool TryParseTag(string tag, out TagParts parts)
-    {
-        parts = default;
-        if (tag == Outside)
-        {
-            parts = new TagParts('O', "");
-            return true;
-        }
-        if (tag is null || tag.Length < 3 || tag[1] != '-' || tag[0] is not ('B' or 'I' or 'E' or 'S')) return false;
-        var type = tag[2..];
-        if (type.Any(char.IsWhiteSpace)) return false;
-        parts = new TagParts(tag[0], type);
-        return true;
-    }
-
-    /// <summary>Splits a tag as <see cref="TryParseTag"/> does; a tag that fits no scheme is a <see cref="DataException"/>.</summary>
-    public static TagParts ParseTag(string tag) =>
-        TryParseTag(tag, out var parts) ? parts : throw new DataException(InvalidTagMessage(tag));
-
-    internal static string InvalidTagMessage(string? tag) =>
-        $"tag '{tag}' fits no tag scheme: expected 'O' or one of the prefixes B-, I-, E-, S- followed by an entity type (e.g. 'B-PER')";
 
     /// <summary>
     /// Detects the scheme of a file from the tags of all its sentences:

@@ -49,12 +49,22 @@ internal sealed class ClassificationMetrics : IMetricAccumulator
 {
     private readonly long[,] _confusion;
     private readonly string[] _labels;
+    private readonly CalibrationBins _calibration = new();
+    private readonly CalibrationBins? _uncalibrated;
     private LossAverage _loss;
 
-    public ClassificationMetrics(LabelMap labels) : this(labels.Count, labels.Labels) { }
+    /// <param name="temperature">
+    /// What logits are divided by before the softmax whose confidences the calibration metrics read (a temperature
+    /// fitted by <see cref="TemperatureScaling"/>; 1: none). With another temperature than 1 the metrics also
+    /// report the calibration error without it.
+    /// </param>
+    public ClassificationMetrics(LabelMap labels, double temperature = 1) : this(labels.Count, labels.Labels, temperature) { }
 
-    public ClassificationMetrics(int classCount, IReadOnlyList<string>? labelNames = null)
+    public ClassificationMetrics(int classCount, IReadOnlyList<string>? labelNames = null, double temperature = 1)
     {
+        if (!(temperature > 0 && double.IsFinite(temperature))) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "must be a positive number");
+        Temperature = temperature;
+        if (temperature != 1) _uncalibrated = new CalibrationBins();
         ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 1);
         if (labelNames is not null && labelNames.Count != classCount)
             throw new ArgumentException($"{labelNames.Count} label names for {classCount} classes", nameof(labelNames));
@@ -65,7 +75,25 @@ internal sealed class ClassificationMetrics : IMetricAccumulator
 
     public int ClassCount { get; }
 
+    public double Temperature { get; }
+
     public long ExampleCount { get; private set; }
+
+    /// <summary>The reliability diagram's bins (with the temperature), or null when no confidences were added.</summary>
+    public IReadOnlyList<ReliabilityBin>? Reliability => _calibration.Total > 0 ? _calibration.Bins() : null;
+
+    /// <summary>The same without the temperature, when there is one.</summary>
+    public IReadOnlyList<ReliabilityBin>? UncalibratedReliability => _uncalibrated is { Total: > 0 } u ? u.Bins() : null;
+
+    /// <summary>Adds one row of logits: its arg max as the prediction, and its confidence to the calibration bins.</summary>
+    private void AddRow(ReadOnlySpan<float> logits, int actual)
+    {
+        var (predicted, confidence) = CalibrationBins.Predict(logits, Temperature);
+        Add(predicted, actual);
+        _calibration.Add(confidence, predicted == actual);
+        if (_uncalibrated is not null)
+            _uncalibrated.Add(CalibrationBins.Predict(logits, 1).Confidence, predicted == actual);
+    }
 
     public void Add(int predicted, int actual)
     {
@@ -87,7 +115,7 @@ internal sealed class ClassificationMetrics : IMetricAccumulator
     public void AddLogits(ReadOnlySpan<float> logits, ReadOnlySpan<int> actual)
     {
         CheckLogits(logits.Length, actual.Length);
-        for (var i = 0; i < actual.Length; i++) Add(ArgMax(logits.Slice(i * ClassCount, ClassCount)), actual[i]);
+        for (var i = 0; i < actual.Length; i++) AddRow(logits.Slice(i * ClassCount, ClassCount), actual[i]);
     }
 
     /// <inheritdoc cref="AddLogits(ReadOnlySpan{float}, ReadOnlySpan{int})"/>
@@ -95,7 +123,7 @@ internal sealed class ClassificationMetrics : IMetricAccumulator
     {
         CheckLogits(logits.Length, actual.Length);
         for (var i = 0; i < actual.Length; i++)
-            Add(ArgMax(logits.Slice(i * ClassCount, ClassCount)), checked((int)actual[i]));
+            AddRow(logits.Slice(i * ClassCount, ClassCount), checked((int)actual[i]));
     }
 
     public void AddBatch(ReadOnlySpan<float> outputs, IReadOnlyList<LabelTarget> targets)
@@ -105,7 +133,7 @@ internal sealed class ClassificationMetrics : IMetricAccumulator
         {
             var actual = targets[i] is ClassLabel c ? c.Id
                 : throw new ArgumentException($"target {i} is {targets[i]?.GetType().Name ?? "null"}, not a class label", nameof(targets));
-            Add(ArgMax(outputs.Slice(i * ClassCount, ClassCount)), actual);
+            AddRow(outputs.Slice(i * ClassCount, ClassCount), actual);
         }
     }
 
@@ -116,6 +144,8 @@ internal sealed class ClassificationMetrics : IMetricAccumulator
         Array.Clear(_confusion);
         ExampleCount = 0;
         _loss.Reset();
+        _calibration.Reset();
+        _uncalibrated?.Reset();
     }
 
     public ConfusionMatrix ConfusionMatrix() => new(_labels, _confusion);
@@ -128,6 +158,14 @@ internal sealed class ClassificationMetrics : IMetricAccumulator
             .Select(c => new ClassReport(_labels[c], Ratio(tp[c], predicted[c]), Ratio(tp[c], actual[c]), F1(tp[c], actual[c], predicted[c]), actual[c]))
             .ToArray();
     }
+
+    public IReadOnlyList<string> Names =>
+    [
+        MetricNames.Accuracy, MetricNames.PrecisionMacro, MetricNames.RecallMacro, MetricNames.F1Macro, MetricNames.PrecisionMicro,
+        MetricNames.RecallMicro, MetricNames.F1Micro, MetricNames.PrecisionWeighted, MetricNames.RecallWeighted, MetricNames.F1Weighted,
+        MetricNames.Mcc, .. ClassCount == 2 ? new[] { MetricNames.Precision, MetricNames.Recall, MetricNames.F1 } : [],
+        MetricNames.Ece, .. _uncalibrated is null ? Array.Empty<string>() : [MetricNames.EceUncalibrated],
+    ];
 
     public IReadOnlyDictionary<string, double> Compute()
     {
@@ -167,6 +205,8 @@ internal sealed class ClassificationMetrics : IMetricAccumulator
             metrics[MetricNames.Recall] = Ratio(tp[1], actual[1]);
             metrics[MetricNames.F1] = F1(tp[1], actual[1], predicted[1]);
         }
+        if (_calibration.Total > 0) metrics[MetricNames.Ece] = _calibration.Ece;
+        if (_uncalibrated is { Total: > 0 }) metrics[MetricNames.EceUncalibrated] = _uncalibrated.Ece;
         _loss.WriteTo(metrics);
         return metrics;
     }
@@ -215,14 +255,6 @@ internal sealed class ClassificationMetrics : IMetricAccumulator
         double sum = 0;
         for (var i = 0; i < values.Length; i++) sum += values[i] * weights[i];
         return sum / total;
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> row)
-    {
-        var best = 0;
-        for (var i = 1; i < row.Length; i++)
-            if (row[i] > row[best]) best = i;
-        return best;
     }
 
     private static void CheckLengths(int predicted, int actual)

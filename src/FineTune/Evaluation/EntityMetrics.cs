@@ -115,6 +115,10 @@ public sealed class EntityMetrics
         return values;
     }
 
+    /// <summary>The names <see cref="ToDictionary"/> can report for entities of <paramref name="types"/>.</summary>
+    internal static IReadOnlyList<string> Names(IEnumerable<string> types) =>
+        ["precision", "recall", "f1", "accuracy", .. types.SelectMany(t => new[] { $"{t}_precision", $"{t}_recall", $"{t}_f1", $"{t}_support" })];
+
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"precision {Precision:F4} recall {Recall:F4} f1 {F1:F4} accuracy {Accuracy:F4} ({GoldEntities} gold, {PredictedEntities} predicted, {TruePositives} correct entities)");
 

@@ -27,6 +27,9 @@ internal interface IMetricAccumulator
     /// </summary>
     IReadOnlyDictionary<string, double> Compute();
 
+    /// <summary>The names <see cref="Compute"/> reports, besides "loss" (which is there when a loss was added).</summary>
+    IReadOnlyList<string> Names { get; }
+
     void Reset();
 }
 

@@ -21,6 +21,11 @@ public static class MetricNames
     public const string Recall = "recall";
     public const string F1 = "f1";
 
+    /// <summary>Expected calibration error of the predicted class's probability (15 equal-width bins), with the model's temperature.</summary>
+    public const string Ece = "ece";
+    /// <summary>The expected calibration error without the model's temperature (reported when it has one).</summary>
+    public const string EceUncalibrated = "ece_uncalibrated";
+
     public const string SubsetAccuracy = "subset_accuracy";
     public const string HammingLoss = "hamming_loss";
 
@@ -31,13 +36,13 @@ public static class MetricNames
     public const string Pearson = "pearson";
     public const string Spearman = "spearman";
 
-    private static readonly HashSet<string> LowerIsBetter = new(StringComparer.Ordinal) { Loss, Mse, Mae, Rmse, HammingLoss };
+    private static readonly HashSet<string> LowerIsBetter = new(StringComparer.Ordinal) { Loss, Mse, Mae, Rmse, HammingLoss, Ece, EceUncalibrated };
 
     private static readonly string[] SplitPrefixes = ["eval_", "validation_", "test_", "train_"];
 
     /// <summary>
     /// Whether a larger value of the metric is better (for early stopping and picking the best checkpoint).
-    /// Losses and errors (loss, mse, mae, rmse, hamming_loss) are better lower; every other metric, including ones
+    /// Losses and errors (loss, mse, mae, rmse, hamming_loss, ece, ece_uncalibrated) are better lower; every other metric, including ones
     /// this class does not list, is taken as better higher. A split prefix ("eval_loss", "validation/loss") is ignored.
     /// </summary>
     public static bool HigherIsBetter(string metric)

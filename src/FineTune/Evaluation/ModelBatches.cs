@@ -37,7 +37,10 @@ internal static class ModelBatches
         }
     }
 
-    /// <summary><see cref="Run"/> with the model in evaluation mode (dropout off), its mode restored after.</summary>
+    /// <summary>
+    /// <see cref="Run"/> with the model in evaluation mode (dropout off), its mode restored after. Inside
+    /// <see cref="ShardedEvaluation.Use"/> the ranks of a data-parallel run share the batches.
+    /// </summary>
     public static void Evaluate<TFeature>(TaskModel model, IReadOnlyList<TFeature> features, int[] order, int batchSize,
         Func<IReadOnlyList<TFeature>, Device, ModelInput> collate, Device device, Func<IDisposable?>? precisionScope,
         Action<int[], List<TFeature>, ModelOutput> onBatch)
@@ -46,7 +49,10 @@ internal static class ModelBatches
         model.eval();
         try
         {
-            Run(model, features, order, batchSize, collate, device, precisionScope, onBatch);
+            if (ShardedEvaluation.Current is { Size: > 1 } ranks)
+                ShardedEvaluation.Run(ranks, model, features, order, batchSize, collate, device, precisionScope, onBatch);
+            else
+                Run(model, features, order, batchSize, collate, device, precisionScope, onBatch);
         }
         finally
         {

@@ -110,6 +110,9 @@ internal sealed class MultiLabelMetrics : IMetricAccumulator
                 ClassificationMetrics.F1(tp, actual, predicted), actual);
         }).ToArray();
 
+    public IReadOnlyList<string> Names =>
+        [MetricNames.F1Micro, MetricNames.F1Macro, MetricNames.PrecisionMicro, MetricNames.RecallMicro, MetricNames.SubsetAccuracy, MetricNames.HammingLoss];
+
     public IReadOnlyDictionary<string, double> Compute()
     {
         if (ExampleCount == 0) throw new InvalidOperationException("no examples were added");

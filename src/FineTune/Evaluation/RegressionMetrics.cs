@@ -46,6 +46,8 @@ internal sealed class RegressionMetrics : IMetricAccumulator
         _loss.Reset();
     }
 
+    public IReadOnlyList<string> Names => [MetricNames.Mse, MetricNames.Mae, MetricNames.Rmse, MetricNames.R2, MetricNames.Pearson, MetricNames.Spearman];
+
     public IReadOnlyDictionary<string, double> Compute()
     {
         var n = _targets.Count;

@@ -132,6 +132,9 @@ public sealed class SquadMetrics
     public void AddUnanswered() => Questions++;
 
     /// <summary>The values for metrics.json: <c>exact_match</c> and <c>f1</c>, both 0–100 like the official script.</summary>
+    /// <summary>The names <see cref="ToDictionary"/> reports.</summary>
+    internal static IReadOnlyList<string> Names => ["exact_match", "f1"];
+
     public IReadOnlyDictionary<string, double> ToDictionary() => new Dictionary<string, double>(StringComparer.Ordinal)
     {
         ["exact_match"] = ExactMatch,

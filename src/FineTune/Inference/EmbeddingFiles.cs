@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using FineTune.Checkpoints;
 using FineTune.Data;
 
 namespace FineTune.Inference;
@@ -15,11 +16,12 @@ public static class EmbeddingFiles
             WriteNpy(path, vectors, dimension);
         else if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
         {
-            var tmp = path + ".tmp";
-            using (var writer = new StreamWriter(tmp, false, new UTF8Encoding(false)))
+            AtomicFile.Write(path, stream =>
+            {
+                using var writer = new StreamWriter(stream, new UTF8Encoding(false));
                 for (int i = 0; i < rows.Count; i++)
                     writer.WriteLine(JsonSerializer.Serialize(new { row = rows[i].SourceRow, text = rows[i].Text, embedding = vectors[i] }));
-            File.Move(tmp, path, overwrite: true);
+            });
         }
         else
             throw new OptionException("EmbedRequest.Output", $"{path}: use a .jsonl or .npy file name");
@@ -32,16 +34,14 @@ public static class EmbeddingFiles
         int preamble = 6 + 2 + 2;
         int total = (preamble + header.Length + 1 + 63) / 64 * 64;
         header = header.PadRight(total - preamble - 1) + "\n";
-        var tmp = path + ".tmp";
-        using (var stream = File.Create(tmp))
-        using (var writer = new BinaryWriter(stream))
+        AtomicFile.Write(path, stream =>
         {
+            using var writer = new BinaryWriter(stream);
             writer.Write(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0 });
             writer.Write((ushort)header.Length);
             writer.Write(Encoding.ASCII.GetBytes(header));
             foreach (var row in rows)
                 foreach (var v in row) writer.Write(v);
-        }
-        File.Move(tmp, path, overwrite: true);
+        });
     }
 }

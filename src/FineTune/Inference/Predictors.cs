@@ -55,6 +55,16 @@ public record SavedModelRequest
 
     /// <summary>Says <paramref name="message"/> to <see cref="Info"/>, when there is one.</summary>
     internal void Say(string message) => Info?.Invoke(message);
+
+    /// <summary>Checks the values that do not depend on the model, before anything is loaded.</summary>
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Model)) throw new OptionException("SavedModelRequest.Model", "no model was named");
+        if (BatchSize < 1) throw new OptionException("SavedModelRequest.BatchSize", $"must be at least 1, got {BatchSize}");
+        if (MaxLength is < 8 or > 8192) throw new OptionException("SavedModelRequest.MaxLength", $"must be between 8 and 8192, got {MaxLength}");
+        if (Threads is < 1 or > 4096) throw new OptionException("SavedModelRequest.Threads", $"must be at least 1, got {Threads}");
+        TaskOptions?.Validate();
+    }
 }
 
 /// <summary>Loading a fine-tuned model for prediction.</summary>

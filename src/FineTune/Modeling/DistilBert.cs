@@ -10,7 +10,7 @@ namespace FineTune.Modeling;
 // without token types and without a pooler. Field names are the checkpoint keys.
 
 /// <summary>Word + position embeddings (learned, or fixed sinusoidal), LayerNorm, dropout.</summary>
-internal sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
+internal sealed class DistilBertEmbeddings : Module<ModelInput, Tensor>
 {
     private readonly Embedding word_embeddings;
     private readonly Embedding position_embeddings;
@@ -25,8 +25,9 @@ internal sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
         position_embeddings = Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
         if (config.SinusoidalPositionEmbeddings == true)
             using (no_grad())
+            using (var table = Sinusoidal(config.MaxPositionEmbeddings, config.HiddenSize))
             {
-                position_embeddings.weight!.copy_(Sinusoidal(config.MaxPositionEmbeddings, config.HiddenSize));
+                position_embeddings.weight!.copy_(table);
                 position_embeddings.weight!.requires_grad = false;
             }
         layerNorm = LayerNorm(config.HiddenSize, eps: 1e-12);
@@ -46,15 +47,19 @@ internal sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
         return tensor(table).view(positions, dim);
     }
 
-    public override Tensor forward(Tensor ids)
+    public override Tensor forward(ModelInput input)
     {
+        var ids = input.InputIds;                                                                           // [B, T]
         var positionIds = arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device).unsqueeze(0); // [1, T]
-        using var words = Words.Lookup(word_embeddings, ids, _padTokenId, dropout.Kernels);                      // [B, T, H]
+        using var words = input.WordEmbeddings?.alias() ?? Words.Lookup(word_embeddings, ids, _padTokenId, dropout.Kernels); // [B, T, H]
         using var positions = position_embeddings.call(positionIds);
         using var sum = words + positions;
         using var normalized = layerNorm.call(sum);
         return dropout.call(normalized).alias();
     }
+
+    /// <summary>The word embeddings of <paramref name="ids"/> [B, T] -> [B, T, H].</summary>
+    internal Tensor LookUpWords(Tensor ids) => word_embeddings.call(ids);
 }
 
 /// <summary>Multi-head self-attention with q_lin, k_lin, v_lin and out_lin.</summary>
@@ -182,9 +187,11 @@ internal sealed class DistilBertModel : TransformerEncoder
 
     public override bool HasPooler => false;
 
+    public override Tensor WordEmbeddings(Tensor ids) => embeddings.LookUpWords(ids);
+
     public override EncoderOutput forward(ModelInput input)
     {
-        using var hidden = embeddings.call(input.InputIds);                                  // [B, T, H]
+        using var hidden = embeddings.call(input);                                  // [B, T, H]
         using var bias = AttentionBias(input.AttentionMask, hidden.dtype);
         return new EncoderOutput(transformer.call(hidden, bias).alias(), null);
     }

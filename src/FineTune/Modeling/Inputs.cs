@@ -9,6 +9,9 @@ namespace FineTune.Modeling;
 internal record Feature(int[] InputIds, int[] TypeIds, int ExampleIndex)
 {
     public int Length => InputIds.Length;
+
+    /// <summary>The token ids of every sequence the feature gives the model (both texts of a pair encoded apart).</summary>
+    public virtual IEnumerable<int[]> Sequences => [InputIds];
 }
 
 /// <summary>Pads features into a batch: the longest one's length, the padding id, attention mask 1 for real tokens.</summary>
@@ -52,6 +55,9 @@ internal interface ITrainingSet
 
     /// <summary>The examples at <paramref name="indices"/> as one padded batch with labels, on <paramref name="device"/>.</summary>
     ModelInput Collate(IReadOnlyList<int> indices, Device device);
+
+    /// <summary>The token ids of every training input (<see cref="Feature.Sequences"/>), for statistics over the tokens.</summary>
+    IEnumerable<int[]> Sequences { get; }
 }
 
 /// <summary>
@@ -67,6 +73,9 @@ internal interface IValidationSet
 
     /// <summary>Whether a larger value of <paramref name="metric"/> is better.</summary>
     bool HigherIsBetter(string metric);
+
+    /// <summary>The names of the metrics <see cref="Evaluate"/> reports (known before any evaluation, so a metric for the best model can be checked first).</summary>
+    IReadOnlyList<string> MetricNames { get; }
 }
 
 /// <summary>A task's features as an <see cref="ITrainingSet"/>, collated by the task's own function.</summary>
@@ -80,4 +89,6 @@ internal sealed class FeatureSet<TFeature>(IReadOnlyList<TFeature> features, Fun
     public int LengthOf(int index) => Features[index].Length;
 
     public ModelInput Collate(IReadOnlyList<int> indices, Device device) => collate(indices.Select(i => Features[i]).ToList(), device);
+
+    public IEnumerable<int[]> Sequences => Features.SelectMany(f => f.Sequences);
 }

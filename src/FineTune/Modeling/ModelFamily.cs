@@ -29,6 +29,12 @@ internal sealed record ModelFamily
     /// <summary>Whether position ids start after the padding index (RoBERTa and XLM-R: padding_idx + 1).</summary>
     public bool OffsetsPositionsByPadding { get; init; }
 
+    /// <summary>
+    /// Whether the model takes token type ids (Hugging Face's model_input_names). RoBERTa and XLM-R do not: their one
+    /// type embedding is used for every token, whatever type ids the tokenizer's template gives.
+    /// </summary>
+    public bool TakesTokenTypeIds { get; init; } = true;
+
     /// <summary>Whether the encoder can have a pooler (BERT's dense + tanh over the first token).</summary>
     public bool HasPooler { get; init; }
 
@@ -94,7 +100,8 @@ internal static class ModelFamilies
         ArchitecturePrefix = "Roberta",
         Tokenizer = "BPE",
         OffsetsPositionsByPadding = true,
-        CreateEncoder = (config, kernels, _) => new BertModel(config, addPoolingLayer: false, config.PadTokenId + 1, kernels),
+        TakesTokenTypeIds = false,
+        CreateEncoder = (config, kernels, _) => new BertModel(config, addPoolingLayer: false, config.PadTokenId + 1, kernels, takesTokenTypeIds: false),
         CreateSequenceClassifier = (config, outputs, kernels) => new RobertaForSequenceClassification(config, outputs, kernels, "RobertaForSequenceClassification"),
         DroppablePrefixes = ["pooler.", "lm_head.", .. TaskHeads],
     };

@@ -10,6 +10,19 @@ internal sealed record ModelInput(Tensor InputIds, Tensor AttentionMask, Tensor?
 {
     /// <summary>Sentence pairs for a bi-encoder: rows [0, B) are the first texts and rows [B, 2B) the second ones.</summary>
     public bool PairedRows { get; init; }
+
+    /// <summary>
+    /// A decoder step with a key/value cache: the tokens already in the cache, so that these ids take positions
+    /// [PastLength, PastLength + T). 0 for an encoder input.
+    /// </summary>
+    public int PastLength { get; init; }
+
+    /// <summary>
+    /// Word embeddings [B, T, E] to use instead of looking <see cref="InputIds"/> up (Hugging Face's inputs_embeds):
+    /// position and token-type embeddings are still added, and positions still come from the ids. Attribution methods
+    /// pass points between two inputs' word embeddings here.
+    /// </summary>
+    public Tensor? WordEmbeddings { get; init; }
 }
 
 /// <summary>What an encoder returns: the last hidden state [B, T, H] and, with a pooler, the pooled output [B, H].</summary>

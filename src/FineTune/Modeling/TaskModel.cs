@@ -41,6 +41,9 @@ internal abstract class TaskModel : nn.Module<ModelInput, ModelOutput>
     /// <summary>Whether the model is saved as its bare encoder (a bi-encoder has no head of its own).</summary>
     public virtual bool SavesAsEncoder => false;
 
+    /// <summary>config.json of a model whose config is not its encoder's (an encoder-decoder); null: the encoder's config with the head's.</summary>
+    internal virtual string? OwnConfigJson => null;
+
     /// <summary>The kernel choices of the encoder; a change applies from the next forward pass.</summary>
     internal KernelOptions Kernels
     {

@@ -25,9 +25,10 @@ internal static partial class RunPlots
     public const string ValidationMetrics = "validation_metrics";
     public const string Confusion = "confusion_matrix";
     public const string PredictedVsActual = "predicted_vs_actual";
+    public const string Reliability = "reliability";
 
     /// <summary>Every plot name this class may write, in page order.</summary>
-    public static readonly IReadOnlyList<string> Names = [Loss, LearningRate, ValidationMetrics, Confusion, PredictedVsActual];
+    public static readonly IReadOnlyList<string> Names = [Loss, LearningRate, ValidationMetrics, Confusion, PredictedVsActual, Reliability];
 
     private const int MaxMetricLines = 6;
     private const int CurveWidth = 1000;
@@ -62,6 +63,8 @@ internal static partial class RunPlots
         }
         if (RegressionSplit(record) is { } regression)
             specs.Add(new PlotSpec(PredictedVsActual, $"Predicted vs actual ({regression})", 680, 640, () => ScatterPlot(record, regression), 520));
+        if (CalibrationSplit(record) is { } calibrated)
+            specs.Add(new PlotSpec(Reliability, $"Reliability diagram ({calibrated})", 680, 640, () => ReliabilityPlot(record, calibrated), 520));
         return specs;
     }
 
@@ -87,6 +90,9 @@ internal static partial class RunPlots
 
     /// <summary>The split whose predicted and actual values are drawn: test when it has them, else validation, else any.</summary>
     public static string? RegressionSplit(RunRecord record) => PreferredSplit(record, s => s.PredictedVsActual is { Actual.Count: > 0 } v && v.Actual.Count == v.Predicted.Count);
+
+    /// <summary>The split whose reliability diagram is drawn: test when it has one, else validation, else any.</summary>
+    public static string? CalibrationSplit(RunRecord record) => PreferredSplit(record, s => s.Calibration is { Bins.Count: > 0 });
 
     /// <summary>The label names of a confusion matrix: the record's labels when they fit, else class numbers.</summary>
     public static IReadOnlyList<string> ConfusionLabels(RunRecord record, int count) =>
@@ -177,13 +183,15 @@ internal static partial class RunPlots
             line.LegendText = isBest ? $"{name} (metric for best)" : name;
             if (both && !higher)
             {
-                line.LinePattern = LinePattern.Dashed;
+                // Square markers rather than a dashed line: Skia's SVG backend drops dash patterns (and says so on
+                // stderr), so the SVG would not show what the PNG does.
+                line.MarkerShape = MarkerShape.FilledSquare;
                 line.Axes.YAxis = plot.Axes.Right;
             }
         }
         if (both)
         {
-            plot.Axes.Right.Label.Text = "lower is better (dashed)";
+            plot.Axes.Right.Label.Text = "lower is better (square markers)";
             plot.Axes.Right.Label.FontSize = 15;
             plot.Axes.Right.TickLabelStyle.FontSize = 13;
         }
@@ -255,13 +263,46 @@ internal static partial class RunPlots
         var plot = NewPlot($"Predicted vs actual: {split} ({actual.Length.ToString("N0", CultureInfo.InvariantCulture)} examples)", "actual", "predicted", integerSteps: false);
         var diagonal = plot.Add.Line(min - pad, min - pad, max + pad, max + pad);
         diagonal.LineColor = Grey;
-        diagonal.LinePattern = LinePattern.Dashed;
         diagonal.LineWidth = 1.5f;
         diagonal.LegendText = "perfect prediction (y = x)";
         var markers = plot.Add.Markers(actual, predicted, MarkerShape.FilledCircle, actual.Length > 2000 ? 3 : 5,
             new ScottPlot.Palettes.Category10().GetColor(0).WithAlpha(actual.Length > 2000 ? 0.35 : 0.6));
         markers.LegendText = "examples";
         plot.Axes.SetLimits(min - pad, max + pad, min - pad, max + pad);
+        plot.ShowLegend(Alignment.UpperLeft);
+        return plot;
+    }
+
+    private static Plot ReliabilityPlot(RunRecord record, string split)
+    {
+        var calibration = record.Splits[split].Calibration!;
+        string ece = calibration.Ece.ToString("0.0000", CultureInfo.InvariantCulture);
+        var plot = NewPlot($"Reliability: {split} (ECE {ece}, {calibration.Bins.Count} bins)", "confidence (probability of the predicted class)", "accuracy", integerSteps: false);
+        var diagonal = plot.Add.Line(0, 0, 1, 1);
+        diagonal.LineColor = Grey;
+        diagonal.LinePattern = LinePattern.Dashed;
+        diagonal.LineWidth = 1.5f;
+        diagonal.LegendText = "perfect calibration";
+        var palette = new ScottPlot.Palettes.Category10();
+        var bars = calibration.Bins.Where(b => b.Count > 0)
+            .Select(b => new Bar { Position = (b.Lower + b.Upper) / 2, Value = b.Accuracy, Size = (b.Upper - b.Lower) * 0.9, FillColor = palette.GetColor(0).WithAlpha(0.75) })
+            .ToList();
+        var barPlot = plot.Add.Bars(bars);
+        barPlot.LegendText = calibration.Temperature == 1 ? "accuracy per bin" : $"accuracy per bin (T = {calibration.Temperature.ToString("0.###", CultureInfo.InvariantCulture)})";
+        var used = calibration.Bins.Where(b => b.Count > 0).ToList();
+        var mean = plot.Add.Scatter(used.Select(b => b.Confidence).ToArray(), used.Select(b => b.Accuracy).ToArray(), palette.GetColor(0));
+        mean.LineWidth = 0;
+        mean.MarkerSize = 7;
+        mean.LegendText = "at the bin's mean confidence";
+        if (calibration.BinsUncalibrated is { } before && before.Any(b => b.Count > 0))
+        {
+            var shown = before.Where(b => b.Count > 0).ToList();
+            var line = plot.Add.Scatter(shown.Select(b => b.Confidence).ToArray(), shown.Select(b => b.Accuracy).ToArray(), palette.GetColor(3));
+            line.LineWidth = 2;
+            line.MarkerSize = 7;
+            line.LegendText = $"before temperature scaling (ECE {calibration.EceUncalibrated?.ToString("0.0000", CultureInfo.InvariantCulture)})";
+        }
+        plot.Axes.SetLimits(0, 1, 0, 1.02);
         plot.ShowLegend(Alignment.UpperLeft);
         return plot;
     }

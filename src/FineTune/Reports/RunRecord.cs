@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using FineTune.Analysis;
 using FineTune.Evaluation;
 
 namespace FineTune.Reports;
@@ -35,6 +36,8 @@ internal sealed record RunRecord
     [JsonPropertyName("stopped_early")] public bool StoppedEarly { get; init; }
     [JsonPropertyName("log_history")] public IReadOnlyList<IReadOnlyDictionary<string, double>> LogHistory { get; init; } = [];
     [JsonPropertyName("splits")] public IReadOnlyDictionary<string, SplitResult> Splits { get; init; } = new Dictionary<string, SplitResult>();
+    /// <summary>The data report of the run's data (absent for tasks whose data it does not read, and in older run.json files).</summary>
+    [JsonPropertyName("data_analysis")] public DataAnalysis? DataAnalysis { get; init; }
 }
 
 /// <summary>The data a run used: files, columns and per-split counts.</summary>
@@ -48,6 +51,8 @@ internal sealed record RunData
     [JsonPropertyName("skipped_rows")] public int SkippedRows { get; init; }
     [JsonPropertyName("skipped_reasons")] public IReadOnlyList<string> SkippedReasons { get; init; } = [];
     [JsonPropertyName("max_length")] public int MaxLength { get; init; }
+    /// <summary>The share of the training tokens that are the tokenizer's unknown token.</summary>
+    [JsonPropertyName("unknown_token_rate")] public double? UnknownTokenRate { get; init; }
 }
 
 /// <summary>Per split: examples, examples truncated to max length, and the label distribution.</summary>
@@ -67,6 +72,10 @@ internal sealed record SplitResult
     [JsonPropertyName("top_errors")] public IReadOnlyList<PredictionError>? TopErrors { get; init; }
     /// <summary>Regression: the actual and predicted value of each example (for the predicted-vs-actual plot).</summary>
     [JsonPropertyName("predicted_vs_actual")] public RegressionValues? PredictedVsActual { get; init; }
+    /// <summary>Classification: the expected calibration error and the reliability diagram's bins (with and without a fitted temperature).</summary>
+    [JsonPropertyName("calibration")] public CalibrationReport? Calibration { get; init; }
+    /// <summary>The metrics per slice of the data, when slices were asked for.</summary>
+    [JsonPropertyName("slices")] public SliceReport? Slices { get; init; }
 }
 
 /// <summary>Actual and predicted values of a regression split, pairwise in example order (at most <see cref="MaxCount"/>).</summary>

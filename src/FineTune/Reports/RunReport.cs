@@ -131,12 +131,7 @@ public static class RunReport
             }
     }
 
-    private static void WriteBytesAtomically(string path, byte[] bytes)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, bytes);
-        File.Move(tmp, path, overwrite: true);
-    }
+    private static void WriteBytesAtomically(string path, byte[] bytes) => Checkpoints.AtomicFile.WriteAllBytes(path, bytes);
 
     private static string Describe(Exception e) => e is FineTuneException or IOException or UnauthorizedAccessException
         ? e.Message

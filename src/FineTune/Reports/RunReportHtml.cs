@@ -135,6 +135,7 @@ internal static class RunReportHtml
                 Html.Append("</tbody></table>\n");
             }
             LabelDistribution(d);
+            if (record.DataAnalysis is { } analysis) DataAnalysisPages.Section(Html, analysis);
             if (d.SkippedRows > 0)
             {
                 Html.Append("<p><strong>").Append(Count(d.SkippedRows)).Append(" rows were skipped</strong>")
@@ -292,7 +293,58 @@ internal static class RunReportHtml
                 Html.Append("<h3>Predicted against actual values</h3>\n");
                 Plot(RunPlots.PredictedVsActual);
             }
+            Calibration(splits);
+            foreach (var (name, r) in splits)
+                if (r.Slices is { Slices.Count: > 0 } slices) Slices(name, slices);
             Html.Append("</section>\n");
+        }
+
+        private void Calibration(List<(string Name, SplitResult Result)> splits)
+        {
+            var calibrated = splits.Where(s => s.Result.Calibration is not null).ToList();
+            if (calibrated.Count == 0) return;
+            Html.Append("<h3>Calibration</h3>\n<p class=\"muted\">How far the probability of the predicted class is from how often it is right: ")
+                .Append("the expected calibration error (ECE) over ").Append(calibrated[0].Result.Calibration!.Bins.Count.ToString(Inv))
+                .Append(" equal-width bins of confidence, 0 for a perfectly calibrated model.</p>\n<table class=\"num\"><thead><tr><th>split</th><th>ECE</th>");
+            bool scaled = calibrated.Any(s => s.Result.Calibration!.EceUncalibrated is not null);
+            if (scaled) Html.Append("<th>before temperature scaling</th><th>temperature</th>");
+            Html.Append("</tr></thead><tbody>");
+            foreach (var (name, r) in calibrated)
+            {
+                var c = r.Calibration!;
+                Html.Append("<tr><td>").Append(E(name)).Append("</td><td>").Append(FormatMetric(c.Ece)).Append("</td>");
+                if (scaled)
+                    Html.Append("<td>").Append(c.EceUncalibrated is double u ? FormatMetric(u) : "").Append("</td><td>").Append(FormatNumber(c.Temperature)).Append("</td>");
+                Html.Append("</tr>");
+            }
+            Html.Append("</tbody></table>\n");
+            Plot(RunPlots.Reliability);
+        }
+
+        private void Slices(string split, SliceReport report)
+        {
+            var metrics = new[] { report.Metric }.Concat(report.Slices.SelectMany(s => s.Metrics.Keys).Distinct()
+                .Where(m => m != report.Metric && m is MetricNames.Accuracy or MetricNames.F1Macro or MetricNames.F1Micro or MetricNames.Ece or MetricNames.Pearson or MetricNames.Mae))
+                .Take(4).ToList();
+            Html.Append("<h3>Slices of ").Append(E(split)).Append(" by <code>").Append(E(report.Column)).Append("</code></h3>\n<p class=\"muted\">")
+                .Append(report.Worst is null
+                    ? $"No slice has {SliceReport.MinWorstCount} examples or more to be called the worst."
+                    : $"The worst slice by {report.Metric} (among those with at least {SliceReport.MinWorstCount} examples) is highlighted.")
+                .Append("</p>\n<div class=\"scroll\"><table class=\"num\"><thead><tr><th>slice</th><th>examples</th>");
+            foreach (var m in metrics) Html.Append("<th>").Append(E(m)).Append("</th>");
+            Html.Append("</tr></thead><tbody>");
+            foreach (var slice in report.Slices.Take(MaxLabelRows))
+            {
+                bool worst = slice.Name == report.Worst;
+                Html.Append(worst ? "<tr class=\"worst\">" : "<tr>").Append("<td class=\"label\">").Append(E(slice.Name))
+                    .Append(worst ? " <span class=\"tag worst\">worst slice</span>" : "").Append("</td><td>").Append(Count(slice.Count)).Append("</td>");
+                foreach (var m in metrics)
+                    Html.Append("<td>").Append(slice.Metrics.TryGetValue(m, out var v) ? E(FormatMetric(v)) : "").Append("</td>");
+                Html.Append("</tr>");
+            }
+            Html.Append("</tbody></table></div>\n");
+            if (report.Slices.Count > MaxLabelRows)
+                Html.Append("<p class=\"muted\">").Append(Count(report.Slices.Count - MaxLabelRows)).Append(" more slices are in metrics.json.</p>\n");
         }
 
         private void PerClass(string split, IReadOnlyList<ClassReport> perClass)
@@ -470,7 +522,8 @@ internal static class RunReportHtml
         return plus > 0 ? version[..plus] : version;
     }
 
-    private const string Css = """
+    /// <summary>The style sheet of the report pages (report.html, explanations.html).</summary>
+    internal const string Css = """
         :root{--fg:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f8fafc;--accent:#1d4ed8;--best:#fef3c7}
         *{box-sizing:border-box}
         body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
@@ -505,6 +558,8 @@ internal static class RunReportHtml
         table.num td{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
         table.num td.label,table.num td:first-child{text-align:left}
         tr.best td{background:var(--best)}
+        tr.worst td{background:#fee2e2}
+        .tag.worst{background:#dc2626}
         th.best{background:var(--best)}
         .tag{display:inline-block;font-size:11px;padding:0 6px;border-radius:999px;background:#f59e0b;color:#fff;vertical-align:middle}
         .bar{display:inline-block;width:60px;height:8px;margin-left:8px;background:#e5e7eb;border-radius:4px;vertical-align:middle;overflow:hidden}

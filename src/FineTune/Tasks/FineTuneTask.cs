@@ -1,6 +1,8 @@
+using FineTune.Analysis;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Export;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
@@ -40,6 +42,12 @@ internal abstract class FineTuneTask(string name, string title, string descripti
     /// <summary>Whether a saved model's config.json is a model of this task (its architectures and problem_type).</summary>
     public abstract bool Recognizes(EncoderConfig config);
 
+    /// <summary>
+    /// The outputs of the task's model exported to ONNX (logits, start and end logits, embeddings) and how its head
+    /// computes them; null where the task's models cannot be exported.
+    /// </summary>
+    public abstract HeadGraph? ExportHead { get; }
+
     /// <summary>The task's model over <paramref name="config"/> (the head's config), freshly initialised.</summary>
     public abstract TaskModel CreateModel(EncoderConfig config, KernelOptions kernels);
 
@@ -77,8 +85,28 @@ internal abstract class FineTuneTask(string name, string title, string descripti
     /// </summary>
     public abstract EvaluationOutcome Evaluate(SavedModelRequest model, EvaluationInput input);
 
+    /// <summary>
+    /// The data of a run (its files, read as the task reads them, split as a run splits them) as the data report reads
+    /// it: each split's examples with their labels. A task whose data the report cannot read says so.
+    /// </summary>
+    public virtual AnalysisData ReadForAnalysis(DatasetFiles files, DatasetOptions dataset, TaskOptions? options) =>
+        throw new OptionException("FineTuneRequest.Task", $"the data report reads texts with labels (classification, multi-label, regression, token-classification), not {Name} data");
+
+    /// <summary>Whether the task reports metrics per slice (<see cref="DatasetOptions.SliceColumn"/>): tasks whose data are rows of columns.</summary>
+    public virtual bool HasSlices => false;
+
     /// <summary>Predicts every input of a file with a saved model of this task (its folder in <see cref="SavedModelRequest.Model"/>) and writes the predictions.</summary>
     public abstract PredictionOutcome Predict(SavedModelRequest model, PredictionInput input);
+
+    /// <summary>
+    /// Explains a saved model's predictions for every input of a file: what the task predicts (a class, each predicted
+    /// label, a value, each entity, an answer's start and end) is attributed to the input's words by integrated
+    /// gradients (<see cref="TaskExplanations"/>), and explanations.jsonl and explanations.html are written. A task
+    /// without a head of its own has nothing to explain, and says so.
+    /// </summary>
+    public virtual ExplanationOutcome Explain(SavedModelRequest model, ExplanationInput input) =>
+        throw new ModelLoadException($"holds a {Name} model, which has no prediction head to explain (explanations are for classification, " +
+            "multi-label, regression, token-classification and question-answering models)", Path.Combine(model.Model, "config.json"));
 
     /// <summary>A fine-tuned model of this task for prediction, on <paramref name="device"/>, in eval mode (its head must be trained).</summary>
     public TaskModel LoadForPrediction(string folder, Device device, ModelLoadOptions? load)
@@ -86,6 +114,9 @@ internal abstract class FineTuneTask(string name, string title, string descripti
         load ??= new ModelLoadOptions();
         return PredictionModels.Load(folder, Name, c => CreateModel(c, KernelOptions.Default), device, load, c => HeadConfig(folder, c, null, load).Config);
     }
+
+    /// <summary>Whether the task's options name its training data (a pair of parallel files), so that no training file is needed.</summary>
+    public virtual bool TakesTrainingDataFromOptions(TaskOptions? options) => false;
 
     /// <summary>Every name the task answers to.</summary>
     public IEnumerable<string> Names => Aliases.Prepend(Name);
@@ -124,10 +155,14 @@ internal sealed record RunContext
     /// <summary>The run folder.</summary>
     public required string Output { get; init; }
     public required Action<string> Info { get; init; }
+    /// <summary>Receives warnings about the data or the run.</summary>
+    public required Action<string> Warn { get; init; }
     /// <summary>The scope evaluation runs in (none for fp32).</summary>
     public Func<IDisposable?>? EvaluationScope { get; init; }
     /// <summary>Whether the run continues from a checkpoint.</summary>
     public bool Resuming { get; init; }
+    /// <summary>Whether this process writes the run folder's files (false on the ranks other than 0 of a data-parallel run).</summary>
+    public bool WritesFiles { get; init; } = true;
 }
 
 /// <summary>
@@ -165,6 +200,12 @@ internal abstract class TaskRun
     /// <summary>Called with the loaded model on the run's device before training starts (a zero-shot baseline, say).</summary>
     public virtual void BeforeTraining(TaskModel model) { }
 
+    /// <summary>
+    /// Called with the trained model (the best one, restored) before it is saved and evaluated: a calibration fitted on
+    /// the validation set, say, which <see cref="Metadata"/> then saves with the model.
+    /// </summary>
+    public virtual void AfterTraining(TaskModel model) { }
+
     /// <summary>The held-out splits with data, in order (validation, then test), and their sizes.</summary>
     public abstract IReadOnlyList<(string Name, int Count)> HeldOut { get; }
 
@@ -176,6 +217,12 @@ internal abstract class TaskRun
 
     /// <summary>finetune.json of the saved model, with the task's settings that prediction reuses.</summary>
     public virtual FineTuneMetadata Metadata(FineTuneMetadata metadata) => metadata;
+
+    /// <summary>Writes what the saved model needs besides its weights and the tokenizer (an encoder-decoder's second tokenizer) into <paramref name="folder"/>.</summary>
+    public virtual void SaveExtras(string folder) { }
+
+    /// <summary>The run's data as the data report reads it (see <see cref="FineTuneTask.ReadForAnalysis"/>), or null when the task's data has none.</summary>
+    public virtual AnalysisData? Analysis => null;
 }
 
 /// <summary>A labelled file to evaluate on, how to read it, and where to write metrics.json and the predictions (optional).</summary>
@@ -185,12 +232,16 @@ internal sealed record EvaluationInput(string DataFile, DatasetOptions Dataset, 
     /// With an output folder, writes metrics.json ({"test": …, "data": the file}) and each predictions file there (by
     /// name, with the function that writes it); returns the files written.
     /// </summary>
-    public IReadOnlyList<string> WriteResults(IReadOnlyDictionary<string, double> metrics, params (string Name, Action<string> Write)[] predictions)
+    public IReadOnlyList<string> WriteResults(IReadOnlyDictionary<string, double> metrics, params (string Name, Action<string> Write)[] predictions) =>
+        WriteResults(metrics, null, predictions);
+
+    /// <summary>As <see cref="WriteResults(IReadOnlyDictionary{string, double}, ValueTuple{string, Action{string}}[])"/>, with the metrics per slice in metrics.json.</summary>
+    public IReadOnlyList<string> WriteResults(IReadOnlyDictionary<string, double> metrics, SliceReport? slices, params (string Name, Action<string> Write)[] predictions)
     {
         if (OutputDirectory is null) return [];
         Directory.CreateDirectory(OutputDirectory);
         var files = new List<string> { Path.Combine(OutputDirectory, "metrics.json") };
-        RunFiles.WriteEvaluationMetrics(files[0], metrics, DataFile);
+        RunFiles.WriteEvaluationMetrics(files[0], metrics, DataFile, slices);
         foreach (var (name, write) in predictions)
         {
             files.Add(Path.Combine(OutputDirectory, name));

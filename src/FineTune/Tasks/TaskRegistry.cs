@@ -14,6 +14,8 @@ internal static class TaskRegistry
         new SimilarityTask(),
         new TokenClassificationTask(),
         new QuestionAnsweringTask(),
+        new TranslationTask(),
+        new SummarizationTask(),
     ];
 
     /// <summary>The task of a name or alias (case-insensitive), or null.</summary>

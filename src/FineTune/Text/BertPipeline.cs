@@ -244,18 +244,7 @@ internal sealed class BertPipeline
         int begin = 0;
         while (begin < chars.Length)
         {
-            int limit = begin == 0 ? _vocab.MaxTokenLength : _vocab.MaxSuffixLength;
-            int end = Math.Min(chars.Length, begin + limit);
-            if (end < chars.Length && end > begin && char.IsLowSurrogate(chars[end]) && char.IsHighSurrogate(chars[end - 1])) end--;
-            int id = -1;
-            while (end > begin)
-            {
-                var piece = chars[begin..end];
-                if (begin == 0 ? _vocab.TryGetId(piece, out id) : _vocab.TryGetSuffixId(piece, out id)) break;
-                id = -1;
-                end -= end - begin >= 2 && char.IsLowSurrogate(chars[end - 1]) && char.IsHighSurrogate(chars[end - 2]) ? 2 : 1;
-            }
-            if (id < 0)
+            if (!_vocab.TryLongestMatch(chars, begin, out int id, out int end))
             {
                 output.Count = first;
                 output.Add(_unkId, word.Starts[0], word.Ends[word.Length - 1], wordIndex);

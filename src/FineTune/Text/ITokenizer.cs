@@ -73,8 +73,43 @@ public interface ITokenizer
 public static class Tokenizers
 {
     /// <summary>
-    /// The tokenizer of a Hugging Face model folder: tokenizer.json when present, else vocab.txt (WordPiece), with
-    /// tokenizer_config.json and special_tokens_map.json for its settings and special tokens.
+    /// The tokenizer of a Hugging Face model folder: tokenizer.json when present (WordPiece, BPE or Unigram, with any
+    /// of the normalizers, pre-tokenizers and post-processors of the BERT, RoBERTa, XLM-R and DeBERTa-v3 families),
+    /// else vocab.txt (WordPiece) or RoBERTa's vocab.json + merges.txt, with tokenizer_config.json and
+    /// special_tokens_map.json for its settings and special tokens.
     /// </summary>
-    public static ITokenizer FromFolder(string folder) => WordPieceTokenizer.FromFolder(folder);
+    public static ITokenizer FromFolder(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new ModelLoadException("the tokenizer folder does not exist", folder);
+        var json = Path.Combine(folder, PipelineTokenizer.TokenizerJsonFileName);
+        bool hasJson = File.Exists(json);
+        if (hasJson ? IsWordPiece(json) : File.Exists(Path.Combine(folder, WordPieceTokenizer.VocabFileName)))
+        {
+            // BERT's own pipeline (one pass, the fast path) when the files are BERT's; any other WordPiece set-up runs the general pipeline.
+            try
+            {
+                return WordPieceTokenizer.FromFolder(folder);
+            }
+            catch (ModelLoadException) when (hasJson)
+            {
+            }
+        }
+        return PipelineTokenizer.FromFolder(folder);
+    }
+
+    private static bool IsWordPiece(string tokenizerJson)
+    {
+        // The model section comes last in Hugging Face's files; its type is read without parsing the vocabulary twice.
+        using var stream = File.OpenRead(tokenizerJson);
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(stream);
+            return document.RootElement.TryGetProperty("model", out var model) && model.ValueKind == System.Text.Json.JsonValueKind.Object
+                && model.TryGetProperty("type", out var type) && type.ValueKind == System.Text.Json.JsonValueKind.String && type.GetString() == "WordPiece";
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new ModelLoadException($"not valid JSON: {e.Message}", tokenizerJson, inner: e);
+        }
+    }
 }

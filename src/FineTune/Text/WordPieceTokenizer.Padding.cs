@@ -35,42 +35,13 @@ internal sealed partial class WordPieceTokenizer
     /// </summary>
     public Encoding[] PadBatch(IReadOnlyList<Encoding> encodings, int? length = null, int? multipleOf = null)
     {
-        int target = PaddedLength(encodings, length, multipleOf);
+        int target = EncodingSupport.PaddedLength(encodings, length, multipleOf);
         return encodings.Select(e => Pad(e, target)).ToArray();
     }
 
     /// <summary>The ids, type ids and attention masks of a batch, padded as <see cref="PadBatch"/> does, as flat [batch, length] arrays.</summary>
-    public TokenBatch ToBatch(IReadOnlyList<Encoding> encodings, int? length = null, int? multipleOf = null)
-    {
-        int target = PaddedLength(encodings, length, multipleOf);
-        int b = encodings.Count;
-        var ids = new long[b * target];
-        var types = new long[b * target];
-        var mask = new long[b * target];
-        for (int row = 0; row < b; row++)
-        {
-            var e = encodings[row];
-            if (e.Length > target)
-                throw new ArgumentException($"encoding {row} has {e.Length} tokens, more than the padded length {target}", nameof(encodings));
-            int o = row * target;
-            for (int i = 0; i < e.Length; i++)
-            {
-                ids[o + i] = e.Ids[i];
-                types[o + i] = e.TypeIds[i];
-                mask[o + i] = e.AttentionMask[i];
-            }
-            ids.AsSpan(o + e.Length, target - e.Length).Fill(PaddingTokenId);
-        }
-        return new TokenBatch(b, target, ids, types, mask);
-    }
-
-    private static int PaddedLength(IReadOnlyList<Encoding> encodings, int? length, int? multipleOf)
-    {
-        ArgumentNullException.ThrowIfNull(encodings);
-        int target = length ?? (encodings.Count == 0 ? 0 : encodings.Max(e => e.Length));
-        if (multipleOf is int m and > 0 && target % m != 0) target += m - target % m;
-        return target;
-    }
+    public TokenBatch ToBatch(IReadOnlyList<Encoding> encodings, int? length = null, int? multipleOf = null) =>
+        EncodingSupport.ToBatch(encodings, length, multipleOf, PaddingTokenId);
 
     /// <summary>
     /// Text from token ids, as Hugging Face's WordPiece decoder: continuation pieces join the previous token, others

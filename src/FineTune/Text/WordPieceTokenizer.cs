@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace FineTune.Text;
 
 /// <summary>
@@ -145,109 +143,30 @@ internal sealed partial class WordPieceTokenizer : ITokenizer
     {
         ArgumentNullException.ThrowIfNull(question);
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentOutOfRangeException.ThrowIfNegative(stride);
         var first = t_first ??= new TokenList();
         var second = t_second ??= new TokenList();
         first.Clear();
         second.Clear();
         _pipeline.Tokenize(question, first);
         _pipeline.Tokenize(context, second);
-        int budget = maxLength - (addSpecialTokens ? SpecialTokenCount(true) : 0);
-        if (budget < 0)
-            throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, $"must leave room for the {SpecialTokenCount(true)} special tokens");
-        if (first.Count + second.Count <= budget)
-            return [Build(first, 0, first.Count, second, 0, second.Count, addSpecialTokens, 0)];
-        int window = budget - first.Count;
-        if (window <= 0)
-            throw new ArgumentException($"the question has {first.Count} tokens, which leaves no room for the context within {maxLength} tokens", nameof(question));
-        if (stride >= window)
-            throw new ArgumentOutOfRangeException(nameof(stride), stride, $"must be less than the {window} context tokens a window holds (max length {maxLength} less the question's {first.Count} tokens and the special tokens)");
-        var windows = new List<Encoding>();
-        for (int start = 0; ; start += window - stride)
-        {
-            int stop = Math.Min(start + window, second.Count);
-            windows.Add(Build(first, 0, first.Count, second, start, stop - start, addSpecialTokens, 0));
-            if (stop == second.Count) break;
-        }
-        return windows;
+        return EncodingSupport.Windows(first.Count, second.Count, maxLength, stride, addSpecialTokens ? SpecialTokenCount(true) : 0,
+            (start, count) => Build(first, 0, first.Count, second, start, count, addSpecialTokens, 0));
     }
 
     /// <summary>Tokenizes many texts (in parallel when there are enough of them); results are in input order.</summary>
-    public Encoding[] EncodeBatch(IReadOnlyList<string> texts, EncodeOptions? options = null, int maxDegreeOfParallelism = -1)
-    {
-        ArgumentNullException.ThrowIfNull(texts);
-        return RunBatch(texts.Count, i => Encode(texts[i], null, options), maxDegreeOfParallelism);
-    }
+    public Encoding[] EncodeBatch(IReadOnlyList<string> texts, EncodeOptions? options = null, int maxDegreeOfParallelism = -1) =>
+        EncodingSupport.EncodeBatch(this, texts, options, maxDegreeOfParallelism);
 
     /// <summary>Tokenizes many text pairs (in parallel when there are enough of them); results are in input order.</summary>
-    public Encoding[] EncodeBatch(IReadOnlyList<(string Text, string? Pair)> inputs, EncodeOptions? options = null, int maxDegreeOfParallelism = -1)
-    {
-        ArgumentNullException.ThrowIfNull(inputs);
-        return RunBatch(inputs.Count, i => Encode(inputs[i].Text, inputs[i].Pair, options), maxDegreeOfParallelism);
-    }
-
-    private static Encoding[] RunBatch(int count, Func<int, Encoding> encode, int maxDegreeOfParallelism)
-    {
-        var results = new Encoding[count];
-        if (count < 64 || maxDegreeOfParallelism == 1 || Environment.ProcessorCount == 1)
-        {
-            for (int i = 0; i < count; i++) results[i] = encode(i);
-            return results;
-        }
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism };
-        Parallel.ForEach(Partitioner.Create(0, count, Math.Max(16, count / (Environment.ProcessorCount * 8))), parallel, range =>
-        {
-            for (int i = range.Item1; i < range.Item2; i++) results[i] = encode(i);
-        });
-        return results;
-    }
+    public Encoding[] EncodeBatch(IReadOnlyList<(string Text, string? Pair)> inputs, EncodeOptions? options = null, int maxDegreeOfParallelism = -1) =>
+        EncodingSupport.EncodeBatch(this, inputs, options, maxDegreeOfParallelism);
 
     /// <summary>
     /// Hugging Face's truncate_encodings: how many tokens of each sequence remain within <paramref name="maxLength"/>
     /// (which counts the special tokens when <paramref name="addSpecialTokens"/>).
     /// </summary>
-    internal static (int First, int Second) TruncatedLengths(int length1, int? length2, int maxLength, TruncationStrategy strategy, bool addSpecialTokens)
-    {
-        int n1 = length1, n2 = length2 ?? 0;
-        int budget = maxLength - (addSpecialTokens ? SpecialTokenCount(length2 is not null) : 0);
-        if (budget < 0)
-            throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, $"must leave room for the {SpecialTokenCount(length2 is not null)} special tokens");
-        if (budget == 0) return (0, 0);
-        int total = n1 + n2;
-        if (total <= budget) return (n1, n2);
-        int toRemove = total - budget;
-        switch (strategy)
-        {
-            case TruncationStrategy.LongestFirst when length2 is null:
-                return (budget, 0);
-            case TruncationStrategy.LongestFirst:
-            {
-                int a = n1, b = n2;
-                bool swap = a > b;
-                if (swap) (a, b) = (b, a);
-                b = a > budget ? a : Math.Max(a, budget - a);
-                if (a + b > budget)
-                {
-                    a = budget / 2;
-                    b = a + budget % 2;
-                }
-                if (swap) (a, b) = (b, a);
-                return (Math.Min(n1, a), Math.Min(n2, b));
-            }
-            case TruncationStrategy.OnlyFirst:
-                if (n1 <= toRemove)
-                    throw new ArgumentException($"cannot truncate the first sequence ({n1} tokens) by {toRemove} tokens to fit {maxLength}; use {nameof(TruncationStrategy.LongestFirst)}");
-                return (n1 - toRemove, n2);
-            case TruncationStrategy.OnlySecond:
-                if (length2 is null)
-                    throw new ArgumentException($"{nameof(TruncationStrategy.OnlySecond)} truncation needs a second sequence");
-                if (n2 <= toRemove)
-                    throw new ArgumentException($"cannot truncate the second sequence ({n2} tokens) by {toRemove} tokens to fit {maxLength}; use {nameof(TruncationStrategy.LongestFirst)}");
-                return (n1, n2 - toRemove);
-            default:
-                return (n1, n2);
-        }
-    }
+    internal static (int First, int Second) TruncatedLengths(int length1, int? length2, int maxLength, TruncationStrategy strategy, bool addSpecialTokens) =>
+        EncodingSupport.TruncatedLengths(length1, length2, maxLength, strategy, addSpecialTokens ? SpecialTokenCount(length2 is not null) : 0);
 
     /// <summary>Hugging Face's post-processing: [CLS] A [SEP] (B [SEP]) with type ids, sequence ids and word ids.</summary>
     private Encoding Build(TokenList first, int from1, int count1, TokenList? second, int from2, int count2, bool addSpecialTokens, int truncated)

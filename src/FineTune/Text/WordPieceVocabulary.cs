@@ -56,6 +56,26 @@ internal sealed class WordPieceVocabulary
         return _suffixLookup.TryGetValue(piece, out id);
     }
 
+    /// <summary>
+    /// WordPiece's step: the id and end of the longest piece of <paramref name="chars"/> starting at
+    /// <paramref name="begin"/> that is in the vocabulary (a continuation piece after the start), never ending inside a
+    /// surrogate pair; false when there is none.
+    /// </summary>
+    public bool TryLongestMatch(ReadOnlySpan<char> chars, int begin, out int id, out int end)
+    {
+        int limit = begin == 0 ? MaxTokenLength : MaxSuffixLength;
+        end = Math.Min(chars.Length, begin + limit);
+        if (end < chars.Length && end > begin && char.IsLowSurrogate(chars[end]) && char.IsHighSurrogate(chars[end - 1])) end--;
+        while (end > begin)
+        {
+            var piece = chars[begin..end];
+            if (begin == 0 ? TryGetId(piece, out id) : TryGetSuffixId(piece, out id)) return true;
+            end -= end - begin >= 2 && char.IsLowSurrogate(chars[end - 1]) && char.IsHighSurrogate(chars[end - 2]) ? 2 : 1;
+        }
+        id = -1;
+        return false;
+    }
+
     /// <summary>Reads vocab.txt: one token per line (LF or CRLF), the id is the line number; trailing whitespace is trimmed as Hugging Face does.</summary>
     public static string[] ReadVocabLines(TextReader reader)
     {

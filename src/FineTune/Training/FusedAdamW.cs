@@ -73,7 +73,9 @@ internal sealed class FusedAdamW : IDisposable
             {
                 long n = p.NumberOfElements;
                 using (var slot = values.narrow(0, offset, n))
-                    slot.copy_(p.detach().reshape(-1));
+                using (var detached = p.detach())
+                using (var flat = detached.reshape(-1))
+                    slot.copy_(flat);
                 using (var view = values.narrow(0, offset, n).view(p.shape))
                     p.set_(view);
                 // The gradient is a view of the flat buffer. Autograd accumulates into an existing .grad in place
@@ -86,6 +88,12 @@ internal sealed class FusedAdamW : IDisposable
         }
         return new Group(name, weightDecay, members, values, grads, zeros_like(values), zeros_like(values));
     }
+
+    /// <summary>The flat gradient buffer of each group (the parameters' .grad are views of them).</summary>
+    public IReadOnlyList<Tensor> GradientBuffers => _groups.Select(g => g.Grads).ToList();
+
+    /// <summary>The flat parameter buffer of each group (the parameters are views of them).</summary>
+    public IReadOnlyList<Tensor> ParameterBuffers => _groups.Select(g => g.Values).ToList();
 
     /// <summary>Zeroes the flat gradient buffers (the parameters' .grad views stay in place).</summary>
     public void ZeroGrad()
@@ -246,7 +254,8 @@ internal sealed class FusedAdamW : IDisposable
                     throw new ModelLoadException("missing from the optimizer state", source, key);
                 if (value.NumberOfElements != target.NumberOfElements)
                     throw new ModelLoadException($"has {value.NumberOfElements} values but the model has {target.NumberOfElements} trainable values in this group", source, key);
-                target.copy_(value.reshape(-1));
+                using var flat = value.reshape(-1);
+                target.copy_(flat);
             }
         StepCount = step.item<long>();
     }

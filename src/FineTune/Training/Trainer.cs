@@ -54,6 +54,20 @@ internal sealed class Trainer
     /// <summary>A scope around forward passes that sets the arithmetic precision (bf16 autocast); null for fp32.</summary>
     public Func<IDisposable?>? PrecisionScope { get; init; }
 
+    /// <summary>The run the checkpoints belong to: recorded in each, and the only ones rotation deletes.</summary>
+    public string? RunId { get; init; }
+
+    /// <summary>Receives warnings (a checkpoint that could not be written for lack of space).</summary>
+    public Action<string>? Warn { get; init; }
+
+    /// <summary>
+    /// The ranks of a data-parallel run (<see cref="DataParallel"/>); null: this process trains alone. Every rank
+    /// runs the same trainer; only rank 0 writes checkpoints (its callbacks are the ones that write files).
+    /// </summary>
+    public DataParallel? Parallel { get; init; }
+
+    private bool WritesFiles => Parallel is null || Parallel.Rank == 0;
+
     /// <summary>Optimizer steps per epoch: micro-batches per epoch over accumulation steps, rounded up.</summary>
     public static long StepsPerEpoch(int examples, TrainingOptions options) =>
         ((examples + options.BatchSize - 1) / options.BatchSize + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps;
@@ -72,13 +86,24 @@ internal sealed class Trainer
 
         using var optimizer = new FusedAdamW(_model.named_parameters(), _options.LearningRate, _options.WeightDecay,
             _options.AdamBeta1, _options.AdamBeta2, _options.AdamEpsilon);
-        var state = new TrainerState { MaxSteps = totalSteps, MetricForBest = MetricForBest };
+        var state = new TrainerState { MaxSteps = totalSteps, MetricForBest = MetricForBest, RunId = RunId };
         var best = new BestModel();
         IReadOnlyDictionary<string, double>? bestMetrics = null;
         if (resumeFrom is not null)
+        {
             state = Resume(resumeFrom, optimizer, best);
+            state.RunId = RunId ?? state.RunId;
+        }
         else
             random.manual_seed(_options.Seed);
+        if (Parallel is { } parallel)
+        {
+            // Dropout draws from each rank's own stream: rank 0 the run's (saved in checkpoints), the others one of
+            // their own from the seed, the rank and the step, so that no two ranks draw the same masks.
+            if (parallel.Rank > 0)
+                random.manual_seed(DataParallel.DropoutSeed(_options.Seed, parallel.Rank, state.GlobalStep));
+            parallel.CheckSameModel(optimizer, state.GlobalStep, _train.Count, totalSteps);
+        }
 
         _model.train();
         foreach (var c in _callbacks) c.OnTrainBegin(state, totalSteps);
@@ -92,7 +117,8 @@ internal sealed class Trainer
             state.Epoch = epoch;
             while (batchIndex < batches.Count && !stop)
             {
-                if (cancellation.IsCancellationRequested)
+                if (Parallel is null ? cancellation.IsCancellationRequested
+                        : Parallel.AnyRank(cancellation.IsCancellationRequested, $"the stop request before step {state.GlobalStep + 1}"))
                 {
                     // Stop between steps; what was trained so far is kept in a checkpoint to resume from.
                     string? saved = null;
@@ -109,6 +135,12 @@ internal sealed class Trainer
                     for (int b = batchIndex; b < groupEnd; b++)
                     {
                         var indices = batches[b];
+                        examples += indices.Length;
+                        if (Parallel is not null)
+                        {
+                            indices = Communicators.Shard(indices, Parallel.Rank, Parallel.Size);
+                            if (indices.Length == 0) continue;
+                        }
                         var input = _train.Collate(indices, _device);
                         ModelOutput output;
                         using (PrecisionScope?.Invoke())
@@ -117,10 +149,11 @@ internal sealed class Trainer
                         lossSum.backward();
                         denominator += output.LossDenominator;
                         window.Add(lossSum.detach());
-                        examples += indices.Length;
                     }
                     window.AddDenominator(denominator);
                     optimizer.EnsureGradViews();
+                    if (Parallel is not null)
+                        denominator = Parallel.ReduceGradients(optimizer, denominator, state.GlobalStep + 1);
                     // Gradients of summed losses, divided once by the true total over all micro-batches.
                     optimizer.ScaleGradients(1.0 / Math.Max(denominator, 1e-12));
                     double gradNorm = optimizer.ClipGradNorm(_options.MaxGradNorm);
@@ -140,6 +173,8 @@ internal sealed class Trainer
                 if (endOfEpoch) { state.Epoch = epoch + 1; state.BatchInEpoch = 0; }
                 if (state.GlobalStep % loggingSteps == 0 || state.GlobalStep == 1 || lastStep || endOfEpoch)
                     Log(state, window, epochProgress);
+                if (Parallel is not null && Parallel.ChecksumDue(state.GlobalStep, lastStep))
+                    Parallel.CheckSameModel(optimizer, state.GlobalStep, _train.Count, totalSteps);
                 foreach (var c in _callbacks)
                     c.OnStep(state, new StepInfo(state.GlobalStep, totalSteps, epochProgress, optimizer.LearningRate, state.ExamplesSeen, clock.Elapsed));
                 if (Cadence.Due(_options.EvalStrategy, _options.EvalSteps, state.GlobalStep, endOfEpoch, lastStep) && CanEvaluate)
@@ -177,11 +212,13 @@ internal sealed class Trainer
         {
             ["step"] = state.GlobalStep,
             ["epoch"] = Math.Round(epoch, 4),
-            ["loss"] = window.MeanLoss(),
+            ["loss"] = Parallel is null ? window.MeanLoss() : Parallel.MeanLoss(window.LossSum(), window.Denominator, state.GlobalStep),
             ["learning_rate"] = window.LastLearningRate,
             ["grad_norm"] = window.MeanGradNorm,
             ["examples_per_second"] = window.ExamplesPerSecond,
         };
+        if (Parallel is not null)
+            values["allreduce_seconds"] = Math.Round(Parallel.TakeReduceSeconds() / window.Steps, 6);
         state.LogHistory.Add(values);
         foreach (var c in _callbacks) c.OnLog(state, values);
         window.Reset();
@@ -218,9 +255,30 @@ internal sealed class Trainer
 
     private const string BestFolderName = "best-model";
 
-    private string SaveCheckpoint(TrainerState state, FusedAdamW optimizer, BestModel best)
+    /// <summary>
+    /// Writes a checkpoint (and the best model, when it changed) and rotates the old ones. A disk that is full is a
+    /// warning: whatever was half-written is removed, the previous checkpoints stay as they are, training goes on, and
+    /// the result is null.
+    /// </summary>
+    private string? SaveCheckpoint(TrainerState state, FusedAdamW optimizer, BestModel best)
+    {
+        try
+        {
+            return WriteCheckpoint(state, optimizer, best);
+        }
+        catch (IOException e) when (FileErrors.IsDiskFull(e))
+        {
+            var free = DiskSpace.FreeBytes(_checkpointRoot!);
+            Warn?.Invoke($"no space left on the device for the checkpoint of step {state.GlobalStep} in {_checkpointRoot}"
+                + (free is long f ? $" ({f / 1e6:0} MB free)" : "") + "; the previous checkpoints are intact and training goes on");
+            return null;
+        }
+    }
+
+    private string WriteCheckpoint(TrainerState state, FusedAdamW optimizer, BestModel best)
     {
         var root = _checkpointRoot!;
+        if (!WritesFiles) return Path.Combine(root, $"checkpoint-{state.GlobalStep:D6}");
         Directory.CreateDirectory(root);
         // The best weights go to disk before the checkpoint that may be resumed from, so a resume can restore them.
         if (best.Weights is not null && best.PersistedStep != best.Step)
@@ -249,12 +307,16 @@ internal sealed class Trainer
         return folder;
     }
 
+    /// <summary>
+    /// Keeps the newest <see cref="TrainingOptions.SaveTotalLimit"/> checkpoints of this run (by step); checkpoints of
+    /// other runs, or of no recorded run, are never touched. Deletes go through a trash name.
+    /// </summary>
     private void RotateCheckpoints(string root, TrainerState state)
     {
         if (_options.SaveTotalLimit <= 0) return;
-        var checkpoints = Directory.GetDirectories(root, "checkpoint-*").Order(StringComparer.Ordinal).ToList();
-        foreach (var old in checkpoints.Take(Math.Max(0, checkpoints.Count - _options.SaveTotalLimit)))
-            Directory.Delete(old, recursive: true);
+        var ours = Checkpoint.List(root).Where(c => c.State.RunId == state.RunId).OrderBy(c => c.State.GlobalStep).ToList();
+        foreach (var old in ours.Take(Math.Max(0, ours.Count - _options.SaveTotalLimit)))
+            Trash.Delete(old.Folder);
     }
 
     private TrainerState Resume(string folder, FusedAdamW optimizer, BestModel best)
@@ -316,6 +378,8 @@ internal sealed class Trainer
         public void Capture(TaskModel model, long step)
         {
             DisposeWeights();
+            // The scope holds the temporaries (detach, cpu) until the copies exist; only the copies leave it.
+            using var scope = NewDisposeScope();
             Weights = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().clone().DetachFromDisposeScope());
             Step = step;
         }
@@ -368,6 +432,8 @@ internal sealed class Trainer
         }
 
         public double MeanLoss() => _lossSum is null ? double.NaN : _lossSum.item<double>() / Math.Max(_denominator, 1e-12);
+        public double LossSum() => _lossSum is null ? 0 : _lossSum.item<double>();
+        public double Denominator => _denominator;
         public double MeanGradNorm => _gradNormSum / Math.Max(1, Steps);
         public double ExamplesPerSecond => _examples / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
@@ -386,7 +452,7 @@ internal sealed class Trainer
 /// <summary>Training was stopped on request (Ctrl+C) between two steps.</summary>
 public sealed class TrainingInterruptedException(long step, string? checkpoint)
     : FineTuneException(checkpoint is null
-        ? $"training interrupted at step {step}; no checkpoint was written (TrainingOptions.SaveStrategy no)"
+        ? $"training interrupted at step {step}; no checkpoint was written (TrainingOptions.SaveStrategy no, or no space left)"
         : $"training interrupted at step {step}; continue with FineTuneRequest.ResumeFrom {checkpoint}")
 {
     public long Step { get; } = step;

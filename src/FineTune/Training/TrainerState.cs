@@ -12,6 +12,8 @@ public sealed class TrainerState
     public const int CurrentFormatVersion = 1;
 
     [JsonPropertyName("format_version")] public int FormatVersion { get; set; } = CurrentFormatVersion;
+    /// <summary>The run the checkpoint belongs to (rotation deletes only the run's own checkpoints); null in checkpoints of earlier versions.</summary>
+    [JsonPropertyName("run_id")] public string? RunId { get; set; }
     [JsonPropertyName("global_step")] public long GlobalStep { get; set; }
     [JsonPropertyName("max_steps")] public long MaxSteps { get; set; }
     [JsonPropertyName("epoch")] public int Epoch { get; set; }

@@ -21,6 +21,8 @@ namespace FineTune.Tests.Architecture
             ("FineTune.Checkpoints", 5),
             ("FineTune.Training", 6),
             ("FineTune.Evaluation", 6),
+            ("FineTune.Export", 6),
+            ("FineTune.Analysis", 6),
             ("FineTune.Inference", 7),
             ("FineTune.Reports", 8),
             ("FineTune.Tasks", 9),
@@ -28,7 +30,7 @@ namespace FineTune.Tests.Architecture
         ];
 
         /// <summary>The errors every layer reports: in the root namespace (users catch them from there), but below every layer.</summary>
-        private static readonly HashSet<string> BottomOfRoot = ["FineTuneException", "ModelLoadException", "DataException", "OptionException"];
+        private static readonly HashSet<string> BottomOfRoot = ["FineTuneException", "ModelLoadException", "DataException", "OptionException", "EnvironmentException"];
 
         internal static (string Layer, int Rank)? LayerOf(Type type)
         {

@@ -55,7 +55,7 @@ public class CliTests
         Assert.StartsWith("error: --task: expected classification", error.Trim());
         (code, _, error) = Run("train", "--data", data, "--output", dir.File("run"), "--learning-rate", "3");
         Assert.Equal(2, code);
-        Assert.Contains("--learning-rate: must be in (0, 1), got 3", error);
+        Assert.Contains("--learning-rate: expected a number above 0 and below 1, got 3", error);
         (code, _, error) = Run("train", "--data", data, "--output", dir.File("run"), "--text-column", "message");
         Assert.Equal(2, code);
         Assert.Contains("column 'message': no such column; the file's columns are: label, text", error);
@@ -63,6 +63,24 @@ public class CliTests
         Assert.Equal(2, code);
         Assert.StartsWith("error: --pooling: expected one of auto, cls, mean, got 'max'", error.Trim());
         Assert.DoesNotContain("   at ", error); // no stack trace
+    }
+
+    [Fact]
+    public void TranslationFlagsAreTheTasksOptionsAndTheirErrorsNameThem()
+    {
+        using var dir = new TestSupport.TempDir();
+        var (code, output, _) = Run("train", "--help");
+        Assert.Equal(0, code);
+        foreach (var flag in new[] { "--source-column", "--target-column", "--source-file", "--target-file", "--decoder-model", "--tie-encoder-decoder",
+                     "--max-target-length", "--num-beams", "--length-penalty", "--no-repeat-ngram-size", "--max-new-tokens", "--early-stopping" })
+            Assert.Contains(flag, output);
+        var source = Path.Combine(TestSupport.SharedData, "multi30k", "val.de.gz");
+        var (code2, _, error) = Run("train", "--model", TinyModelFolder.Shared, "--task", "translation", "--source-file", source, "--output", dir.File("run"));
+        Assert.Equal(2, code2);
+        Assert.StartsWith("error: --target-file: parallel text needs both the source file and the target file", error.Trim());
+        (code2, _, error) = Run("train", "--model", TinyModelFolder.Shared, "--task", "translation", "--output", dir.File("run"));
+        Assert.Equal(2, code2);
+        Assert.StartsWith("error: --data: no training file was given", error.Trim());
     }
 
     [Fact]

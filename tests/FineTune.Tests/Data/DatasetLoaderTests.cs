@@ -101,7 +101,7 @@ public class DatasetLoaderTests
     public void EmptyTextIsAnErrorUnlessAllowed()
     {
         using var dir = new TempFolder();
-        var file = dir.Write("train.tsv", "sentence\tpair\tlabel\nfine\tx\t1\n \tx\t0\nok\t\t1\n");
+        var file = dir.Write("train.tsv", "sentence\tpair\tlabel\nfine\tx\t1\n \tx\t0\nok\t\t1\nbad\ty\t0\n");
         var options = Classification() with { Columns = new ColumnMapping { Text = "sentence", TextPair = "pair", Label = "label" } };
         var e = Assert.Throws<DataException>(() => DatasetLoader.Load(new DatasetFiles(file), options, LabelKind.Class));
         Assert.Equal($"{file}:3: column 'sentence': empty text (AllowEmptyText accepts it)", e.Message);
@@ -112,7 +112,7 @@ public class DatasetLoaderTests
             skipped.Summary.Skipped[0].FirstReasons);
 
         var allowed = DatasetLoader.Load(new DatasetFiles(file), options with { AllowEmptyText = true }, LabelKind.Class);
-        Assert.Equal(3, allowed.Train.Count);
+        Assert.Equal(4, allowed.Train.Count);
         Assert.Equal("", allowed.Train[2].TextPair);
     }
 

@@ -68,7 +68,8 @@ public class DatasetSplitterTests
     {
         Assert.Throws<ArgumentException>(() => DatasetSplitter.Split(Examples(5), 0.5, 0.5, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => DatasetSplitter.Split(Examples(5), -0.1, 0, 0));
-        Assert.Throws<ArgumentException>(() => DatasetSplitter.Split(Examples(2), 0.4, 0.4, 0));
+        var e = Assert.Throws<OptionException>(() => DatasetSplitter.Split(Examples(2), 0.4, 0.4, 0));
+        Assert.Equal("DatasetOptions.ValidationFraction: 2 examples are too few to hold out 1 for validation and 1 for test and keep any for training", e.Message);
     }
 
     private static int[] Count(IReadOnlyList<TextExample> examples, int classes)

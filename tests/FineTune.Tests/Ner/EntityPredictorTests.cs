@@ -49,8 +49,8 @@ public class EntityPredictorTests(TinyModelFolder tiny) : IClassFixture<TinyMode
         var expected = whole.Predict(text);
         Assert.Equal(60, expected.Count);
         Assert.Equal(expected, pieces.Predict(text));
-        Assert.Equal([(0, 4), (4, 3), (7, 2)], EntityPredictor.Pieces([0, 0, 0, 1, 2, 2, 2, 3, 3], 4));
-        Assert.Equal([(0, 4), (4, 4), (8, 1)], EntityPredictor.Pieces([0, 0, 0, 0, 0, 0, 0, 0, 0], 4));
+        Assert.Equal([(0, 4), (4, 3), (7, 2)], FineTune.Tasks.EntitySpans.Pieces([0, 0, 0, 1, 2, 2, 2, 3, 3], 4));
+        Assert.Equal([(0, 4), (4, 4), (8, 1)], FineTune.Tasks.EntitySpans.Pieces([0, 0, 0, 0, 0, 0, 0, 0, 0], 4));
     }
 
     [Fact]

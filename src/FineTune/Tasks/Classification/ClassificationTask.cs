@@ -58,6 +58,9 @@ public sealed record ClassificationOptions : TaskOptions
     [Description("Label smoothing of the cross-entropy (0 to 1).")]
     public double LabelSmoothing { get; init; }
 
+    [Description("After training, fit temperature scaling on the validation set (needs validation data); the temperature is saved with the model, and evaluate and predict apply it.")]
+    public bool Calibrate { get; init; }
+
     public override void Validate()
     {
         Check(LabelSmoothing is >= 0 and < 1, nameof(LabelSmoothing), $"must be in [0, 1), got {LabelSmoothing}");
@@ -80,8 +83,10 @@ internal sealed class ClassificationTask() : SequenceTask<ClassificationOptions>
     public override LabelKind LabelKind => LabelKind.Class;
     public override string ProblemType => "single_label_classification";
 
-    public override SequenceReadout Readout(LabelMap? labels, double threshold) =>
-        new ClassReadout(labels ?? throw new ArgumentNullException(nameof(labels)));
+    public override SequenceReadout Readout(LabelMap? labels, double threshold, double temperature = 1) =>
+        new ClassReadout(labels ?? throw new ArgumentNullException(nameof(labels)), temperature);
+
+    protected override bool Calibrates(ClassificationOptions options) => options.Calibrate;
 
     public override Tensor LabelTensor(IReadOnlyList<LabelTarget> targets, Device device) => SequenceFeatures.ClassIds(targets, device);
 
@@ -108,27 +113,17 @@ internal sealed class ClassificationTask() : SequenceTask<ClassificationOptions>
     }
 }
 
-/// <summary>Softmax over the classes; the arg-max is the prediction.</summary>
-internal sealed class ClassReadout(LabelMap labels) : SequenceReadout
+/// <summary>Softmax over the classes (of the logits divided by the model's temperature, 1 unless calibrated); the arg-max is the prediction.</summary>
+internal sealed class ClassReadout(LabelMap labels, double temperature = 1) : SequenceReadout
 {
     public override LabelMap Labels => labels;
-    public override IMetricAccumulator NewAccumulator() => new ClassificationMetrics(labels);
+    public override IMetricAccumulator NewAccumulator() => new ClassificationMetrics(labels, temperature);
     public override string PredictionHeader => "predicted";
     public override string PredictedValueHeader => "label";
 
     public override SequencePrediction Predict(ReadOnlySpan<float> logits, int exampleIndex)
     {
-        float max = float.NegativeInfinity;
-        foreach (var v in logits) max = Math.Max(max, v);
-        var p = new float[logits.Length];
-        double sum = 0;
-        for (int i = 0; i < p.Length; i++) sum += p[i] = MathF.Exp(logits[i] - max);
-        int best = 0;
-        for (int i = 0; i < p.Length; i++)
-        {
-            p[i] = (float)(p[i] / sum);
-            if (p[i] > p[best]) best = i;
-        }
+        var (p, best) = SequenceScores.Softmax(logits, temperature);
         return new SequencePrediction(exampleIndex, p, best, null);
     }
 
@@ -144,11 +139,18 @@ internal sealed class ClassReadout(LabelMap labels) : SequenceReadout
 
     public override IReadOnlyList<ClassReport>? PerClass(IMetricAccumulator accumulator) => ((ClassificationMetrics)accumulator).PerClass();
 
+    /// <summary>The probability of the predicted class, or of the asked-for one.</summary>
+    public override IReadOnlyList<ExplanationTarget> ExplanationTargets(SequencePrediction prediction, string? targetLabel)
+    {
+        int c = targetLabel is null ? prediction.PredictedClass!.Value : TargetId(labels, targetLabel);
+        return [new ExplanationTarget(labels[c], logits => (logits / temperature).softmax(-1).select(1, c))];
+    }
+
     public override SplitResult Details(SplitResult result, SequenceEvaluation evaluation, IReadOnlyList<TextExample> examples)
     {
         var metrics = (ClassificationMetrics)evaluation.Accumulator;
         var m = metrics.ConfusionMatrix();
         var matrix = Enumerable.Range(0, m.ClassCount).Select(a => Enumerable.Range(0, m.ClassCount).Select(p => m[a, p]).ToArray()).ToArray();
-        return result with { ConfusionMatrix = matrix, PerClass = metrics.PerClass() };
+        return result with { ConfusionMatrix = matrix, PerClass = metrics.PerClass(), Calibration = CalibrationReport.Of(metrics) };
     }
 }

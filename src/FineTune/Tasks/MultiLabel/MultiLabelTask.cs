@@ -36,7 +36,7 @@ internal sealed class MultiLabelTask() : SequenceTask<MultiLabelOptions>(
     public override LabelKind LabelKind => LabelKind.Classes;
     public override string ProblemType => "multi_label_classification";
 
-    public override SequenceReadout Readout(LabelMap? labels, double threshold) =>
+    public override SequenceReadout Readout(LabelMap? labels, double threshold, double temperature = 1) =>
         new MultiLabelReadout(labels ?? throw new ArgumentNullException(nameof(labels)), threshold);
 
     public override Tensor LabelTensor(IReadOnlyList<LabelTarget> targets, Device device) => SequenceFeatures.LabelVectors(targets, device);
@@ -64,9 +64,7 @@ internal sealed class MultiLabelReadout(LabelMap labels, double threshold) : Seq
 
     public override SequencePrediction Predict(ReadOnlySpan<float> logits, int exampleIndex)
     {
-        var p = new float[logits.Length];
-        for (int i = 0; i < p.Length; i++) p[i] = 1f / (1f + MathF.Exp(-logits[i]));
-        var chosen = Enumerable.Range(0, p.Length).Where(i => p[i] >= threshold).ToArray();
+        var (p, chosen) = SequenceScores.Sigmoid(logits, threshold);
         return new SequencePrediction(exampleIndex, p, null, chosen);
     }
 
@@ -87,6 +85,15 @@ internal sealed class MultiLabelReadout(LabelMap labels, double threshold) : Seq
     }
 
     public override IReadOnlyList<ClassReport>? PerClass(IMetricAccumulator accumulator) => ((MultiLabelMetrics)accumulator).PerLabel();
+
+    /// <summary>The probability of each predicted label (of the most probable one when none reaches the threshold), or of the asked-for one.</summary>
+    public override IReadOnlyList<ExplanationTarget> ExplanationTargets(SequencePrediction prediction, string? targetLabel)
+    {
+        int[] ids = targetLabel is not null ? [TargetId(labels, targetLabel)]
+            : prediction.PredictedLabels!.Length > 0 ? prediction.PredictedLabels
+            : [Array.IndexOf(prediction.Outputs, prediction.Outputs.Max())];
+        return ids.Select(j => new ExplanationTarget(labels[j], logits => logits.select(1, j).sigmoid())).ToList();
+    }
 
     public override SplitResult Details(SplitResult result, SequenceEvaluation evaluation, IReadOnlyList<TextExample> examples) =>
         result with { PerClass = ((MultiLabelMetrics)evaluation.Accumulator).PerLabel() };

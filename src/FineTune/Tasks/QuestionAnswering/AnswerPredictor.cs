@@ -146,6 +146,21 @@ public sealed class AnswerPredictor : IDisposable
     public IReadOnlyList<Answer> Predict(IReadOnlyList<QaExample> questions)
     {
         ArgumentNullException.ThrowIfNull(questions);
+        var decoded = Decode(questions);
+        var answers = new Answer[questions.Count];
+        for (int i = 0; i < questions.Count; i++)
+        {
+            var (best, windows) = decoded[i];
+            answers[i] = best.IsEmpty
+                ? new Answer("", -1, -1, 0)
+                : new Answer(best.Text, best.StartChar, best.EndChar, AnswerScores.Probability(windows, best));
+        }
+        return answers;
+    }
+
+    /// <summary>Each question's best span over all its windows (windows batched across questions), with the windows' outputs.</summary>
+    private (AnswerCandidate Best, QaWindowOutput[] Windows)[] Decode(IReadOnlyList<QaExample> questions)
+    {
         var features = new List<WindowFeature>();
         var windowsOf = new List<int>[questions.Count];
         for (int i = 0; i < questions.Count; i++)
@@ -175,16 +190,37 @@ public sealed class AnswerPredictor : IDisposable
                 outputs[indices[r]] = new QaWindowOutput(starts, ends, feature.ContextOffsets!);
             }
         });
-        var answers = new Answer[questions.Count];
+        var decoded = new (AnswerCandidate, QaWindowOutput[])[questions.Count];
         for (int i = 0; i < questions.Count; i++)
         {
             var windows = windowsOf[i].Select(w => outputs[w]).ToArray();
-            var best = _decoder.Decode(questions[i].Context, windows);
-            answers[i] = best.IsEmpty
-                ? new Answer("", -1, -1, 0)
-                : new Answer(best.Text, best.StartChar, best.EndChar, AnswerScores.Probability(windows, best));
+            decoded[i] = (_decoder.Decode(questions[i].Context, windows), windows);
         }
-        return answers;
+        return decoded;
+    }
+
+    /// <summary>
+    /// Explains each question's answer in the window it was found in: the probability of its start token and of its
+    /// end token among the window's tokens (or only the one <see cref="ExplanationInput.TargetLabel"/> names), over the
+    /// words of the question and of the window's context.
+    /// </summary>
+    internal ExplanationOutcome Explain(SavedModelRequest request, ExplanationInput input, IReadOnlyList<(long Row, QaExample Example)> questions)
+    {
+        if (input.TargetLabel is { } asked && asked is not ("start" or "end"))
+            throw new OptionException("ExplainRequest.TargetLabel", $"a question-answering model explains the start or the end of its answer: give start or end, got '{asked}'");
+        var decoded = Decode(questions.Select(q => q.Example).ToList());
+        var inputs = questions.Select((q, i) =>
+        {
+            var best = decoded[i].Best;
+            var encodings = _tokenizer.EncodeWindows(q.Example.Question, q.Example.Context, _maxLength, DocStride);
+            var encoding = encodings[best.IsEmpty ? 0 : best.Window];
+            var ends = new[] { ("start", 0, best.StartToken), ("end", 1, best.EndToken) }.Where(e => input.TargetLabel is null || input.TargetLabel == e.Item1);
+            IReadOnlyList<ExplanationTarget> targets = best.IsEmpty ? [] : ends
+                .Select(e => new ExplanationTarget(e.Item1, l => l.select(2, e.Item2).softmax(-1).select(1, e.Item3)))   // [n, T, 2] -> [n, T] -> [n]
+                .ToList();
+            return new ExplainedInput(q.Row, q.Example.Question, q.Example.Context, encoding, _ => (best.IsEmpty ? "no answer" : best.Text, targets));
+        });
+        return TaskExplanations.Run(request, input, "Question answering", _model, _tokenizer.PaddingTokenId, _device, inputs);
     }
 
     public void Dispose() => _model.Dispose();

@@ -18,7 +18,7 @@ internal sealed record WindowFeature(int[] InputIds, int[] TypeIds, int ExampleI
 /// fits), each labelled with the answer's start and end token, or with [CLS] (0, 0) when the window does not hold
 /// the whole answer, as Hugging Face's <c>prepare_train_features</c> does.
 /// </summary>
-internal static class QuestionAnsweringFeatures
+internal static partial class QuestionAnsweringFeatures
 {
     /// <summary>
     /// Windows of <paramref name="maxLength"/> tokens whose contexts overlap by <paramref name="docStride"/> tokens.
@@ -77,16 +77,6 @@ internal static class QuestionAnsweringFeatures
         var input = InputPadding.Collate(batch, padId, device);
         if (batch.Any(f => f.AnswerSpan is null)) return input;
         return input with { Labels = tensor(batch.SelectMany(f => new long[] { f.AnswerSpan!.Value.Start, f.AnswerSpan!.Value.End }).ToArray(), device: device).view(batch.Count, 2) };
-    }
-
-    /// <summary>Per token its character range in the context (sequence 1), null for the question and special tokens.</summary>
-    public static (int Start, int End)?[] ContextOffsets(Text.Encoding encoding)
-    {
-        var offsets = new (int Start, int End)?[encoding.Length];
-        for (int t = 0; t < offsets.Length; t++)
-            if (encoding.SequenceIds[t] == 1)
-                offsets[t] = (encoding.Offsets[t].Start, encoding.Offsets[t].End);
-        return offsets;
     }
 
     /// <summary>

@@ -30,7 +30,7 @@ internal sealed class QuestionAnsweringEvaluator(IReadOnlyList<QaExample> exampl
     Func<IDisposable?>? precisionScope = null)
 {
     /// <summary>The evaluator as the trainer's validation set over <paramref name="features"/>.</summary>
-    public IValidationSet AsValidation(IReadOnlyList<WindowFeature> features) => new ValidationSet<WindowFeature>(features, (m, f, d) => Run(m, f, d, keepPredictions: false).Metrics);
+    public IValidationSet AsValidation(IReadOnlyList<WindowFeature> features) => new ValidationSet<WindowFeature>(features, [.. SquadMetrics.Names, MetricNames.Loss], (m, f, d) => Run(m, f, d, keepPredictions: false).Metrics);
 
     /// <summary>Evaluates and, with <paramref name="keepPredictions"/>, keeps every question's answer (in question order).</summary>
     public QuestionAnsweringEvaluation Run(TaskModel model, IReadOnlyList<WindowFeature> features, Device device, bool keepPredictions)
@@ -103,31 +103,4 @@ internal sealed class QuestionAnsweringEvaluator(IReadOnlyList<QaExample> exampl
 
     /// <summary>The reference texts (none for an unanswerable question, which only the empty answer matches).</summary>
     internal static IReadOnlyList<string> References(QaExample example) => example.Answers.Select(a => a.Text).ToArray();
-}
-
-/// <summary>How sure a QA model is of an answer.</summary>
-internal static class AnswerScores
-{
-    /// <summary>
-    /// The probability of the answer's span in its window, as Hugging Face's question-answering pipeline scores it:
-    /// the softmax of the start logits over the window's context tokens at the start, times that of the end logits at
-    /// the end. 0 for the empty answer.
-    /// </summary>
-    public static double Probability(IReadOnlyList<QaWindowOutput> windows, AnswerCandidate answer)
-    {
-        if (answer.IsEmpty) return 0;
-        var window = windows[answer.Window];
-        return Math.Exp(LogSoftmaxAt(window.StartLogits, window.Offsets, answer.StartToken) + LogSoftmaxAt(window.EndLogits, window.Offsets, answer.EndToken));
-    }
-
-    private static double LogSoftmaxAt(IReadOnlyList<float> logits, IReadOnlyList<(int Start, int End)?> offsets, int index)
-    {
-        double max = double.NegativeInfinity;
-        for (int t = 0; t < offsets.Count; t++)
-            if (offsets[t] is not null) max = Math.Max(max, logits[t]);
-        double sum = 0;
-        for (int t = 0; t < offsets.Count; t++)
-            if (offsets[t] is not null) sum += Math.Exp(logits[t] - max);
-        return logits[index] - max - Math.Log(sum);
-    }
 }

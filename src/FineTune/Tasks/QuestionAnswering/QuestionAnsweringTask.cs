@@ -3,6 +3,7 @@ using System.Globalization;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Export;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
@@ -66,6 +67,8 @@ internal sealed class QuestionAnsweringTask() : FineTuneTask(
 
     public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.QuestionAnswering(config, kernels);
 
+    public override HeadGraph ExportHead => HeadGraph.QuestionAnswering;
+
     public override TaskRun Prepare(RunContext run)
     {
         var options = OptionsFrom<QuestionAnsweringOptions>(run.TaskOptions);
@@ -123,7 +126,7 @@ internal sealed class QuestionAnsweringTask() : FineTuneTask(
         {
             var (examples, features) = splits[split];
             var evaluation = EvaluatorFor(examples).Run(model, features, run.Device, keepPredictions: true);
-            if (split == "test")
+            if (split == "test" && run.WritesFiles)
             {
                 AnswerPredictionFiles.WriteAnswers(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!);
                 AnswerPredictionFiles.WriteSquadJson(Path.Combine(run.Output, "predictions-test.json"), examples, evaluation.Predictions!);
@@ -179,6 +182,15 @@ internal sealed class QuestionAnsweringTask() : FineTuneTask(
             answers.AddRange(predictor.Predict(chunk.Select(r => r.Example).ToList()));
         AnswerPredictionWriter.Write(input.OutputFile, rows, answers);
         return new PredictionOutcome(rows.Count, Path.GetFullPath(input.OutputFile), $"{rows.Count} answers -> {input.OutputFile}");
+    }
+
+    public override ExplanationOutcome Explain(SavedModelRequest model, ExplanationInput input)
+    {
+        var options = OptionsFrom<QuestionAnsweringOptions>(model.TaskOptions);
+        TaskExplanations.Validate(input);
+        var rows = TaskExplanations.Take(ReadQuestions(new PredictionInput(input.InputFile, "", input.File, input.Columns), options), input);
+        using var predictor = AnswerPredictor.LoadChecked(model.Model, PredictorOptions(model, options));
+        return predictor.Explain(model, input, rows.Select(r => (r.Row, r.Example)).ToList());
     }
 
     /// <summary>Questions to answer: SQuAD JSON, or a CSV, TSV, JSONL or Parquet file with question and context columns (and an optional id).</summary>

@@ -31,7 +31,7 @@ internal sealed class RegressionTask() : SequenceTask<RegressionOptions>(
     public override LabelMap? SavedLabels(EncoderConfig config) => null;
     protected override string ErrorsBy => "error";
 
-    public override SequenceReadout Readout(LabelMap? labels, double threshold) => new ValueReadout("prediction", scoreScale: 1);
+    public override SequenceReadout Readout(LabelMap? labels, double threshold, double temperature = 1) => new ValueReadout("prediction", scoreScale: 1);
 
     public override Tensor LabelTensor(IReadOnlyList<LabelTarget> targets, Device device) => SequenceFeatures.Values(targets, device);
 
@@ -66,6 +66,12 @@ internal sealed class ValueReadout(string header, double scoreScale) : SequenceR
 
     public override SplitResult Details(SplitResult result, SequenceEvaluation evaluation, IReadOnlyList<TextExample> examples) =>
         result with { PredictedVsActual = ValuesOf(evaluation.Predictions!, examples) };
+
+    /// <summary>The predicted value; a value has no labels to ask for.</summary>
+    public override IReadOnlyList<ExplanationTarget> ExplanationTargets(SequencePrediction prediction, string? targetLabel) =>
+        targetLabel is null
+            ? [new ExplanationTarget("value", logits => logits.select(1, 0))]
+            : throw new OptionException("ExplainRequest.TargetLabel", $"the model predicts a value and has no labels; explain it without a target label (got '{targetLabel}')");
 
     /// <summary>Each example's actual and predicted value, in example order; an evenly spaced sample of a large split.</summary>
     private RegressionValues ValuesOf(IReadOnlyList<SequencePrediction> predictions, IReadOnlyList<TextExample> examples)

@@ -17,7 +17,14 @@ public sealed record SequencePrediction(int ExampleIndex, float[] Outputs, int? 
 internal sealed record SequenceEvaluation(
     IReadOnlyDictionary<string, double> Metrics,
     IMetricAccumulator Accumulator,
-    IReadOnlyList<SequencePrediction>? Predictions);
+    IReadOnlyList<SequencePrediction>? Predictions)
+{
+    /// <summary>The metrics per slice, when slices were asked for.</summary>
+    public SliceReport? Slices { get; init; }
+}
+
+/// <summary>How a set is sliced: the column (or "length") it is named by, the metric that ranks slices, and each feature's slice.</summary>
+internal sealed record SliceSpec<TFeature>(string Column, string Metric, Func<TFeature, string> Of);
 
 /// <summary>
 /// How a sequence task reads its head's outputs, one row of <see cref="Width"/> values per example: the metrics it
@@ -57,6 +64,18 @@ internal abstract class SequenceReadout
 
     /// <summary>The split's part of the report beyond metrics and errors (confusion matrix, per-class scores, predicted values).</summary>
     public abstract SplitResult Details(SplitResult result, SequenceEvaluation evaluation, IReadOnlyList<TextExample> examples);
+
+    /// <summary>
+    /// The outputs to explain for an input predicted as <paramref name="prediction"/>: what the task predicts, or the
+    /// output of <paramref name="targetLabel"/> when one is asked for (an unknown one is an <see cref="OptionException"/>).
+    /// </summary>
+    public abstract IReadOnlyList<ExplanationTarget> ExplanationTargets(SequencePrediction prediction, string? targetLabel);
+
+    /// <summary>The id of an asked-for label among the model's, or an error listing them.</summary>
+    protected static int TargetId(LabelMap labels, string targetLabel) =>
+        labels.TryGetId(targetLabel, out var id)
+            ? id
+            : throw new OptionException("ExplainRequest.TargetLabel", $"unknown label '{targetLabel}'; the model's labels are: {labels.Describe()}");
 }
 
 /// <summary>
@@ -68,9 +87,11 @@ internal sealed class SequenceEvaluator<TFeature>(SequenceReadout readout, Func<
     Func<TFeature, int> length, Func<TFeature, LabelTarget?> label, int batchSize, Func<IDisposable?>? precisionScope)
     where TFeature : Feature
 {
-    public SequenceEvaluation Evaluate(TaskModel model, IReadOnlyList<TFeature> features, Device device, bool keepPredictions = false)
+    public SequenceEvaluation Evaluate(TaskModel model, IReadOnlyList<TFeature> features, Device device, bool keepPredictions = false,
+        SliceSpec<TFeature>? slices = null)
     {
         var accumulator = readout.NewAccumulator();
+        var sliced = slices is null ? null : new SliceAccumulator(readout.NewAccumulator);
         var predictions = keepPredictions ? new SequencePrediction[features.Count] : null;
         var order = ModelBatches.LongestFirst(features, length);
         ModelBatches.Evaluate(model, features, order, batchSize, collate, device, precisionScope, (indices, batch, output) =>
@@ -80,18 +101,18 @@ internal sealed class SequenceEvaluator<TFeature>(SequenceReadout readout, Func<
             accumulator.AddBatch(flat, batch.Select(f => label(f)!).ToList());
             if (output.Loss is not null)
                 accumulator.AddLoss(output.Loss.to(ScalarType.Float64).item<double>(), batch.Count);
-            if (predictions is not null)
+            int width = logits.shape.Length > 1 ? (int)logits.shape[1] : 1;
+            for (int r = 0; r < batch.Count; r++)
             {
-                int width = logits.shape.Length > 1 ? (int)logits.shape[1] : 1;
-                for (int r = 0; r < batch.Count; r++)
-                    predictions[indices[r]] = readout.Predict(flat.AsSpan(r * width, width), batch[r].ExampleIndex);
+                if (predictions is not null) predictions[indices[r]] = readout.Predict(flat.AsSpan(r * width, width), batch[r].ExampleIndex);
+                if (sliced is not null) sliced.Add(slices!.Of(batch[r]), flat.AsSpan(r * width, width), label(batch[r])!);
             }
         });
-        return new SequenceEvaluation(accumulator.Compute(), accumulator, predictions);
+        return new SequenceEvaluation(accumulator.Compute(), accumulator, predictions) { Slices = sliced?.Report(slices!.Column, slices.Metric) };
     }
 
     /// <summary>The evaluator as the trainer's validation set over <paramref name="features"/>.</summary>
-    public IValidationSet AsValidation(IReadOnlyList<TFeature> features) => new ValidationSet<TFeature>(features, (m, f, d) => Evaluate(m, f, d).Metrics);
+    public IValidationSet AsValidation(IReadOnlyList<TFeature> features) => new ValidationSet<TFeature>(features, [.. readout.NewAccumulator().Names, Evaluation.MetricNames.Loss], (m, f, d) => Evaluate(m, f, d).Metrics);
 }
 
 /// <summary>The report's part of a sequence split: metrics, the task's details, and the top errors.</summary>

@@ -1,11 +1,14 @@
 using System.Globalization;
+using FineTune.Analysis;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Export;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
 using FineTune.Text;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FineTune.Tasks;
@@ -28,14 +31,23 @@ internal abstract class SequenceTaskBase(string name, string title, string descr
     /// <summary>The outputs of the head for a config whose id2label is the task's labels.</summary>
     public virtual long Outputs(EncoderConfig config) => config.NumLabels;
 
-    /// <summary>How the task reads its head's outputs, for a model with <paramref name="labels"/> (and a multi-label threshold).</summary>
-    public abstract SequenceReadout Readout(LabelMap? labels, double threshold);
+    /// <summary>
+    /// How the task reads its head's outputs, for a model with <paramref name="labels"/> (and a multi-label threshold,
+    /// and a classifier's temperature: what its logits are divided by before the softmax).
+    /// </summary>
+    public abstract SequenceReadout Readout(LabelMap? labels, double threshold, double temperature = 1);
 
     /// <summary>The labels of a saved model of the task (from its config), or null when it predicts a value.</summary>
     public virtual LabelMap? SavedLabels(EncoderConfig config) => config.Id2Label is null ? null : LabelMap.FromId2Label(config.Id2Label);
 
     /// <summary>The threshold a saved model predicts labels with (multi-label; <paramref name="metadata"/> holds the trained one).</summary>
     public virtual double SavedThreshold(FineTuneMetadata? metadata, TaskOptions? options) => 0.5;
+
+    /// <summary>finetune.json's key of a temperature fitted after training (see <see cref="ClassificationOptions.Calibrate"/>).</summary>
+    public const string TemperatureKey = "temperature";
+
+    /// <summary>The temperature a saved model's logits are divided by before its softmax: the one fitted after training, else 1.</summary>
+    public static double SavedTemperature(FineTuneMetadata? metadata) => metadata?.Number(TemperatureKey) is double t and > 0 ? t : 1;
 
     /// <summary>The label tensor of a batch of targets.</summary>
     public abstract Tensor LabelTensor(IReadOnlyList<LabelTarget> targets, Device device);
@@ -46,6 +58,23 @@ internal abstract class SequenceTaskBase(string name, string title, string descr
         && (config.ProblemType ?? (config.NumLabels == 1 ? "regression" : "single_label_classification")) == ProblemType;
 
     public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.SequenceClassifier(config, Outputs(config), kernels);
+
+    public override HeadGraph ExportHead => HeadGraph.SequenceClassification;
+
+    public override bool HasSlices => true;
+
+    /// <summary>A dataset's splits as the data report reads them: each example's class, labels, or none for a value.</summary>
+    internal AnalysisData AnalysisOf(TextDataset dataset)
+    {
+        IReadOnlyList<AnalysisExample> Of(IReadOnlyList<TextExample> examples) => examples.Select(e => new AnalysisExample(e.Text, e.TextPair, e.Label switch
+        {
+            ClassLabel c => [dataset.Labels![c.Id]],
+            MultiLabelTargets m => m.PositiveIds().Select(i => dataset.Labels![i]).ToList(),
+            _ => [],
+        }, e.SourceFile, e.SourceRow)).ToList();
+        return new AnalysisData(Name, [("train", Of(dataset.Train)), ("validation", Of(dataset.Validation)), ("test", Of(dataset.Test))],
+            LabelKind == LabelKind.Number ? null : "label");
+    }
 
     /// <summary>
     /// The head's config from a folder's: the labels and problem type (a folder without labels keeps its own, and gets
@@ -67,7 +96,7 @@ internal abstract class SequenceTaskBase(string name, string title, string descr
         var (evaluation, examples, truncated, skipped) = classifier.EvaluateFile(input.DataFile, input.Dataset);
         model.Say($"{examples.Count} examples from {input.DataFile}{(truncated > 0 ? $" ({truncated} truncated to {classifier.MaxLength} tokens)" : "")}");
         EvaluationInput.SaySkipped(model, skipped, "rows");
-        var files = input.WriteResults(evaluation.Metrics,
+        var files = input.WriteResults(evaluation.Metrics, evaluation.Slices,
             ("predictions.csv", path => SequencePredictionFiles.WriteEvaluated(path, examples, evaluation.Predictions!, classifier.Readout)));
         var details = classifier.Readout.PerClass(evaluation.Accumulator);
         return new EvaluationOutcome(evaluation.Metrics, evaluation.Metrics, details, details is null ? null : "per class", files);
@@ -81,6 +110,14 @@ internal abstract class SequenceTaskBase(string name, string title, string descr
         SequencePredictionFiles.WritePredicted(input.OutputFile, rows, predictions, classifier.Readout);
         var output = Path.GetFullPath(input.OutputFile);
         return new PredictionOutcome(rows.Count, output, $"Wrote {predictions.Count} predictions to {output}");
+    }
+
+    public override ExplanationOutcome Explain(SavedModelRequest model, ExplanationInput input)
+    {
+        TaskExplanations.Validate(input);
+        var rows = TaskExplanations.Take(TextInputs.Read(input.InputFile, input.File, input.Columns.Text, input.Columns.TextPair), input);
+        using var classifier = TextClassifier.Load(this, model);
+        return classifier.Explain(model, input, rows);
     }
 }
 
@@ -97,10 +134,21 @@ internal abstract class SequenceTask<TOptions>(string name, string title, string
     /// <summary>What orders the report's top errors.</summary>
     protected virtual string ErrorsBy => "confidence";
 
+    public override AnalysisData ReadForAnalysis(DatasetFiles files, DatasetOptions dataset, TaskOptions? options)
+    {
+        OptionsFrom<TOptions>(options);
+        return AnalysisOf(DatasetLoader.Load(files, dataset, LabelKind, Name));
+    }
+
+    /// <summary>Whether a run fits a temperature on its validation set after training (classification, when asked).</summary>
+    protected virtual bool Calibrates(TOptions options) => false;
+
     public override TaskRun Prepare(RunContext run)
     {
         var options = OptionsFrom<TOptions>(run.TaskOptions);
         var dataset = DatasetLoader.Load(run.Files, run.Dataset, LabelKind, Name);
+        if (Calibrates(options) && dataset.Validation.Count == 0)
+            throw new OptionException("ClassificationOptions.Calibrate", "needs validation data to fit the temperature on: give a validation file or DatasetOptions.ValidationFraction");
         var truncated = new Dictionary<string, int>();
         var splits = new TaskSplits<TextExample, SequenceFeature>(dataset.Train, dataset.Validation, dataset.Test, (name, examples) =>
         {
@@ -108,13 +156,19 @@ internal abstract class SequenceTask<TOptions>(string name, string title, string
             truncated[name] = count;
             return features;
         });
-        return new Run(this, run, options, dataset, Truncation.Report(run, dataset.Summary, truncated), splits);
+        var slices = new Dictionary<string, SliceSpec<SequenceFeature>?>
+        {
+            ["validation"] = SequenceSlices.For<SequenceFeature>(run.Dataset, run.Training.MetricForBest ?? DefaultMetricForBest, splits["validation"].Examples),
+            ["test"] = SequenceSlices.For<SequenceFeature>(run.Dataset, run.Training.MetricForBest ?? DefaultMetricForBest, splits["test"].Examples),
+        };
+        return new Run(this, run, options, dataset, Truncation.Report(run, dataset.Summary, truncated), splits, slices);
     }
 
     private sealed class Run(SequenceTask<TOptions> task, RunContext run, TOptions options, TextDataset dataset, DatasetSummary summary,
-        TaskSplits<TextExample, SequenceFeature> splits) : TaskRun
+        TaskSplits<TextExample, SequenceFeature> splits, Dictionary<string, SliceSpec<SequenceFeature>?> slices) : TaskRun
     {
-        private readonly SequenceReadout _readout = task.Readout(dataset.Labels, task.Threshold(options));
+        private double _temperature = 1;
+        private SequenceReadout _readout = task.Readout(dataset.Labels, task.Threshold(options));
 
         public override DatasetSummary Summary => summary;
         public override IReadOnlyList<string>? Labels => dataset.Labels?.Labels;
@@ -127,7 +181,15 @@ internal abstract class SequenceTask<TOptions>(string name, string title, string
             ["label"] = run.Dataset.Columns.Label ?? (run.Dataset.Columns.LabelColumns is { } lc ? string.Join(",", lc) : null),
         };
 
-        public override IReadOnlyDictionary<string, object?> Settings => TaskSettings.Of(options);
+        public override IReadOnlyDictionary<string, object?> Settings
+        {
+            get
+            {
+                var settings = new Dictionary<string, object?>(TaskSettings.Of(options));
+                if (task.Calibrates(options)) settings[TemperatureKey] = _temperature;
+                return settings;
+            }
+        }
 
         public override ITrainingSet TrainingSet => new FeatureSet<SequenceFeature>(splits.Train, Collate);
 
@@ -148,20 +210,72 @@ internal abstract class SequenceTask<TOptions>(string name, string title, string
 
         public override IReadOnlyList<(string Name, int Count)> HeldOut => splits.HeldOut;
 
+        /// <summary>With calibration asked for, fits the temperature on the validation set and reads the held-out splits with it.</summary>
+        public override void AfterTraining(TaskModel model)
+        {
+            if (!task.Calibrates(options)) return;
+            var features = splits.Validation;
+            var logits = new List<float[]>(features.Count);
+            var labels = new List<int>(features.Count);
+            ModelBatches.Evaluate(model, features, ModelBatches.LongestFirst(features, f => f.Length), run.Training.EvalBatchSize, Collate, run.Device,
+                run.EvaluationScope, (_, batch, output) =>
+                {
+                    var flat = output.Logits.to(ScalarType.Float32).cpu().data<float>().ToArray();
+                    int width = flat.Length / batch.Count;
+                    for (int r = 0; r < batch.Count; r++)
+                    {
+                        logits.Add(flat.AsSpan(r * width, width).ToArray());
+                        labels.Add(((ClassLabel)batch[r].Label!).Id);
+                    }
+                });
+            _temperature = TemperatureScaling.Fit(logits, labels);
+            _readout = task.Readout(dataset.Labels, task.Threshold(options), _temperature);
+            run.Info(string.Create(CultureInfo.InvariantCulture,
+                $"Temperature scaling on {logits.Count} validation examples: T = {_temperature:0.####} (validation NLL {TemperatureScaling.Nll(logits, labels, 1):0.####} -> {TemperatureScaling.Nll(logits, labels, _temperature):0.####})."));
+        }
+
         public override (IReadOnlyDictionary<string, double> Metrics, SplitResult Result) EvaluateSplit(TaskModel model, string split)
         {
             var (examples, features) = splits[split];
-            var evaluation = Evaluator().Evaluate(model, features, run.Device, keepPredictions: true);
-            if (split == "test")
+            var evaluation = Evaluator().Evaluate(model, features, run.Device, keepPredictions: true, slices[split]);
+            if (split == "test" && run.WritesFiles)
                 SequencePredictionFiles.WriteEvaluated(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!, _readout);
-            return (evaluation.Metrics, SequenceSplits.Result(_readout, evaluation, examples));
+            return (evaluation.Metrics, SequenceSplits.Result(_readout, evaluation, examples) with { Slices = evaluation.Slices });
         }
 
-        public override FineTuneMetadata Metadata(FineTuneMetadata metadata) => task.SavedSettings(metadata, options);
+        public override AnalysisData? Analysis => task.AnalysisOf(dataset);
+
+        public override FineTuneMetadata Metadata(FineTuneMetadata metadata)
+        {
+            var saved = task.SavedSettings(metadata, options);
+            return task.Calibrates(options) ? saved.With(TemperatureKey, _temperature) : saved;
+        }
     }
 
     /// <summary>finetune.json with the task's settings that prediction reuses (multi-label: the threshold).</summary>
     protected virtual FineTuneMetadata SavedSettings(FineTuneMetadata metadata, TOptions options) => metadata;
+}
+
+/// <summary>The slices of a sequence task's examples (<see cref="DatasetOptions.SliceColumn"/>).</summary>
+internal static class SequenceSlices
+{
+    /// <summary>
+    /// How <paramref name="examples"/> are sliced, or null without a slice column: by token-length bucket ("length"),
+    /// or by the column's value in each example's own file (each file read once, so a run reads them, and fails on a
+    /// file without the column, before training). A file without the column is an error naming it and the column.
+    /// </summary>
+    public static SliceSpec<TFeature>? For<TFeature>(DatasetOptions options, string metric, IReadOnlyList<TextExample> examples) where TFeature : Feature
+    {
+        if (options.SliceColumn is not { } column) return null;
+        if (column == SliceAccumulator.Length) return new SliceSpec<TFeature>(column, metric, f => SliceAccumulator.LengthBucket(f.Length));
+        var files = examples.Select(e => e.SourceFile).Distinct()
+            .ToDictionary(f => f, f => ColumnValues.Read(f, options.DataFile, column));
+        return new SliceSpec<TFeature>(column, metric, f =>
+        {
+            var e = examples[f.ExampleIndex];
+            return files[e.SourceFile].GetValueOrDefault(e.SourceRow, "(missing)");
+        });
+    }
 }
 
 /// <summary>A task's options record as run.json's settings: snake_case names, enums as lower-case names.</summary>

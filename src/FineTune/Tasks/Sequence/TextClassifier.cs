@@ -33,7 +33,7 @@ public sealed class TextClassifier : IDisposable
     private double _threshold;
 
     private TextClassifier(SequenceTaskBase task, TaskModel model, ITokenizer tokenizer, LabelMap? labels, Device device, Func<IDisposable?>? precision,
-        double threshold)
+        double threshold, double temperature)
     {
         _task = task;
         _model = model;
@@ -42,7 +42,8 @@ public sealed class TextClassifier : IDisposable
         _device = device;
         _precision = precision;
         _threshold = threshold;
-        _readout = task.Readout(labels, threshold);
+        Temperature = temperature;
+        _readout = task.Readout(labels, threshold, temperature);
     }
 
     /// <summary>The task the model was fine-tuned for: classification, multi-label or regression.</summary>
@@ -63,9 +64,16 @@ public sealed class TextClassifier : IDisposable
         {
             if (value is not (> 0 and < 1)) throw new OptionException("MultiLabelOptions.Threshold", $"must be in (0, 1), got {value}");
             _threshold = value;
-            _readout = _task.Readout(Labels, value);
+            _readout = _task.Readout(Labels, value, Temperature);
         }
     }
+
+    /// <summary>
+    /// What the logits are divided by before the softmax: the temperature fitted on validation data when the model was
+    /// trained with calibration (its finetune.json), else 1. Probabilities and confidences use it; the predicted
+    /// class does not change with it.
+    /// </summary>
+    public double Temperature { get; }
 
     internal SequenceReadout Readout => _readout;
 
@@ -99,7 +107,7 @@ public sealed class TextClassifier : IDisposable
             throw new OptionException("PredictorOptions.MaxLength", $"must be at least 3, got {maxLength}");
         }
         return new TextClassifier(task, model, tokenizer, labels, device, PrecisionScopes.For(context.Precision, device),
-            task.SavedThreshold(metadata, context.TaskOptions))
+            task.SavedThreshold(metadata, context.TaskOptions), SequenceTaskBase.SavedTemperature(metadata))
         {
             MaxLength = maxLength,
             BatchSize = context.BatchSize,
@@ -144,7 +152,23 @@ public sealed class TextClassifier : IDisposable
         var evaluator = new SequenceEvaluator<SequenceFeature>(_readout,
             (batch, device) => SequenceFeatures.Collate(batch, Tokenizer.PaddingTokenId, device, _task.LabelTensor),
             f => f.Length, f => f.Label, BatchSize, _precision);
-        return (evaluator.Evaluate(_model, features, _device, keepPredictions: true), examples, truncated, skipped);
+        var slices = SequenceSlices.For<SequenceFeature>(options, _task.DefaultMetricForBest, examples);
+        return (evaluator.Evaluate(_model, features, _device, keepPredictions: true, slices), examples, truncated, skipped);
+    }
+
+    /// <summary>
+    /// Explains the prediction for each of <paramref name="rows"/> (truncated to <see cref="MaxLength"/>): the predicted
+    /// class, each predicted label, or the value, or the asked-for label's output; see <see cref="TaskExplanations"/>.
+    /// </summary>
+    internal ExplanationOutcome Explain(SavedModelRequest request, ExplanationInput input, IReadOnlyList<TextInput> rows)
+    {
+        var options = EncodeOptions.Truncate(MaxLength);
+        var inputs = rows.Select(r => new ExplainedInput(r.SourceRow, r.Text, r.Pair, Tokenizer.Encode(r.Text, r.Pair, options), logits =>
+        {
+            var prediction = _readout.Predict(logits.data<float>().ToArray(), 0);
+            return (_readout.PredictionCell(prediction), _readout.ExplanationTargets(prediction, input.TargetLabel));
+        }));
+        return TaskExplanations.Run(request, input, _task.Title, _model, Tokenizer.PaddingTokenId, _device, inputs);
     }
 
     public void Dispose() => _model.Dispose();

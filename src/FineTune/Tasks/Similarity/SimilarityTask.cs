@@ -3,6 +3,7 @@ using System.Globalization;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Export;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
@@ -31,7 +32,10 @@ public sealed record SimilarityOptions : TaskOptions
 
 /// <summary>Two texts of a pair, each tokenized on its own, and their score on the cosine's scale.</summary>
 internal sealed record PairFeature(int[] InputIds, int[] TypeIds, int ExampleIndex, Feature Second, LabelTarget? Label)
-    : Feature(InputIds, TypeIds, ExampleIndex);
+    : Feature(InputIds, TypeIds, ExampleIndex)
+{
+    public override IEnumerable<int[]> Sequences => [InputIds, Second.InputIds];
+}
 
 /// <summary>
 /// Sentence similarity as a bi-encoder (sentence-transformers' way): each text of a pair is embedded on its own (the
@@ -50,6 +54,8 @@ internal sealed class SimilarityTask() : FineTuneTask(
     public override bool Recognizes(EncoderConfig config) => false;
 
     public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.SentenceEmbedding(config, kernels);
+
+    public override HeadGraph ExportHead => HeadGraph.SentenceEmbedding;
 
     /// <summary>A bi-encoder has no labels.</summary>
     public override (EncoderConfig Config, string? PoolingReason) HeadConfig(string folder, EncoderConfig config, IReadOnlyList<string>? labels, ModelLoadOptions load) =>
@@ -87,6 +93,23 @@ internal sealed class SimilarityTask() : FineTuneTask(
         new(new ValueReadout("cosine", scoreScale), (batch, device) => Collate(batch, padId, device),
             f => f.Length + f.Second.Length, f => f.Label, batchSize, precision);
 
+    /// <summary>
+    /// The scores divided by the scale must lie in the cosine's range [-1, 1], or the loss pulls the cosine towards
+    /// values it can never reach: an error that names the row with the largest score and the scale to pass.
+    /// </summary>
+    private static void CheckScores(TextDataset dataset, double scale, bool defaultScale)
+    {
+        var examples = dataset.Train.Concat(dataset.Validation).Concat(dataset.Test).Where(e => e.Label is RegressionTarget).ToList();
+        if (examples.Count == 0) return;
+        var worst = examples.MaxBy(e => Math.Abs(((RegressionTarget)e.Label!).Value))!;
+        double score = ((RegressionTarget)worst.Label!).Value;
+        if (Math.Abs(score / scale) <= 1 + 1e-6) return;
+        double suggested = examples.Max(e => Math.Abs(((RegressionTarget)e.Label!).Value));
+        throw new DataException(string.Create(CultureInfo.InvariantCulture,
+            $"score {score} divided by the score scale {scale}{(defaultScale ? " (the default)" : "")} is {score / scale:0.###}, outside the cosine's range [-1, 1]: give the largest score of the scale as SimilarityOptions.ScoreScale (e.g. {suggested:0.###} for these scores; 5 for STS-B)"),
+            worst.SourceFile, worst.SourceRow);
+    }
+
     public override TaskRun Prepare(RunContext run)
     {
         var options = OptionsFrom<SimilarityOptions>(run.TaskOptions);
@@ -94,6 +117,7 @@ internal sealed class SimilarityTask() : FineTuneTask(
             throw new OptionException("ColumnMapping.TextPair", "similarity needs two texts per row: name the column of the second text");
         double scale = options.ScoreScale ?? SimilarityOptions.DefaultScoreScale;
         var dataset = DatasetLoader.Load(run.Files, run.Dataset, LabelKind.Number, Name);
+        CheckScores(dataset, scale, options.ScoreScale is null);
         var truncated = new Dictionary<string, int>();
         var splits = new TaskSplits<TextExample, PairFeature>(dataset.Train, dataset.Validation, dataset.Test, (name, examples) =>
         {
@@ -152,7 +176,7 @@ internal sealed class SimilarityTask() : FineTuneTask(
             var (examples, features) = splits[split];
             var evaluation = _evaluator.Evaluate(model, features, run.Device, keepPredictions: true);
             var readout = new ValueReadout("cosine", scale);
-            if (split == "test")
+            if (split == "test" && run.WritesFiles)
                 SequencePredictionFiles.WriteEvaluated(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!, readout);
             return (evaluation.Metrics, SequenceSplits.Result(readout, evaluation, examples));
         }

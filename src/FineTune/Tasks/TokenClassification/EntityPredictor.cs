@@ -146,7 +146,7 @@ public sealed class EntityPredictor : IDisposable
         for (int i = 0; i < texts.Count; i++)
         {
             encodings[i] = _tokenizer.Encode(texts[i] ?? throw new ArgumentException($"text {i} is null", nameof(texts)), null, noSpecials);
-            foreach (var (from, count) in Pieces(encodings[i].WordIds, _maxLength - 2))
+            foreach (var (from, count) in EntitySpans.Pieces(encodings[i].WordIds, _maxLength - 2))
             {
                 var ids = _tokenizer.WithSpecialTokens(encodings[i].Ids.AsSpan(from, count));
                 pieces.Add((i, from, count));
@@ -175,51 +175,52 @@ public sealed class EntityPredictor : IDisposable
         return result;
     }
 
+    private List<Entity> Entities(string text, Text.Encoding encoding, int[] tokenLabels, float[] tokenScores) =>
+        EntitySpans.Find(encoding, tokenLabels, tokenScores, id => _labels[id])
+            .Select(e => new Entity(e.Type, text[e.Start..e.End], e.Start, e.End, e.Score)).ToList();
+
     /// <summary>
-    /// Consecutive pieces of at most <paramref name="budget"/> tokens that end at word boundaries (a single word longer
-    /// than the budget is cut).
+    /// Explains the entities found in each text (cut to the model's length, with its special tokens): for each entity,
+    /// the mean probability of its words' predicted tags (each word's first sub-token, as in training); with
+    /// <see cref="ExplanationInput.TargetLabel"/>, only the entities of that type.
     /// </summary>
-    internal static IEnumerable<(int From, int Count)> Pieces(IReadOnlyList<int?> wordIds, int budget)
+    internal ExplanationOutcome Explain(SavedModelRequest request, ExplanationInput input, IReadOnlyList<TextInput> rows)
     {
-        int n = wordIds.Count, from = 0;
-        while (from < n)
+        if (input.TargetLabel is { } type && !EntityTypes.Contains(type, StringComparer.Ordinal))
+            throw new OptionException("ExplainRequest.TargetLabel", $"unknown entity type '{type}'; the model's types are: {string.Join(", ", EntityTypes)}");
+        var options = EncodeOptions.Truncate(_maxLength);
+        var inputs = rows.Select(r =>
         {
-            int end = Math.Min(from + budget, n);
-            if (end < n)
-            {
-                int cut = end;
-                while (cut > from && wordIds[cut] is { } w && w == wordIds[cut - 1]) cut--;
-                if (cut > from) end = cut;
-            }
-            yield return (from, end - from);
-            from = end;
-        }
+            var encoding = _tokenizer.Encode(r.Text, null, options);
+            return new ExplainedInput(r.SourceRow, r.Text, null, encoding, logits => EntityTargets(r.Text, encoding, logits, input.TargetLabel));
+        });
+        return TaskExplanations.Run(request, input, "Token classification", _model, _tokenizer.PaddingTokenId, _device, inputs);
     }
 
-    private List<Entity> Entities(string text, Text.Encoding encoding, int[] tokenLabels, float[] tokenScores)
+    private (string Prediction, IReadOnlyList<ExplanationTarget> Targets) EntityTargets(string text, Text.Encoding encoding, Tensor logits, string? type)
     {
-        // Words: runs of tokens with the same word id; each takes its first token's tag.
-        var wordFirst = new List<int>();
-        var wordLast = new List<int>();
-        for (int t = 0; t < encoding.Length; t++)
+        var (best, ids) = logits[0].softmax(-1).max(-1);                                        // [1, T, C] -> [T]
+        var scores = best.data<float>().ToArray();
+        var labels = ids.to(ScalarType.Int32).data<int>().ToArray();
+        var spans = EntitySpans.Find(encoding, labels, scores, id => _labels[id]);
+        var entities = spans.Select(e => new Entity(e.Type, text[e.Start..e.End], e.Start, e.End, e.Score)).ToList();
+        var (wordFirst, _) = EntitySpans.Words(encoding);
+        var targets = new List<ExplanationTarget>();
+        foreach (var (span, entity) in spans.Zip(entities))
         {
-            if (t > 0 && encoding.WordIds[t] is { } w && w == encoding.WordIds[t - 1]) wordLast[^1] = t;
-            else
+            if (type is not null && span.Type != type) continue;
+            var tokens = Enumerable.Range(span.FirstWord, span.LastWord - span.FirstWord + 1)
+                .Select(w => (Token: (long)wordFirst[w], Tag: (long)labels[wordFirst[w]])).ToArray();
+            targets.Add(new ExplanationTarget($"{entity.Type} '{entity.Text}'", l =>
             {
-                wordFirst.Add(t);
-                wordLast.Add(t);
-            }
+                var p = l.softmax(-1);                                                           // [n, T, C]
+                var sum = p.select(1, tokens[0].Token).select(1, tokens[0].Tag);                 // [n]
+                for (int k = 1; k < tokens.Length; k++) sum = sum + p.select(1, tokens[k].Token).select(1, tokens[k].Tag);
+                return sum / tokens.Length;
+            }));
         }
-        var tags = wordFirst.Select(t => _labels[tokenLabels[t]]).ToArray();
-        var entities = new List<Entity>();
-        foreach (var span in EntityChunker.Extract(tags))
-        {
-            int start = encoding.Offsets[wordFirst[span.Start]].Start;
-            int end = encoding.Offsets[wordLast[span.End - 1]].End;
-            double score = Enumerable.Range(span.Start, span.Length).Average(w => tokenScores[wordFirst[w]]);
-            entities.Add(new Entity(span.Type, text[start..end], start, end, score));
-        }
-        return entities;
+        var prediction = entities.Count == 0 ? "no entities" : string.Join("; ", entities.Select(e => $"{e.Type}: {e.Text}"));
+        return (prediction, targets);
     }
 
     public void Dispose() => _model.Dispose();

@@ -28,7 +28,7 @@ internal sealed class TokenClassificationEvaluator(IReadOnlyList<TokenExample> e
     Func<IDisposable?>? precisionScope = null)
 {
     /// <summary>The evaluator as the trainer's validation set over <paramref name="features"/>.</summary>
-    public IValidationSet AsValidation(IReadOnlyList<TokenFeature> features) => new ValidationSet<TokenFeature>(features, (m, f, d) => Run(m, f, d, keepPredictions: false).Metrics);
+    public IValidationSet AsValidation(IReadOnlyList<TokenFeature> features) => new ValidationSet<TokenFeature>(features, [.. EntityMetrics.Names(labels.EntityTypes), MetricNames.Loss], (m, f, d) => Run(m, f, d, keepPredictions: false).Metrics);
 
     /// <summary>Evaluates and, with <paramref name="keepPredictions"/>, keeps every sentence's predicted tags.</summary>
     public TokenClassificationEvaluation Run(TaskModel model, IReadOnlyList<TokenFeature> features, Device device, bool keepPredictions)

@@ -1,8 +1,10 @@
 using System.ComponentModel;
 using System.Globalization;
+using FineTune.Analysis;
 using FineTune.Checkpoints;
 using FineTune.Data;
 using FineTune.Evaluation;
+using FineTune.Export;
 using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Reports;
@@ -65,12 +67,12 @@ internal sealed class TokenClassificationTask() : FineTuneTask(
 
     public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.TokenClassifier(config, kernels);
 
+    public override HeadGraph ExportHead => HeadGraph.TokenClassification;
+
     public override TaskRun Prepare(RunContext run)
     {
         var options = OptionsFrom<TokenClassificationOptions>(run.TaskOptions);
-        var dataset = run.Dataset;
-        var data = TokenClassificationData.Load(run.Files, options.TagColumn, options.ParsedScheme(), dataset.ValidationFraction, dataset.TestFraction,
-            dataset.Seed, dataset.MaxTrainExamples, dataset.SkipInvalidRows);
+        var data = Load(run.Files, run.Dataset, options);
         var labels = data.Labels;
         run.Info($"tag scheme: {data.SourceScheme}{(data.SchemeDetected ? " (detected)" : "")}, trained as IOB2; {labels.Count} labels: {string.Join(", ", labels.Labels)}");
         var labeling = options.LabelAllTokens ? SubwordLabeling.AllSubwords : SubwordLabeling.FirstSubword;
@@ -86,6 +88,22 @@ internal sealed class TokenClassificationTask() : FineTuneTask(
         var summary = new DatasetSummary(Name, null, summaries, data.Skipped) { Unit = "sentences" };
         run.Info(summary.Describe());
         return new Run(this, run, options, data, summary, splits);
+    }
+
+    private static TokenClassificationData Load(DatasetFiles files, DatasetOptions dataset, TokenClassificationOptions options) =>
+        TokenClassificationData.Load(files, options.TagColumn, options.ParsedScheme(), dataset.ValidationFraction, dataset.TestFraction,
+            dataset.Seed, dataset.MaxTrainExamples, dataset.SkipInvalidRows);
+
+    public override AnalysisData ReadForAnalysis(DatasetFiles files, DatasetOptions dataset, TaskOptions? options) =>
+        AnalysisOf(Load(files, dataset, OptionsFrom<TokenClassificationOptions>(options)));
+
+    /// <summary>Sentences as the data report reads them: the words joined by spaces, and the type of each entity.</summary>
+    private static AnalysisData AnalysisOf(TokenClassificationData data)
+    {
+        static IReadOnlyList<AnalysisExample> Of(IReadOnlyList<TokenExample> examples) => examples
+            .Select(e => new AnalysisExample(string.Join(" ", e.Words), null, EntityChunker.Extract(e.Tags).Select(x => x.Type).ToList(), e.SourceFile, e.SourceLine))
+            .ToList();
+        return new AnalysisData("token-classification", [("train", Of(data.Train)), ("validation", Of(data.Validation)), ("test", Of(data.Test))], "entity type");
     }
 
     private sealed class Run(TokenClassificationTask task, RunContext run, TokenClassificationOptions options, TokenClassificationData data, DatasetSummary summary,
@@ -130,11 +148,13 @@ internal sealed class TokenClassificationTask() : FineTuneTask(
 
         public override IReadOnlyList<(string Name, int Count)> HeldOut => splits.HeldOut;
 
+        public override AnalysisData? Analysis => AnalysisOf(data);
+
         public override (IReadOnlyDictionary<string, double> Metrics, SplitResult Result) EvaluateSplit(TaskModel model, string split)
         {
             var (examples, features) = splits[split];
             var evaluation = EvaluatorFor(examples).Run(model, features, run.Device, keepPredictions: true);
-            if (split == "test")
+            if (split == "test" && run.WritesFiles)
                 TokenPredictionFiles.WriteWordTags(Path.Combine(run.Output, "predictions-test.csv"), examples, evaluation.Predictions!);
             return (evaluation.Metrics, SplitResultOf(evaluation, examples));
         }
@@ -201,5 +221,14 @@ internal sealed class TokenClassificationTask() : FineTuneTask(
             entities.AddRange(predictor.Predict(chunk.Select(r => r.Text).ToList()));
         int count = TokenPredictionFiles.WriteEntities(input.OutputFile, rows, entities);
         return new PredictionOutcome(rows.Count, Path.GetFullPath(input.OutputFile), $"{count} entities in {rows.Count} texts -> {input.OutputFile}");
+    }
+
+    public override ExplanationOutcome Explain(SavedModelRequest model, ExplanationInput input)
+    {
+        OptionsFrom<TokenClassificationOptions>(model.TaskOptions);
+        TaskExplanations.Validate(input);
+        var rows = TaskExplanations.Take(TextInputs.Read(input.InputFile, input.File, input.Columns.Text), input);
+        using var predictor = EntityPredictor.LoadChecked(model.Model, PredictorOptions(model));
+        return predictor.Explain(model, input, rows);
     }
 }

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Data;
+using FineTune.Modeling;
+using FineTune.Runtime;
+using FineTune.Tasks;
+using FineTune.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FineTune.Bench;
+
+/// <summary>
+/// seq2seq: the encoder-decoder warm-started from all-MiniLM-L6-v2 (both halves) on real Multi30k German → English
+/// pairs: training examples/s in fp32 and bf16 (steps of the two alternating, so both see the same load; medians and
+/// their ratio), generation sentences/s greedy and with beam search (with the key/value cache, and without it for
+/// comparison; of a fine-tuned model given with --generator), and the process's peak RSS.
+/// </summary>
+internal static class Seq2SeqScenario
+{
+    public static void Run(BenchArgs args)
+    {
+        int batch = args.Int("batch", 32), reps = args.Int("reps", 6), warmup = args.Int("warmup", 2);
+        int sentences = args.Int("sentences", 64), beams = args.Int("beams", 4), maxNew = args.Int("max-new-tokens", 40);
+        var precisions = args.Strings("precision", "fp32", "bf16").Select(TrainStepScenario.ParsePrecision).ToList();
+        string data = args.String("data", Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "..", "shared", "data", "multi30k"));
+        int? threads = args.OptionalInt("threads");
+        bool skipNoCache = args.Flag("skip-no-cache");
+        string? trained = args.String("generator");
+        args.CheckAllUsed();
+        TorchRuntime.SetThreads(threads);
+        var report = new Report("seq2seq");
+        report.Add("load_average_start", Machine.LoadAverage());
+        report.Add("threads", torch.get_num_threads());
+        report.Add("batch", batch);
+
+        var folder = ModelCatalog.Resolve(Workload.ModelName);
+        var tokenizer = Tokenizers.FromFolder(folder);
+        var (pairs, _) = ParallelText.ReadFiles(Path.Combine(data, "train.de.gz"), Path.Combine(data, "train.en.gz"), skipInvalid: false);
+        var (test, _) = ParallelText.ReadFiles(Path.Combine(data, "test_2016_flickr.de.gz"), Path.Combine(data, "test_2016_flickr.en.gz"), skipInvalid: false);
+        // Batches of consecutive training pairs (a realistic mix of lengths), the same for every precision.
+        var (features, _, _, sourceStats, targetStats) = Seq2SeqFeatures.Build(pairs.Take(batch * 4).ToList(), tokenizer, tokenizer, 128, 64);
+        var batches = features.Chunk(batch).Select(c => Seq2SeqFeatures.Collate(c, tokenizer.PaddingTokenId, CPU)).ToList();
+        report.Add("source_tokens_per_example", sourceStats.TokensPerText + 2);
+        report.Add("target_tokens_per_example", targetStats.TokensPerText + 1);
+
+        var config = new EncoderDecoderConfig
+        {
+            Encoder = ModelFolder.LoadConfig(folder),
+            Decoder = EncoderDecoderConfig.AsDecoder(ModelFolder.LoadConfig(folder)),
+            DecoderStartTokenId = Seq2SeqFeatures.StartToken(tokenizer),
+            EosTokenId = Seq2SeqFeatures.EndToken(tokenizer),
+            PadTokenId = tokenizer.PaddingTokenId,
+        };
+
+        // Training: one model per precision (each with its own optimizer), steps alternating.
+        var steps = new List<(Precision Precision, TrainStep Step)>();
+        foreach (var precision in precisions)
+        {
+            random.manual_seed(1);
+            var (model, _) = EncoderDecoderFolder.WarmStart(folder, folder, config, KernelSwitches.Current, new ModelLoadOptions(), fromScratch: false);
+            model.Loss = new CrossEntropyLoss(labelSmoothing: 0.1);
+            steps.Add((precision, new TrainStep(model, precision)));
+        }
+        report.Add("parameters", steps[0].Step.Model.parameters().Sum(p => p.NumberOfElements));
+        foreach (var (_, step) in steps)
+            for (int i = 0; i < warmup; i++) step.Run(batches[i % batches.Count]);
+        var times = steps.ToDictionary(s => s.Precision, _ => new List<double>());
+        var rows = new List<IReadOnlyList<object?>>();
+        for (int i = 0; i < reps; i++)
+            foreach (var (precision, step) in i % 2 == 0 ? steps : Enumerable.Reverse(steps))
+            {
+                double t = step.Run(batches[i % batches.Count]);
+                times[precision].Add(t);
+                rows.Add([i + 1, precision.ToString().ToLowerInvariant(), t, batch / t]);
+            }
+        report.Table("training steps (alternating precisions)", ["rep", "precision", "step_s", "examples_per_s"], rows);
+        foreach (var (precision, list) in times)
+            report.Add($"train_examples_per_second_{precision.ToString().ToLowerInvariant()}", batch / Stats.Median(list));
+        if (times.Count == 2)
+            report.Add("bf16_speedup", Stats.Median(times[Precision.Fp32]) / Stats.Median(times[Precision.Bf16]));
+        foreach (var (_, step) in steps)
+        {
+            step.Model.Dispose();
+            step.Dispose();
+        }
+
+        // Generation with a fine-tuned model (--generator: a translation run's model/), else with the warm-started one
+        // (which has not learnt to stop, so every output runs to --max-new-tokens).
+        random.manual_seed(1);
+        using var generator = trained is not null
+            ? EncoderDecoderFolder.Load(trained, KernelSwitches.Current, new ModelLoadOptions())
+            : EncoderDecoderFolder.WarmStart(folder, folder, config, KernelSwitches.Current, new ModelLoadOptions(), fromScratch: false).Model;
+        report.Add("generator", trained ?? "warm start, untrained");
+
+        // Generation over the first test sentences, in the first precision.
+        var sources = Seq2SeqFeatures.Sources(test.Take(sentences).Select(p => p.Source).ToList(), tokenizer, 128, out _);
+        var genRows = new List<IReadOnlyList<object?>>();
+        var modes = new List<(string Name, GenerationSettings Settings)> { ("greedy", new(1, MaxNewTokens: maxNew)), ($"beam{beams}", new(beams, MaxNewTokens: maxNew)) };
+        if (!skipNoCache)
+            modes.Add(($"beam{beams}-no-cache", new(beams, MaxNewTokens: maxNew, UseCache: false)));
+        var precisionScope = PrecisionScopes.For(precisions[0], CPU);
+        foreach (var (name, settings) in modes)
+        {
+            var sw = Stopwatch.StartNew();
+            var ids = Seq2SeqGeneration.Run(generator, sources, settings, batch, tokenizer.PaddingTokenId, CPU, precisionScope);
+            double seconds = sw.Elapsed.TotalSeconds;
+            genRows.Add([name, sources.Count, seconds, sources.Count / seconds, ids.Average(o => o.Length)]);
+            report.Add($"generate_sentences_per_second_{name.Replace('-', '_')}", sources.Count / seconds);
+        }
+        report.Table($"generation of {sources.Count} test sentences (batches of {batch}, {precisions[0].ToString().ToLowerInvariant()})",
+            ["mode", "sentences", "seconds", "sentences_per_s", "tokens_per_sentence"], genRows);
+        report.Add("peak_rss_gib", Machine.GiB(Machine.PeakRssBytes()));
+        report.Add("load_average_end", Machine.LoadAverage());
+        report.Finish();
+    }
+}

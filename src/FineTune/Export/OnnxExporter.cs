@@ -1,0 +1,117 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FineTune.Checkpoints;
+using FineTune.Checkpoints.Onnx;
+using FineTune.Modeling;
+using FineTune.Text;
+using Google.Protobuf;
+using DataType = FineTune.Checkpoints.Onnx.TensorProto.Types.DataType;
+
+namespace FineTune.Export;
+
+/// <summary>
+/// Exports a task model to ONNX: the family's encoder and the task's head built node by node from the model's
+/// modules and weights (<see cref="EncoderGraphs"/>, <see cref="HeadGraph"/>), with Optimum's input and output names
+/// and dynamic batch and sequence axes, and writes an export folder in Optimum's layout.
+/// </summary>
+internal static class OnnxExporter
+{
+    /// <summary>The default operator set: 18 (LayerNormalization is native from 17).</summary>
+    public const int DefaultOpset = 18;
+
+    /// <summary>The operator sets an export can target.</summary>
+    public const int MinOpset = 17, MaxOpset = 21;
+
+    public const string OnnxFolder = "onnx";
+    public const string ModelFile = "model.onnx";
+    public const string QuantizedModelFile = "model_quantized.onnx";
+
+    /// <summary>config.json's key for what FineTune records about an export (task, max length, inputs, outputs, settings).</summary>
+    public const string MetadataKey = "finetune";
+
+    public const string InputIds = "input_ids", AttentionMask = "attention_mask", TokenTypeIds = "token_type_ids";
+
+    /// <summary>The graph of <paramref name="model"/> (in eval mode) with <paramref name="head"/>'s outputs.</summary>
+    public static ModelProto Build(TaskModel model, HeadGraph head, int opset = DefaultOpset)
+    {
+        if (opset is < MinOpset or > MaxOpset)
+            throw new OptionException("ExportRequest.Opset", $"must be from {MinOpset} (native LayerNormalization) to {MaxOpset}, got {opset}");
+        var config = model.Config;
+        var family = EncoderGraphs.For(model.Family);
+        var builder = new OnnxGraphBuilder();
+        var ids = builder.Input(InputIds, DataType.Int64, "batch_size", "sequence_length");
+        var mask = builder.Input(AttentionMask, DataType.Int64, "batch_size", "sequence_length");
+        var types = family.TakesTokenTypeIds(config) ? builder.Input(TokenTypeIds, DataType.Int64, "batch_size", "sequence_length") : null;
+        var weights = model.state_dict();
+        var g = new GraphContext(builder, config, weights, ids, mask, types);
+        var prefix = model.Family.BaseModelPrefix + ".";
+        var hidden = family.Encode(g, prefix);
+        head.Build(g, family, prefix, hidden, model.NumOutputs);
+        if (g.Unused.Count > 0)
+            throw new FineTuneException($"the {model.ArchitectureName} export left weights out: {string.Join(", ", g.Unused.Order(StringComparer.Ordinal))}");
+        var proto = new ModelProto
+        {
+            IrVersion = opset switch { <= 18 => 8, <= 20 => 9, _ => 10 },
+            ProducerName = "FineTune.NET",
+            ProducerVersion = typeof(OnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "",
+            DocString = $"{model.ArchitectureName} ({config.ModelType}, {config.NumHiddenLayers} layers, hidden {config.HiddenSize})",
+            Graph = builder.Graph,
+        };
+        proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
+        return proto;
+    }
+
+    /// <summary>Writes a model to <paramref name="path"/> (a protobuf message, below 2 GB).</summary>
+    public static void Save(ModelProto model, string path)
+    {
+        using var file = File.Create(path);
+        model.WriteTo(file);
+    }
+
+    /// <summary>
+    /// Writes an export folder into <paramref name="folder"/> (an empty or new folder): onnx/model.onnx (and
+    /// onnx/model_quantized.onnx), config.json with the head's architecture, labels and problem type and, under
+    /// <see cref="MetadataKey"/>, the task, its input length and settings, the graph's inputs and outputs; and the
+    /// tokenizer's files (tokenizer.json in Hugging Face's format among them).
+    /// </summary>
+    public static IReadOnlyList<string> WriteFolder(string folder, TaskModel model, HeadGraph head, ITokenizer tokenizer, string task,
+        FineTuneMetadata? metadata, int opset, bool quantize)
+    {
+        var proto = Build(model, head, opset);
+        Directory.CreateDirectory(Path.Combine(folder, OnnxFolder));
+        var files = new List<string> { Path.Combine(OnnxFolder, ModelFile) };
+        Save(proto, Path.Combine(folder, files[0]));
+        if (quantize)
+        {
+            files.Add(Path.Combine(OnnxFolder, QuantizedModelFile));
+            Save(Int8Quantizer.Quantize(proto), Path.Combine(folder, files[1]));
+        }
+        var config = model.Config with { Architectures = [model.ArchitectureName] };
+        if (model.SavesAsEncoder) config = config with { Id2Label = null, Label2Id = null, ProblemType = null };
+        var json = JsonNode.Parse(ModelFamilies.ConfigJson(config))!.AsObject();
+        var ours = new JsonObject
+        {
+            ["task"] = task,
+            ["max_length"] = metadata?.MaxLength is > 0 and var m ? m : null,
+            ["model_max_length"] = model.Family.MaxSequenceLength(config),
+            ["opset"] = opset,
+            ["inputs"] = new JsonArray(proto.Graph.Input.Select(i => (JsonNode)i.Name).ToArray()),
+            ["outputs"] = new JsonArray(head.Outputs.Select(o => (JsonNode)o).ToArray()),
+            ["models"] = new JsonObject
+            {
+                ["fp32"] = $"{OnnxFolder}/{ModelFile}",
+                ["int8"] = quantize ? $"{OnnxFolder}/{QuantizedModelFile}" : null,
+            },
+        };
+        if (metadata?.BaseModel is { } baseModel) ours["base_model"] = baseModel;
+        foreach (var (key, value) in metadata?.Settings ?? [])
+            ours[key] = JsonNode.Parse(value.GetRawText());
+        json[MetadataKey] = ours;
+        File.WriteAllText(Path.Combine(folder, "config.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        files.Add("config.json");
+        tokenizer.Save(folder);
+        files.AddRange(Directory.GetFiles(folder).Select(Path.GetFileName).Where(f => f != "config.json")!);
+        return files;
+    }
+}

@@ -1,0 +1,82 @@
+using System.ComponentModel;
+
+namespace FineTune.Tasks;
+
+/// <summary>
+/// Options of the sequence-to-sequence tasks (translation, summarization): where the source and target texts are,
+/// the model (an encoder-decoder warm-started from BERT-family checkpoints), its loss and how it generates.
+/// </summary>
+public sealed record Seq2SeqOptions : TaskOptions
+{
+    [Description("The column with the source text (CSV, TSV, JSONL, Parquet); predict: the column to generate from.")]
+    [UsedByPrediction]
+    public string SourceColumn { get; init; } = "source";
+
+    [Description("The column with the target text (a translation, a summary).")]
+    [UsedByPrediction]
+    public string TargetColumn { get; init; } = "target";
+
+    [Description("Training data as two line-aligned plain-text files (.gz read as it is): the source side (instead of the training file). " +
+        "A validation or test file is then the source side of a pair, its target named as the target file is named after this one (val.de.gz -> val.en.gz).")]
+    public string? SourceFile { get; init; }
+
+    [Description("The target side of the source file, line for line (evaluate: the target side of the data file).")]
+    [UsedByPrediction]
+    public string? TargetFile { get; init; }
+
+    [Description("The checkpoint the decoder is warm-started from (a catalog name or a Hugging Face folder of a BERT model); default: the encoder's.")]
+    public string? DecoderModel { get; init; }
+
+    [Description("Share the encoder's and the decoder's weights (Rothe et al.'s BERTShare); the two must have the same vocabulary.")]
+    public bool TieEncoderDecoder { get; init; }
+
+    [Description("Initialise every weight at random (the same architecture, no pretrained weights): the baseline a warm start is measured against.")]
+    public bool FromScratch { get; init; }
+
+    [Description("Label smoothing of the cross-entropy over target tokens.")]
+    public double LabelSmoothing { get; init; } = 0.1;
+
+    [Description("The most target tokens (with the end-of-sequence token); longer targets are truncated, counted and reported.")]
+    public int MaxTargetLength { get; init; } = 64;
+
+    [Description("Beams of beam search (1: greedy decoding).")]
+    [UsedByPrediction]
+    public int NumBeams { get; init; } = 4;
+
+    [Description("Beam search: a finished hypothesis scores its log-probability over its length to this power (above 1 favours longer outputs).")]
+    [UsedByPrediction]
+    public double LengthPenalty { get; init; } = 1.0;
+
+    [Description("Never repeat an n-gram of this size in an output (0: no limit).")]
+    [UsedByPrediction]
+    public int NoRepeatNgramSize { get; init; }
+
+    [Description("The most tokens generated per output (end-of-sequence included); default: the max target length.")]
+    [UsedByPrediction]
+    public int? MaxNewTokens { get; init; }
+
+    [Description("Beam search: an input is done once it has as many finished hypotheses as beams (off: once no running beam can beat them).")]
+    [UsedByPrediction]
+    public bool EarlyStopping { get; init; } = true;
+
+    [Description("ROUGE: Porter-stem words before matching (rouge-score's use_stemmer).")]
+    [UsedByPrediction]
+    public bool UseStemmer { get; init; } = true;
+
+    public override void Validate()
+    {
+        Check(!string.IsNullOrEmpty(SourceColumn), nameof(SourceColumn), "is empty");
+        Check(!string.IsNullOrEmpty(TargetColumn), nameof(TargetColumn), "is empty");
+        Check(SourceColumn != TargetColumn, nameof(TargetColumn), $"is the source column too ('{SourceColumn}')");
+        Check(LabelSmoothing is >= 0 and < 1, nameof(LabelSmoothing), $"must be in [0, 1), got {LabelSmoothing}");
+        Check(MaxTargetLength is >= 2 and <= 4096, nameof(MaxTargetLength), $"must be between 2 and 4096, got {MaxTargetLength}");
+        Check(NumBeams is >= 1 and <= 64, nameof(NumBeams), $"must be between 1 and 64, got {NumBeams}");
+        Check(double.IsFinite(LengthPenalty), nameof(LengthPenalty), $"must be a finite number, got {LengthPenalty}");
+        Check(NoRepeatNgramSize >= 0, nameof(NoRepeatNgramSize), $"must not be negative, got {NoRepeatNgramSize}");
+        Check(MaxNewTokens is null or (>= 1 and <= 4096), nameof(MaxNewTokens), $"must be between 1 and 4096, got {MaxNewTokens}");
+        Check(!(FromScratch && DecoderModel is not null), nameof(FromScratch), "loads no checkpoint, so a decoder model cannot be given with it");
+    }
+
+    /// <summary>The tokens generated at most: <see cref="MaxNewTokens"/>, else <see cref="MaxTargetLength"/>.</summary>
+    internal int NewTokens => MaxNewTokens ?? MaxTargetLength;
+}

@@ -1,0 +1,112 @@
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Inference;
+using FineTune.Modeling;
+using FineTune.Runtime;
+using FineTune.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FineTune.Tasks;
+
+/// <summary>Options of a <see cref="TextGenerator"/>: where to run, and how to generate.</summary>
+public sealed record TextGeneratorOptions : PredictorOptions
+{
+    /// <summary>Source tokens per input; null: the length the model was trained with.</summary>
+    public int? MaxLength { get; init; }
+
+    /// <summary>How to generate (beams, length penalty, …); null: as the model was trained to (its finetune.json), else the defaults.</summary>
+    public Seq2SeqOptions? Generation { get; init; }
+}
+
+/// <summary>
+/// A fine-tuned encoder-decoder (translation, summarization) loaded from its folder: generates the target text of
+/// source texts, in batches, with greedy decoding or beam search.
+/// </summary>
+public sealed class TextGenerator : IDisposable
+{
+    /// <summary>The folder inside a saved model that holds the decoder's tokenizer when it is not the encoder's.</summary>
+    internal const string DecoderTokenizerFolder = "decoder_tokenizer";
+
+    private readonly EncoderDecoderModel _model;
+    private readonly Device _device;
+    private readonly Func<IDisposable?>? _precision;
+
+    private TextGenerator(string task, EncoderDecoderModel model, ITokenizer tokenizer, ITokenizer decoderTokenizer, Seq2SeqOptions generation,
+        int maxLength, int batchSize, Device device, Func<IDisposable?>? precision)
+    {
+        Task = task;
+        _model = model;
+        Tokenizer = tokenizer;
+        DecoderTokenizer = decoderTokenizer;
+        Generation = generation;
+        MaxLength = maxLength;
+        BatchSize = batchSize;
+        _device = device;
+        _precision = precision;
+    }
+
+    /// <summary>The task the model was fine-tuned for (translation, summarization).</summary>
+    public string Task { get; }
+
+    /// <summary>The encoder's tokenizer (of the sources).</summary>
+    public ITokenizer Tokenizer { get; }
+
+    /// <summary>The decoder's tokenizer (of the generated text).</summary>
+    public ITokenizer DecoderTokenizer { get; }
+
+    /// <summary>How it generates.</summary>
+    public Seq2SeqOptions Generation { get; set; }
+
+    /// <summary>Source tokens per input; longer sources are truncated.</summary>
+    public int MaxLength { get; set; }
+
+    public int BatchSize { get; set; }
+
+    /// <summary>Loads a fine-tuned encoder-decoder folder (a run's model/).</summary>
+    public static TextGenerator Load(string modelFolder, TextGeneratorOptions? options = null)
+    {
+        options ??= new TextGeneratorOptions();
+        var device = options.Setup();
+        modelFolder = ModelCatalog.Resolve(modelFolder);
+        if (!EncoderDecoderFolder.Holds(modelFolder))
+            throw new ModelLoadException("is not an encoder-decoder model (config.json's model_type is not \"encoder-decoder\"): fine-tune one with the translation or summarization task",
+                Path.Combine(modelFolder, "config.json"), "model_type");
+        var metadata = FineTuneMetadata.Load(modelFolder);
+        var task = metadata?.Task is { } name && TaskRegistry.Find(name) is Seq2SeqTask t ? t : (Seq2SeqTask)TaskRegistry.Get("translation");
+        var generation = options.Generation ?? task.SavedGeneration(metadata);
+        generation.Validate();
+        var model = EncoderDecoderFolder.Load(modelFolder, KernelOptions.Default, options.Load);
+        model.to(device);
+        model.eval();
+        var tokenizer = Tokenizers.FromFolder(modelFolder);
+        var decoderFolder = Path.Combine(modelFolder, DecoderTokenizerFolder);
+        var decoderTokenizer = Directory.Exists(decoderFolder) ? Tokenizers.FromFolder(decoderFolder) : tokenizer;
+        int limit = PredictionModels.MaxLength(model.Seq2SeqConfig.Encoder, tokenizer.ModelMaxLength);
+        int maxLength = Math.Min(options.MaxLength ?? (metadata?.MaxLength is int m && m > 0 ? m : limit), limit);
+        return new TextGenerator(task.Name, model, tokenizer, decoderTokenizer, generation, maxLength, options.BatchSize, device,
+            PrecisionScopes.For(options.Precision, device));
+    }
+
+    /// <summary>The generated text of one source.</summary>
+    public string Generate(string source) => Generate([source])[0];
+
+    /// <summary>The generated text of each source, in order.</summary>
+    public IReadOnlyList<string> Generate(IReadOnlyList<string> sources) => GenerateIds(sources, out _).Select(ids => GeneratedText.Decode(DecoderTokenizer, ids)).ToList();
+
+    /// <summary>The generated token ids of each source (decoder vocabulary, end-of-sequence excluded), and how many sources were truncated.</summary>
+    internal int[][] GenerateIds(IReadOnlyList<string> sources, out int truncated)
+    {
+        var features = Seq2SeqFeatures.Sources(sources, Tokenizer, MaxLength, out truncated);
+        return Seq2SeqGeneration.Run(_model, features, Seq2SeqTask.Settings(Generation), BatchSize, Tokenizer.PaddingTokenId, _device, _precision);
+    }
+
+    /// <summary>The model, for evaluation.</summary>
+    internal EncoderDecoderModel Model => _model;
+
+    internal Device Device => _device;
+
+    internal Func<IDisposable?>? Precision => _precision;
+
+    public void Dispose() => _model.Dispose();
+}

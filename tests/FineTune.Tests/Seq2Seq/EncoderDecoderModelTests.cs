@@ -1,0 +1,212 @@
+using FineTune.Checkpoints;
+using FineTune.Configuration;
+using FineTune.Modeling;
+using static TorchSharp.torch;
+
+namespace FineTune.Tests.Seq2Seq;
+
+/// <summary>
+/// The encoder-decoder on tiny configs (hidden 32, 2 layers): Hugging Face's EncoderDecoderModel key layout, causal
+/// decoding, generation with and without the key/value cache and batched over sources of different lengths, the
+/// folder saved and loaded back bit for bit, and warm starting from an encoder checkpoint.
+/// </summary>
+[Collection(SeededTestsCollection.Name)]
+public class EncoderDecoderModelTests
+{
+    internal static EncoderDecoderConfig Config(bool tie = false, int vocab = 100) => new()
+    {
+        Encoder = TestSupport.Tiny(vocab: vocab),
+        Decoder = EncoderDecoderConfig.AsDecoder(TestSupport.Tiny(vocab: vocab)),
+        DecoderStartTokenId = 1,
+        EosTokenId = 2,
+        PadTokenId = 0,
+        TieEncoderDecoder = tie,
+    };
+
+    internal static EncoderDecoderModel Model(bool tie = false, int seed = 7)
+    {
+        random.manual_seed(seed);
+        var model = new EncoderDecoderModel(Config(tie), KernelOptions.Default);
+        model.eval();
+        return model;
+    }
+
+    /// <summary>The same shape and the same values, bit for bit.</summary>
+    private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
+    private static IEnumerable<string> LayerKeys(string prefix, bool cross)
+    {
+        foreach (var block in cross ? new[] { "attention", "crossattention" } : ["attention"])
+        {
+            foreach (var p in new[] { "query", "key", "value" })
+                foreach (var t in new[] { "weight", "bias" }) yield return $"{prefix}.{block}.self.{p}.{t}";
+            foreach (var t in new[] { "dense.weight", "dense.bias", "LayerNorm.weight", "LayerNorm.bias" }) yield return $"{prefix}.{block}.output.{t}";
+        }
+        foreach (var t in new[] { "intermediate.dense.weight", "intermediate.dense.bias", "output.dense.weight", "output.dense.bias", "output.LayerNorm.weight", "output.LayerNorm.bias" })
+            yield return $"{prefix}.{t}";
+    }
+
+    private static IEnumerable<string> BertKeys(string prefix, bool cross) =>
+        new[] { "word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight", "LayerNorm.weight", "LayerNorm.bias" }
+            .Select(k => $"{prefix}.embeddings.{k}")
+            .Concat(Enumerable.Range(0, 2).SelectMany(i => LayerKeys($"{prefix}.encoder.layer.{i}", cross)));
+
+    private static readonly string[] HeadKeys =
+        ["decoder.cls.predictions.bias", "decoder.cls.predictions.transform.dense.weight", "decoder.cls.predictions.transform.dense.bias",
+         "decoder.cls.predictions.transform.LayerNorm.weight", "decoder.cls.predictions.transform.LayerNorm.bias"];
+
+    [Fact]
+    public void StateDictKeysAreHuggingFacesEncoderDecoderModels()
+    {
+        using var model = Model();
+        var expected = BertKeys("encoder", cross: false).Concat(BertKeys("decoder.bert", cross: true)).Concat(HeadKeys).Order(StringComparer.Ordinal);
+        Assert.Equal(expected, model.state_dict().Keys.Order(StringComparer.Ordinal));
+
+        // Shared weights: the encoder is the decoder's BERT, so only decoder.* exists (as Hugging Face saves a tied model).
+        using var tied = Model(tie: true);
+        Assert.Equal(BertKeys("decoder.bert", cross: true).Concat(HeadKeys).Order(StringComparer.Ordinal), tied.state_dict().Keys.Order(StringComparer.Ordinal));
+        Assert.Same(tied.Encoder, tied.Decoder.Bert);
+    }
+
+    [Fact]
+    public void NewWeightsStartAsHuggingFaceInitialisesThem()
+    {
+        using var model = Model();
+        var state = model.state_dict();
+        var query = state["decoder.bert.encoder.layer.0.crossattention.self.query.weight"];
+        // normal(0, 0.02) over 32 x 32 values: the sample deviation is within 15% of 0.02 (its own deviation is about 0.02 / sqrt(2 * 1024)).
+        Assert.InRange(query.std().item<float>(), 0.017, 0.023);
+        Assert.Equal(0f, state["decoder.bert.encoder.layer.0.crossattention.self.query.bias"].abs().max().item<float>());
+        Assert.Equal(1f, state["decoder.bert.encoder.layer.0.crossattention.output.LayerNorm.weight"].min().item<float>());
+        Assert.Equal(0f, state["decoder.cls.predictions.bias"].abs().max().item<float>());
+        Assert.Equal(0f, state["decoder.bert.embeddings.word_embeddings.weight"][0].abs().max().item<float>());   // the padding row
+    }
+
+    [Fact]
+    public void LaterDecoderTokensDoNotChangeEarlierLogits()
+    {
+        using var model = Model();
+        using var _ = no_grad();
+        var (src, mask) = TestSupport.Batch(100, [9, 5], seed: 3);
+        using var encoded = model.Encode(new ModelInput(src, mask));
+        using var full = model.DecodeStep(tensor(new long[] { 1, 5, 6, 7, 1, 8, 9, 10 }).view(2, 4), 0, encoded, mask, null);   // [2, 4, V]
+        using var changed = model.DecodeStep(tensor(new long[] { 1, 5, 60, 70, 1, 8, 90, 11 }).view(2, 4), 0, encoded, mask, null);
+        // Positions 0 and 1 see the same tokens in both: the same logits (the same sums, in the same order).
+        Assert.True(Same(full[.., ..2], changed[.., ..2]));
+        Assert.False(Same(full[.., 2], changed[.., 2]));
+    }
+
+    [Fact]
+    public void CachedStepsGiveTheLogitsOfTheWholePrefix()
+    {
+        using var model = Model();
+        using var _ = no_grad();
+        var (src, mask) = TestSupport.Batch(100, [9, 5], seed: 3);
+        using var encoded = model.Encode(new ModelInput(src, mask));
+        var tokens = new long[] { 1, 5, 6, 7, 1, 8, 9, 10 };
+        using var full = model.DecodeStep(tensor(tokens).view(2, 4), 0, encoded, mask, null);                      // [2, 4, V]
+        using var cache = model.NewCache();
+        for (int t = 0; t < 4; t++)
+        {
+            using var step = model.DecodeStep(tensor(new[] { tokens[t], tokens[4 + t] }).view(2, 1), t, encoded, mask, cache);   // [2, 1, V]
+            // The same values up to the order of the sums (shapes differ, so the products block differently): within
+            // 2·n·u of the largest logit, n = 96 the longest sum (the fused Q/K/V projection's 3H).
+            double error = (step[.., 0] - full[.., t]).abs().max().item<float>();
+            double scale = full[.., t].abs().max().item<float>();
+            Assert.True(error <= TestSupport.SumOrderBound(3 * 32) * scale, $"step {t}: {error} vs scale {scale}");
+        }
+        Assert.Equal(4, cache.Length);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void GenerationWithAndWithoutTheCacheGivesTheSameTokens(int beams)
+    {
+        using var model = Model();
+        var (src, mask) = TestSupport.Batch(100, [9, 5, 12], seed: 4);
+        var settings = new GenerationSettings(beams, MaxNewTokens: 8, NoRepeatNgramSize: 2);
+        List<int[]> cached, uncached;
+        using (inference_mode())
+        {
+            cached = SequenceGenerator.Generate(model, src, mask, settings);
+            uncached = SequenceGenerator.Generate(model, src, mask, settings with { UseCache = false });
+        }
+        Assert.Equal(cached, uncached);
+        Assert.All(cached, c => Assert.InRange(c.Length, 1, 8));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void BatchedGenerationEqualsOneSourceAtATime(int beams)
+    {
+        using var model = Model();
+        var (src, mask) = TestSupport.Batch(100, [9, 5, 12], seed: 4);
+        var settings = new GenerationSettings(beams, MaxNewTokens: 8);
+        using var _ = inference_mode();
+        var batched = SequenceGenerator.Generate(model, src, mask, settings);
+        for (int i = 0; i < 3; i++)
+        {
+            int length = (int)mask[i].sum().item<long>();
+            var alone = SequenceGenerator.Generate(model, src[i..(i + 1), ..length], mask[i..(i + 1), ..length], settings);
+            Assert.Equal(batched[i], alone[0]);
+        }
+    }
+
+    [Fact]
+    public void NoRepeatNgramBansTheTokensThatWouldRepeatAnNgram()
+    {
+        Assert.Equal([6], SequenceGenerator.BannedTokens([1, 5, 6, 7, 5], 2).Order());
+        Assert.Equal([7], SequenceGenerator.BannedTokens([1, 5, 6, 7, 5, 6], 3).Order());
+        Assert.Empty(SequenceGenerator.BannedTokens([1, 5, 6, 7], 2));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SavedFolderLoadsBackBitIdentical(bool tie)
+    {
+        using var dir = new TestSupport.TempDir();
+        using var model = Model(tie);
+        ModelFolder.Save(model, dir.File("model"));
+        using var loaded = EncoderDecoderFolder.Load(dir.File("model"), KernelOptions.Default, new ModelLoadOptions());
+        var saved = model.state_dict();
+        var back = loaded.state_dict();
+        Assert.Equal(saved.Keys.Order(StringComparer.Ordinal), back.Keys.Order(StringComparer.Ordinal));
+        foreach (var (key, value) in saved)
+            Assert.True(Same(value, back[key]), key);
+        Assert.Equal(model.Seq2SeqConfig.ToJson(), loaded.Seq2SeqConfig.ToJson());
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.File("model/config.json")))!;
+        Assert.Equal("encoder-decoder", (string?)json["model_type"]);
+        Assert.Equal(1, (int)json["decoder_start_token_id"]!);
+        Assert.Equal(0, (int)json["pad_token_id"]!);
+        Assert.Equal(tie, (bool)json["tie_encoder_decoder"]!);
+        Assert.True((bool)json["decoder"]!["is_decoder"]!);
+        Assert.True((bool)json["decoder"]!["add_cross_attention"]!);
+    }
+
+    [Fact]
+    public void WarmStartLoadsTheEncoderCheckpointIntoBothHalves()
+    {
+        var folder = TinyModelFolder.Shared;
+        var encoderConfig = ModelFolder.LoadConfig(folder);
+        var config = new EncoderDecoderConfig
+        {
+            Encoder = encoderConfig, Decoder = EncoderDecoderConfig.AsDecoder(encoderConfig), DecoderStartTokenId = 101, EosTokenId = 102, PadTokenId = 0,
+        };
+        random.manual_seed(1);
+        var (model, report) = EncoderDecoderFolder.WarmStart(folder, folder, config, KernelOptions.Default, new ModelLoadOptions(), fromScratch: false);
+        using var _ = model;
+        var checkpoint = WeightFiles.Load(folder);
+        var state = model.state_dict();
+        foreach (var (key, value) in checkpoint)
+        {
+            Assert.True(Same(state["encoder." + key], value), "encoder." + key);
+            Assert.True(Same(state["decoder.bert." + key], value), "decoder.bert." + key);
+        }
+        var fresh = state.Keys.Where(k => k.Contains(".crossattention.") || k.StartsWith("decoder.cls.", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
+        Assert.Equal(fresh, report.NewlyInitialized.Order(StringComparer.Ordinal));
+        Assert.Equal(2 * checkpoint.Count, report.LoadedCount);
+    }
+}

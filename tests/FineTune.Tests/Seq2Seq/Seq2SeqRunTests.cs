@@ -1,0 +1,226 @@
+using System.IO.Compression;
+using System.Text.Json.Nodes;
+using FineTune.Configuration;
+using FineTune.Data;
+using FineTune.Tasks;
+using FineTune.Tests.Data;
+using FineTune.Text;
+using nietras.SeparatedValues;
+
+namespace FineTune.Tests.Seq2Seq;
+
+/// <summary>
+/// Translation and summarization runs with a tiny encoder (TinyModelFolder, the real all-MiniLM-L6-v2 tokenizer) on
+/// real slices of Multi30k and AG News: the run folder, the saved model generating what the run wrote, exact resume,
+/// and every bad input one clear error.
+/// </summary>
+[Collection(SeededTestsCollection.Name)]
+public class Seq2SeqRunTests
+{
+    /// <summary>The first <paramref name="lines"/> lines of a Multi30k file as a gzip file named <paramref name="name"/>.</summary>
+    private static string Slice(string dir, string source, string name, int lines, int skip = 0)
+    {
+        var path = Path.Combine(dir, name);
+        using var file = File.Create(path);
+        using var gzip = new GZipStream(file, CompressionLevel.Fastest);
+        using var writer = new StreamWriter(gzip);
+        foreach (var line in ParallelText.ReadLines(SharedData.File("multi30k", source)).Skip(skip).Take(lines)) writer.Write(line + "\n");
+        return path;
+    }
+
+    private static FineTuneRequest Translation(TestSupport.TempDir dir, int train = 48, Seq2SeqOptions? options = null)
+    {
+        // The held-out pairs' target sides, found by the names of the training pair's.
+        Slice(dir.Path, "val.en.gz", "dev.en.gz", 12, skip: 100);
+        Slice(dir.Path, "test_2016_flickr.en.gz", "test.en.gz", 12);
+        return TranslationRequest(dir, train, options);
+    }
+
+    private static FineTuneRequest TranslationRequest(TestSupport.TempDir dir, int train, Seq2SeqOptions? options) => new()
+    {
+        Model = TinyModelFolder.Shared,
+        Task = "translation",
+        Data = new DatasetFiles("", Slice(dir.Path, "val.de.gz", "dev.de.gz", 12, skip: 100), Slice(dir.Path, "test_2016_flickr.de.gz", "test.de.gz", 12)),
+        TaskOptions = (options ?? new Seq2SeqOptions()) with
+        {
+            SourceFile = Slice(dir.Path, "val.de.gz", "train.de.gz", train),
+            TargetFile = Slice(dir.Path, "val.en.gz", "train.en.gz", train),
+            NumBeams = 2,
+            MaxNewTokens = 6,
+        },
+        Training = new TrainingOptions { MaxSteps = 4, BatchSize = 16, EvalBatchSize = 16, MaxLength = 48, LearningRate = 1e-3, EvalSteps = 4, EvalStrategy = IntervalKind.Steps, SaveStrategy = IntervalKind.Steps, SaveSteps = 2, SaveTotalLimit = 0 },
+        OutputDirectory = dir.File("run"),
+    };
+
+    [Fact]
+    public void TranslationRunOnParallelFilesWritesTheRunAndTheSavedModelGeneratesTheSame()
+    {
+        using var dir = new TestSupport.TempDir();
+        var messages = new List<string>();
+        var result = FineTuner.Train(Translation(dir) with { Info = messages.Add });
+        Assert.Equal(48, result.Summary["train"]!.Count);
+        Assert.Equal(12, result.Summary["validation"]!.Count);   // dev.de.gz with dev.en.gz, found by the training pair's naming
+        foreach (var key in new[] { "bleu", "chrf", "bleu_lc", "chrf_lc", "gen_len", "loss" })
+            Assert.True(result.Test!.ContainsKey(key), key);
+        Assert.InRange(result.Test!["gen_len"], 1, 6);
+        Assert.Contains(messages, m => m.Contains("tokens per text") && m.Contains("unknown tokens"));
+        Assert.Contains(messages, m => m.Contains("decoder.bert.encoder.layer.0.crossattention.self.query.weight"));
+
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(result.ModelDirectory, "config.json")))!;
+        Assert.Equal("encoder-decoder", (string?)config["model_type"]);
+        Assert.Equal("EncoderDecoderModel", (string?)config["architectures"]![0]);
+        Assert.Equal("translation", FineTuner.DetectTask(result.ModelDirectory));
+        var finetune = JsonNode.Parse(File.ReadAllText(Path.Combine(result.ModelDirectory, "finetune.json")))!;
+        Assert.Equal(2, (int)finetune["num_beams"]!);
+
+        // The saved model, loaded on its own, generates what the run wrote for the test set.
+        var rows = Sep.Reader(o => o with { Unescape = true }).FromFile(Path.Combine(result.OutputDirectory, "predictions-test.csv"))
+            .Enumerate(r => (Source: r["source"].ToString(), Generated: r["generated"].ToString())).ToList();
+        Assert.Equal(12, rows.Count);
+        using var generator = TextGenerator.Load(result.ModelDirectory);
+        Assert.Equal(48, generator.MaxLength);
+        Assert.Equal(2, generator.Generation.NumBeams);
+        Assert.Equal(rows.Select(r => r.Generated), generator.Generate(rows.Select(r => r.Source).ToList()));
+
+        // finetune predict: one generated text per line of a .txt file.
+        var input = dir.File("sources.txt");
+        File.WriteAllLines(input, rows.Take(3).Select(r => r.Source));
+        var outcome = FineTuner.Predict(new PredictRequest { Model = result.ModelDirectory, Input = input, Output = dir.File("out.csv") });
+        Assert.Equal(3, outcome.Inputs);
+        var predicted = Sep.Reader(o => o with { Unescape = true }).FromFile(dir.File("out.csv")).Enumerate(r => r["generated"].ToString()).ToList();
+        Assert.Equal(rows.Take(3).Select(r => r.Generated), predicted);
+
+        // finetune evaluate on the parallel test files: the run's test metrics.
+        var evaluation = FineTuner.Evaluate(new EvaluateRequest
+        {
+            Model = result.ModelDirectory, Data = dir.File("test.de.gz"), TaskOptions = new Seq2SeqOptions { TargetFile = dir.File("test.en.gz"), NumBeams = 2, MaxNewTokens = 6 },
+            OutputDirectory = dir.File("eval"),
+        });
+        Assert.Equal(result.Test["bleu"], evaluation.Metrics["bleu"], 9);
+        Assert.Equal(result.Test["chrf"], evaluation.Metrics["chrf"], 9);
+    }
+
+    [Fact]
+    public void ResumingFromACheckpointEndsWithTheSameWeights()
+    {
+        using var dir = new TestSupport.TempDir();
+        // No held-out data: the weights are what is compared.
+        var request = Translation(dir, train: 32) with { Data = new DatasetFiles(""), Training = Translation(dir).Training with { EvalStrategy = IntervalKind.No } };
+        var full = FineTuner.Train(request);
+        var checkpoint = Path.Combine(full.OutputDirectory, "checkpoints", "checkpoint-000002");
+        var resumed = FineTuner.Train(request with { OutputDirectory = dir.File("resumed"), ResumeFrom = checkpoint });
+        Assert.Equal(File.ReadAllBytes(Path.Combine(full.ModelDirectory, "model.safetensors")), File.ReadAllBytes(Path.Combine(resumed.ModelDirectory, "model.safetensors")));
+    }
+
+    [Fact]
+    public void SummarizationRunOnAgNewsReportsRougeAndTheLeadBaseline()
+    {
+        using var dir = new TestSupport.TempDir();
+        // AG News: class, title, description; the first 120 rows, 20 held out for test and 20 for validation.
+        var data = dir.File("ag.csv");
+        File.WriteAllLines(data, File.ReadLines(SharedData.File("ag_news", "test.csv")).Take(120));
+        var messages = new List<string>();
+        var result = FineTuner.Train(new FineTuneRequest
+        {
+            Model = TinyModelFolder.Shared,
+            Task = "summarization",
+            Data = new DatasetFiles(data),
+            Dataset = new DatasetOptions { DataFile = new DataFileOptions { HasHeader = false, ColumnNames = ["class", "title", "description"] }, ValidationFraction = 1.0 / 6, TestFraction = 1.0 / 6 },
+            TaskOptions = new Seq2SeqOptions { SourceColumn = "description", TargetColumn = "title", MaxTargetLength = 8, NumBeams = 1, MaxNewTokens = 5 },
+            Training = new TrainingOptions { MaxSteps = 2, BatchSize = 16, MaxLength = 64, SaveStrategy = IntervalKind.No },
+            OutputDirectory = dir.File("run"),
+            Info = messages.Add,
+        });
+        Assert.Equal(20, result.Summary["test"]!.Count);
+        foreach (var key in new[] { "rouge1", "rouge2", "rougeLsum", "gen_len", "lead_k", "lead_rouge1", "lead_rouge2", "lead_rougeLsum" })
+            Assert.True(result.Test!.ContainsKey(key), key);
+        Assert.InRange(result.Test!["lead_rouge1"], 0.05, 1);
+        Assert.Contains(messages, m => m.Contains("train targets are longer than 8 tokens and were truncated (Seq2SeqOptions.MaxTargetLength)"));
+    }
+
+    [Fact]
+    public void ParallelFilesOfDifferentLengthsAreOneErrorNamingBoth()
+    {
+        using var dir = new TestSupport.TempDir();
+        var request = Translation(dir);
+        var options = (Seq2SeqOptions)request.TaskOptions!;
+        var shorter = Slice(dir.Path, "val.en.gz", "short.en.gz", 47);
+        var e = Assert.Throws<DataException>(() => FineTuner.Train(request with { TaskOptions = options with { TargetFile = shorter } }));
+        Assert.Contains($"{options.SourceFile} has 48 lines and {shorter} has 47", e.Message);
+        Assert.False(Directory.Exists(request.OutputDirectory));
+    }
+
+    [Fact]
+    public void AnEmptySourceOrTargetIsAnErrorNamingFileRowAndColumn()
+    {
+        using var dir = new TestSupport.TempDir();
+        var csv = dir.File("pairs.csv");
+        File.WriteAllText(csv, "source,target\nein Hund,a dog\nzwei Katzen,\nein Haus,a house\n");
+        var request = new FineTuneRequest
+        {
+            Model = TinyModelFolder.Shared, Task = "translation", Data = new DatasetFiles(csv), OutputDirectory = dir.File("run"),
+        };
+        var e = Assert.Throws<DataException>(() => FineTuner.Train(request));
+        Assert.Equal($"{csv}:3: column 'target': the target is empty", e.Message);
+        File.WriteAllText(csv, "source,target\nein Hund,a dog\n\"  \",a cat\n");
+        e = Assert.Throws<DataException>(() => FineTuner.Train(request));
+        Assert.Equal($"{csv}:3: column 'source': the source is empty", e.Message);
+
+        var source = dir.File("a.de");
+        var target = dir.File("a.en");
+        File.WriteAllText(source, "ein Hund\nzwei Katzen\n");
+        File.WriteAllText(target, "a dog\n\n");
+        e = Assert.Throws<DataException>(() => FineTuner.Train(request with { Data = new DatasetFiles(""), TaskOptions = new Seq2SeqOptions { SourceFile = source, TargetFile = target } }));
+        Assert.Equal($"{target}:2: the target line is empty", e.Message);
+        Assert.False(Directory.Exists(request.OutputDirectory));
+    }
+
+    [Fact]
+    public void SharingWeightsBetweenModelsOfDifferentVocabulariesIsAnOptionError()
+    {
+        using var dir = new TestSupport.TempDir();
+        // A tiny BERT with a 40-token vocabulary of its own as the decoder.
+        var vocab = new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" }.Concat("abcdefghijklmnopqrstuvwxyz".Select(c => c.ToString())).Concat(["the", "a", "dog", "cat", "man", "house", "##s", "."]).ToArray();
+        var decoderFolder = dir.File("small-vocab");
+        var tokenizer = WordPieceTokenizer.FromVocab(new StringReader(string.Join("\n", vocab)), null, "small vocab.txt");
+        using (var encoder = TestSupport.Create(TestSupport.Tiny(vocab: vocab.Length), "similarity"))
+            FineTune.Checkpoints.ModelFolder.Save(encoder, decoderFolder, tokenizer.Save);
+        var request = Translation(dir);
+        var options = (Seq2SeqOptions)request.TaskOptions!;
+        var e = Assert.Throws<OptionException>(() => FineTuner.Train(request with { TaskOptions = options with { DecoderModel = decoderFolder, TieEncoderDecoder = true } }));
+        Assert.Equal("Seq2SeqOptions.TieEncoderDecoder", e.Option);
+        Assert.Contains("30522 tokens", e.Message);
+        Assert.Contains($"{decoderFolder}: {vocab.Length} tokens", e.Message);
+
+        // Without sharing, a decoder with its own vocabulary trains, and the saved model keeps its tokenizer.
+        var result = FineTuner.Train(request with
+        {
+            TaskOptions = options with { DecoderModel = decoderFolder },
+            Training = request.Training with { MaxSteps = 1, EvalStrategy = IntervalKind.No, SaveStrategy = IntervalKind.No },
+        });
+        Assert.True(File.Exists(Path.Combine(result.ModelDirectory, "decoder_tokenizer", "vocab.txt")));
+        using var generator = TextGenerator.Load(result.ModelDirectory);
+        Assert.Equal(vocab.Length, generator.DecoderTokenizer.VocabSize);
+        Assert.Equal(30522, generator.Tokenizer.VocabSize);
+    }
+
+    [Fact]
+    public void HeldOutTargetFilesAreNamedAfterTheTrainingPair()
+    {
+        Assert.Equal(Path.Combine("d", "val.en.gz"), ParallelText.Counterpart(Path.Combine("d", "val.de.gz"), "train.de.gz", "train.en.gz"));
+        Assert.Equal("test_2016_flickr.en.gz", ParallelText.Counterpart("test_2016_flickr.de.gz", "x/train.de.gz", "y/train.en.gz"));
+        Assert.Equal("news.tgt", ParallelText.Counterpart("news.src", "train.src", "train.tgt"));
+        Assert.Null(ParallelText.Counterpart("val.fr.gz", "train.de.gz", "train.en.gz"));
+    }
+}
+
+public class GeneratedTextTests
+{
+    [Theory]
+    [InlineData("a man ' s t - shirt ( red ) .", "a man's t-shirt (red) .")]
+    [InlineData("they don ' t know : it costs $ 5 , or 50 %", "they don't know: it costs $5 , or 50%")]
+    [InlineData("he said \" hello there \" twice", "he said \"hello there\" twice")]
+    [InlineData("a 3 - year - old child", "a 3-year-old child")]
+    [InlineData("a man - and a dog", "a man-and a dog")]
+    public void DecodedTextIsJoinedAsWritten(string decoded, string expected) => Assert.Equal(expected, FineTune.Tasks.GeneratedText.Join(decoded));
+}
