@@ -280,8 +280,7 @@ internal static partial class RunPlots
         var plot = NewPlot($"Reliability: {split} (ECE {ece}, {calibration.Bins.Count} bins)", "confidence (probability of the predicted class)", "accuracy", integerSteps: false);
         var diagonal = plot.Add.Line(0, 0, 1, 1);
         diagonal.LineColor = Grey;
-        diagonal.LinePattern = LinePattern.Dashed;
-        diagonal.LineWidth = 1.5f;
+        diagonal.LineWidth = 1.5f;   // solid: Skia's SVG backend drops dash patterns (and says so on stderr)
         diagonal.LegendText = "perfect calibration";
         var palette = new ScottPlot.Palettes.Category10();
         var bars = calibration.Bins.Where(b => b.Count > 0)
@@ -337,7 +336,7 @@ internal static partial class RunPlots
     private static void MarkBestStep(Plot plot, RunRecord record)
     {
         if (record.BestStep is not { } step) return;
-        var line = plot.Add.VerticalLine(step, 1.5f, Grey, LinePattern.Dotted);
+        var line = plot.Add.VerticalLine(step, 1.5f, Grey, LinePattern.Solid);   // solid: Skia's SVG backend drops dot patterns too
         line.LegendText = $"best model (step {step.ToString(CultureInfo.InvariantCulture)})";
     }
 
