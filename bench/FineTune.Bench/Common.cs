@@ -116,6 +116,19 @@ internal static class Machine
         return -1;
     }
 
+    /// <summary>Minor page faults of this process so far (/proc/self/stat, field 10); -1 when unknown.</summary>
+    public static long MinorFaults()
+    {
+        try
+        {
+            var stat = File.ReadAllText("/proc/self/stat");
+            // The fields after the command name (which is in parentheses and may hold spaces).
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[7], CultureInfo.InvariantCulture);
+        }
+        catch (IOException) { return -1; }
+    }
+
     /// <summary>The 1-, 5- and 15-minute load averages (/proc/loadavg).</summary>
     public static string LoadAverage()
     {

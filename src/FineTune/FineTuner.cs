@@ -238,7 +238,7 @@ public static partial class FineTuner
         var device = TorchRuntime.ParseDevice(request.Device);
         if (ranks.Size > 1 && device.type != DeviceType.CPU)
             throw new OptionException("FineTuneRequest.Device", $"distributed training runs on the CPU (the ranks exchange gradients in CPU memory), got {request.Device}");
-        // Auto trains in bf16 where that is faster (AMX) and evaluates in fp32, as the saved model predicts by default;
+        // Auto trains in bf16 where that is faster (AMX, AVX512-BF16) and evaluates in fp32, as the saved model predicts by default;
         // an explicit precision is used for both.
         var evaluationPrecision = training.Precision == Precision.Auto ? Precision.Fp32 : training.Precision;
         training = training with { Precision = PrecisionScopes.Resolve(training.Precision, device) };

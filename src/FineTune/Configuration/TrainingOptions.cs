@@ -8,7 +8,8 @@ public enum IntervalKind { Epoch, Steps, No }
 
 /// <summary>
 /// Arithmetic precision of the forward and backward passes; weights and optimizer state stay fp32. Auto is bf16 on a
-/// CPU with AMX (measured about twice as fast at the same accuracy, docs/performance.md) and fp32 elsewhere. Int8 runs
+/// CPU with bf16 dot-product instructions — AMX, or AVX512-BF16 without AMX (training steps measured about 2× and
+/// 2.6–3.2× as fast at the same accuracy, docs/performance.md) — and fp32 elsewhere. Int8 runs
 /// an export folder's quantized model (prediction and evaluation).
 /// </summary>
 public enum Precision

@@ -84,15 +84,22 @@ internal static class PrecisionScopes
     };
 
     /// <summary>
-    /// The concrete precision of <see cref="Precision.Auto"/> on a device: bf16 on a CPU with AMX
-    /// (bf16 matrix products in hardware: training steps about twice as fast, the same dev-set accuracy on SST-2 and
-    /// STS-B), fp32 on other CPUs (bf16 there is emulated or converted, and slower) and on GPUs (not measured).
+    /// The concrete precision of <see cref="Precision.Auto"/> on a device: on a CPU, <see cref="ForCpu"/> of its
+    /// features; fp32 on GPUs (not measured).
     /// </summary>
     public static Precision Resolve(Precision precision, Device device) => precision switch
     {
-        Precision.Auto => device.type == DeviceType.CPU && CpuFeatures.HasAmxBf16
-            ? Precision.Bf16
-            : Precision.Fp32,
+        Precision.Auto => device.type == DeviceType.CPU ? ForCpu(CpuFeatures.HasAmxBf16, CpuFeatures.HasAvx512Bf16) : Precision.Fp32,
         _ => precision,
     };
+
+    /// <summary>
+    /// What <see cref="Precision.Auto"/> trains in on a CPU, by the bf16 instructions it has and what bf16 was measured
+    /// to buy there (docs/performance.md, "Precision by CPU feature"): with AMX (Intel Sapphire Rapids) bf16 — a
+    /// training step at 32 × 128 about 2× faster, SST-2 and STS-B dev sets within half a point of fp32; with
+    /// AVX512-BF16 and no AMX (AMD EPYC, Zen 4) bf16 — the step 2.6–3.2× faster, SST-2 and STS-B as in fp32; with
+    /// neither, fp32 (no bf16 dot-product instructions for oneDNN to use; not measured).
+    /// </summary>
+    internal static Precision ForCpu(bool amxBf16, bool avx512Bf16) =>
+        amxBf16 || avx512Bf16 ? Precision.Bf16 : Precision.Fp32;
 }

@@ -26,6 +26,7 @@ public static partial class NativeEnvironment
     {
         foreach (var (name, value) in Defaults)
             SetIfUnset(name, value);
+        NativeMemory.TuneGlibc();
     }
 
     /// <summary>Sets a variable in the native environment (and .NET's) unless it is already set.</summary>

@@ -108,6 +108,7 @@ internal sealed class Trainer
         _model.train();
         foreach (var c in _callbacks) c.OnTrainBegin(state, totalSteps);
         var window = new LogWindow();
+        var heap = GlibcHeapGuard.ForThisProcess();
         bool stop = state.GlobalStep >= totalSteps;
         for (int epoch = state.Epoch; epoch < epochs && !stop; epoch++)
         {
@@ -161,6 +162,7 @@ internal sealed class Trainer
                     optimizer.Step();
                     window.AddStep(gradNorm, lr, examples);
                 }
+                heap?.AfterStep();
                 batchIndex = groupEnd;
                 state.GlobalStep++;
                 state.BatchInEpoch = batchIndex;

@@ -40,10 +40,17 @@ public class AutocastTests
         Assert.True(w.weight!.grad!.abs().sum().item<float>() > 0);
     }
 
+    [Theory]
+    [InlineData(true, true, FineTune.Configuration.Precision.Bf16)]   // Sapphire Rapids and later: AMX
+    [InlineData(false, true, FineTune.Configuration.Precision.Bf16)]  // AVX512-BF16 without AMX (Zen 4, Cooper Lake)
+    [InlineData(false, false, FineTune.Configuration.Precision.Fp32)] // neither: bf16 products are converted or emulated
+    public void AutoFollowsTheCpusBf16Instructions(bool amx, bool avx512Bf16, FineTune.Configuration.Precision expected) =>
+        Assert.Equal(expected, PrecisionScopes.ForCpu(amx, avx512Bf16));
+
     [Fact]
-    public void AutoIsBf16OnlyOnACpuWithAmx()
+    public void AutoResolvesForThisCpuAndExplicitPrecisionsStay()
     {
-        var expected = FineTune.Runtime.CpuFeatures.HasAmxBf16 ? FineTune.Configuration.Precision.Bf16 : FineTune.Configuration.Precision.Fp32;
+        var expected = PrecisionScopes.ForCpu(FineTune.Runtime.CpuFeatures.HasAmxBf16, FineTune.Runtime.CpuFeatures.HasAvx512Bf16);
         Assert.Equal(expected, PrecisionScopes.Resolve(FineTune.Configuration.Precision.Auto, CPU));
         Assert.Equal(FineTune.Configuration.Precision.Fp32, PrecisionScopes.Resolve(FineTune.Configuration.Precision.Fp32, CPU));
         Assert.Equal(FineTune.Configuration.Precision.Bf16, PrecisionScopes.Resolve(FineTune.Configuration.Precision.Bf16, CPU));
