@@ -14,6 +14,8 @@ var scenarios = new Dictionary<string, (Action<BenchArgs> Run, string Help)>
     ["optimizer"] = (OptimizerScenario.Run, "[--reps 15 --threads N]"),
     ["inference"] = (InferenceScenario.Run, "--batch 32 --seq 128 --vs-onnxruntime [--precision fp32,bf16 --reps 9 --threads N]"),
     ["onnx"] = (OnnxExportScenario.Run, "--export DIR [--onnx fp32,int8 --shapes 1x24,32x128 --reps 21 --threads 2 --sst2 dev.tsv --conll eng.testb]"),
+    ["serve"] = (ServeScenario.Run, "--model DIR [--backend auto|torchsharp|onnxruntime --precision fp32|int8 --concurrency 1,8,64 --requests 300,1000,2000 (per round) --rounds 3 --threads 2 --max-wait-ms 5 --max-batch-requests 64 --forward-batch-size 8 --offline-batch 8,32,64 --sst2 dev.tsv --warmup 200]"),
+    ["serve-child"] = (ServeScenario.Child, "(internal: the server of serve)"),
     ["memory"] = (MemoryScenario.Run, "[--steps 100 --batch 32 --seq 128 --precision fp32 --lengths fixed|varied --rounds 1 --lockstep --allocators glibc,glibc-untuned,glibc-trim,glibc-mmap,tcmalloc,mallopt:arena=2:mmap=4M:trim=64M:pad=16M:maps=N:guard=256M,env:NAME=VALUE+NAME=VALUE --threads N]"),
     ["memory-child"] = (MemoryScenario.Child, "(internal: one allocator's run)"),
     ["threads"] = (ThreadsScenario.Run, "[--policies PASSIVE,ACTIVE --counts 1,2 --batch 32 --seq 64 --rounds 2 --precision fp32]"),

@@ -1,8 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using FineTune.Text;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace FineTune.Onnx;
 
@@ -32,117 +29,62 @@ public sealed record OnnxPredictorOptions
 }
 
 /// <summary>
-/// An export folder (finetune export) opened for inference: config.json with FineTune's metadata, the tokenizer
-/// (tokenizer.json), and an ONNX Runtime session whose inputs and outputs are checked against the metadata.
+/// An export folder (finetune export) opened for inference (<see cref="Inference.ExportFolder"/>: config.json with
+/// FineTune's metadata, the tokenizer, the checked ONNX Runtime session), with the predictors' batch size and input length.
 /// </summary>
 internal sealed class ExportedModel : IDisposable
 {
-    private readonly InferenceSession _session;
-    private readonly bool _tokenTypes;
+    private readonly Inference.ExportFolder _export;
 
-    private ExportedModel(string folder, JsonObject config, JsonObject metadata, ITokenizer tokenizer, InferenceSession session, int batchSize, int maxLength)
+    private ExportedModel(Inference.ExportFolder export, int batchSize, int maxLength)
     {
-        Folder = folder;
-        Config = config;
-        Metadata = metadata;
-        Tokenizer = tokenizer;
-        _session = session;
-        _tokenTypes = session.InputMetadata.ContainsKey("token_type_ids");
+        _export = export;
         BatchSize = batchSize;
         MaxLength = maxLength;
     }
 
-    public string Folder { get; }
-    public JsonObject Config { get; }
-    public JsonObject Metadata { get; }
-    public ITokenizer Tokenizer { get; }
+    public string Folder => _export.Folder;
+    public JsonObject Config => _export.Config;
+    public JsonObject Metadata => _export.Metadata;
+    public ITokenizer Tokenizer => _export.Tokenizer;
     public int BatchSize { get; }
     public int MaxLength { get; }
 
     /// <summary>The task the model was fine-tuned for (feature-extraction for a bare encoder).</summary>
-    public string Task => Text(Metadata["task"]) ?? "";
+    public string Task => _export.Task;
 
     /// <summary>The most tokens the model takes (its positions, and the tokenizer's model_max_length).</summary>
-    public int Limit { get; private init; }
+    public int Limit => _export.Limit;
 
     /// <summary>Whether a folder is an export (it has onnx/model.onnx).</summary>
-    public static bool IsExport(string folder) => File.Exists(Path.Combine(folder, "onnx", "model.onnx"));
+    public static bool IsExport(string folder) => Inference.ExportFolder.IsExport(folder);
 
     public static ExportedModel Open(string folder, OnnxPredictorOptions options, params string[] tasks)
     {
         ArgumentNullException.ThrowIfNull(folder);
         if (options.BatchSize < 1) throw new OptionException("OnnxPredictorOptions.BatchSize", $"must be at least 1, got {options.BatchSize}");
-        if (!Directory.Exists(folder)) throw new ModelLoadException("the export folder does not exist", folder);
-        var configPath = Path.Combine(folder, "config.json");
-        if (!File.Exists(configPath)) throw new ModelLoadException("is not an export folder (no config.json); give the output of finetune export", folder);
-        JsonObject config;
-        try { config = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject ?? throw new ModelLoadException("must hold a JSON object", configPath); }
-        catch (JsonException e) { throw new ModelLoadException($"not valid JSON: {e.Message}", configPath, inner: e); }
-        var metadata = config["finetune"] as JsonObject
-            ?? throw new ModelLoadException("has no \"finetune\" metadata: not a folder written by finetune export", configPath, "finetune");
-        var task = Text(metadata["task"]) ?? throw new ModelLoadException("names no task", configPath, "finetune.task");
-        if (tasks.Length > 0 && !tasks.Contains(task))
-            throw new ModelLoadException($"holds a {task} model, not a {string.Join(" or ", tasks)} one", configPath, "finetune.task");
-        var tokenizerPath = Path.Combine(folder, "tokenizer.json");
-        if (!File.Exists(tokenizerPath))
-            throw new ModelLoadException("tokenizer.json not found: an export folder carries its tokenizer (export the model again)", tokenizerPath);
-        var tokenizer = Tokenizers.FromFolder(folder);
-        var file = Path.Combine(folder, "onnx", options.Precision == OnnxPrecision.Int8 ? "model_quantized.onnx" : "model.onnx");
-        if (!File.Exists(file))
-            throw new ModelLoadException(options.Precision == OnnxPrecision.Int8 ? "not found: export with int8 quantization for it" : "not found", file);
-        var session = new InferenceSession(file, SessionOptions(options.Threads));
+        var export = Inference.ExportFolder.Open(folder, options.Precision == OnnxPrecision.Int8, options.Threads, tasks);
         try
         {
-            Check(session.InputMetadata.Keys, metadata["inputs"], file, configPath, "inputs");
-            Check(session.OutputMetadata.Keys, metadata["outputs"], file, configPath, "outputs");
-            int limit = Number(metadata["model_max_length"]) ?? 512;
-            if (tokenizer.ModelMaxLength is int m) limit = Math.Min(limit, m);
-            int maxLength = options.MaxLength ?? Number(metadata["max_length"]) ?? limit;
-            maxLength = Math.Min(maxLength, limit);
+            int maxLength = Math.Min(options.MaxLength ?? export.TrainedMaxLength ?? export.Limit, export.Limit);
             if (maxLength < 3) throw new OptionException("OnnxPredictorOptions.MaxLength", $"must be at least 3, got {maxLength}");
-            return new ExportedModel(folder, config, metadata, tokenizer, session, options.BatchSize, maxLength) { Limit = limit };
+            return new ExportedModel(export, options.BatchSize, maxLength);
         }
         catch
         {
-            session.Dispose();
+            export.Dispose();
             throw;
         }
     }
 
-    internal static SessionOptions SessionOptions(int? threads)
-    {
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (threads is int t)
-        {
-            if (t < 1) throw new OptionException("OnnxPredictorOptions.Threads", $"must be at least 1, got {t}");
-            options.IntraOpNumThreads = t;
-            options.InterOpNumThreads = 1;
-        }
-        return options;
-    }
-
-    private static void Check(IEnumerable<string> graph, JsonNode? declared, string file, string configPath, string what)
-    {
-        var names = declared is JsonArray a ? a.Select(Text).ToList() : null;
-        if (names is null || !graph.SequenceEqual(names))
-            throw new ModelLoadException(
-                $"the graph's {what} ({string.Join(", ", graph)}) do not match config.json's finetune.{what} ({(names is null ? "none" : string.Join(", ", names))}): the files belong to different exports",
-                file);
-    }
-
     /// <summary>The labels in id order (config.json's id2label), or null.</summary>
-    public IReadOnlyList<string>? Labels()
-    {
-        if (Config["id2label"] is not JsonObject map) return null;
-        return Enumerable.Range(0, map.Count).Select(i => Text(map[i.ToString(System.Globalization.CultureInfo.InvariantCulture)])
-            ?? throw new ModelLoadException($"id2label has no label {i}", Path.Combine(Folder, "config.json"), "id2label")).ToList();
-    }
+    public IReadOnlyList<string>? Labels() => _export.Labels();
 
-    internal static string? Text(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+    internal static string? Text(JsonNode? node) => Inference.ExportFolder.Text(node);
 
-    internal static int? Number(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? v.GetValue<int>() : null;
+    internal static int? Number(JsonNode? node) => Inference.ExportFolder.Number(node);
 
-    internal static double? Real(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? v.GetValue<double>() : null;
+    internal static double? Real(JsonNode? node) => Inference.ExportFolder.Real(node);
 
     /// <summary>
     /// Runs the model over token sequences in batches of similar length (longest first), each padded to its longest;
@@ -169,16 +111,10 @@ internal sealed class ExportedModel : IDisposable
                     mask[r * t + j] = 1;
                 }
             }
-            var feeds = new List<NamedOnnxValue>
-            {
-                NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(ids, [b, t])),
-                NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(mask, [b, t])),
-            };
-            if (_tokenTypes) feeds.Add(NamedOnnxValue.CreateFromTensor("token_type_ids", new DenseTensor<long>(types, [b, t])));
-            using var results = _session.Run(feeds);
-            onBatch(indices, t, results.ToDictionary(r => r.Name, r => r.AsTensor<float>().ToArray()));
+            var outputs = _export.Run(ids, mask, types, b, t);
+            onBatch(indices, t, outputs.ToDictionary(o => o.Key, o => o.Value.Values));
         }
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose() => _export.Dispose();
 }

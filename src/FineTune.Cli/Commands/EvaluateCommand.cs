@@ -14,7 +14,7 @@ internal static class EvaluateCommand
     {
         var data = new DataOptions();
         var taskOptions = new TaskOptionFlags(prediction: true);
-        var model = new Option<string>("--model", "-m") { Description = "The fine-tuned model folder (RUN/model).", Required = true }.NotEmpty();
+        var model = new Option<string>("--model", "-m") { Description = "The fine-tuned model folder (RUN/model), or an export folder (finetune export; runs on ONNX Runtime).", Required = true }.NotEmpty();
         var file = new Option<string>("--data") { Description = "A labelled file like the training data: the same columns; NER: CoNLL columns or JSONL; QA: SQuAD JSON or JSONL with answers.", Required = true }.NotEmpty();
         FlagNames.Register("EvaluateRequest.Data", file.Name);
         var output = new Option<string?>("--output", "-o") { Description = "A folder for metrics.json and predictions.csv (QA: also predictions.json) (optional)." }.NotEmpty();
@@ -54,8 +54,8 @@ internal sealed class SavedModelOptions
     public Option<int> BatchSize { get; } = new Option<int>("--batch-size") { Description = "Model inputs per forward pass (texts; NER: sentences; QA: windows).", DefaultValueFactory = _ => 64 }.Range(1, 1 << 20);
     public Option<int?> MaxLength { get; } = new Option<int?>("--max-length") { Description = "Tokens per input (default: the length the model was trained with, so the scores match the run's; NER prediction cuts longer texts at word boundaries; QA: per window)." }.Range(8, 8192);
     public Option<string> Device { get; } = new Option<string>("--device") { Description = "cpu, or cuda / cuda:N with a CUDA build of libtorch.", DefaultValueFactory = _ => "cpu" }.NotEmpty();
-    public Option<int?> Threads { get; } = new Option<int?>("--threads") { Description = "CPU threads for libtorch." }.Range(1, 4096);
-    public Option<string> Precision { get; } = new Option<string>("--precision") { Description = "fp32 or bf16 (faster on CPUs with AMX).", DefaultValueFactory = _ => "fp32" }.OneOf("fp32", "bf16");
+    public Option<int?> Threads { get; } = new Option<int?>("--threads") { Description = "CPU threads for libtorch (or ONNX Runtime, for an export folder)." }.Range(1, 4096);
+    public Option<string> Precision { get; } = new Option<string>("--precision") { Description = "fp32, bf16 (faster on CPUs with AMX), or int8 (an export folder's quantized model).", DefaultValueFactory = _ => "fp32" }.OneOf("fp32", "bf16", "int8");
 
     public IEnumerable<Option> All => [BatchSize, MaxLength, Device, Threads, Precision];
 

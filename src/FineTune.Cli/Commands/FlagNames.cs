@@ -14,6 +14,9 @@ internal static class FlagNames
         ["EntityPredictorOptions.MaxLength"] = "--max-length",
         ["AnswerPredictorOptions.MaxLength"] = "--max-length",
         ["PredictorOptions.BatchSize"] = "--batch-size",
+        ["PredictorOptions.Precision"] = "--precision",
+        ["PredictorOptions.Device"] = "--device",
+        ["PredictorOptions.Threads"] = "--threads",
         ["TorchRuntime.Threads"] = "--threads",
         ["TorchRuntime.Device"] = "--device",
     };

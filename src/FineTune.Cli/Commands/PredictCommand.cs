@@ -10,7 +10,7 @@ internal static class PredictCommand
         var data = new DataOptions();
         var taskOptions = new TaskOptionFlags(prediction: true);
         var saved = new SavedModelOptions();
-        var model = new Option<string>("--model", "-m") { Description = "The fine-tuned model folder (RUN/model).", Required = true }.NotEmpty();
+        var model = new Option<string>("--model", "-m") { Description = "The fine-tuned model folder (RUN/model), or an export folder (finetune export; runs on ONNX Runtime).", Required = true }.NotEmpty();
         var input = new Option<string>("--input", "-i") { Description = "Texts to predict: CSV, TSV, JSONL, Parquet, or .txt with one text per line; QA: also SQuAD JSON.", Required = true }.NotEmpty();
         var output = new Option<string>("--output", "-o") { Description = "Where to write the predictions: .csv or .jsonl.", Required = true }.NotEmpty();
         FlagNames.Register("PredictRequest.Output", "--output");

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
 namespace FineTune.Checkpoints;
@@ -40,12 +41,30 @@ internal sealed record FineTuneMetadata
     public void Save(string folder) =>
         File.WriteAllText(Path.Combine(folder, FileName), JsonSerializer.Serialize(this, s_json) + "\n");
 
-    /// <summary>The metadata of a model folder, or null when it has none (a model not written by FineTune).</summary>
+    /// <summary>
+    /// The metadata of a model folder (finetune.json), or of an export folder (config.json's "finetune" object, which
+    /// holds the same keys); null when it has none (a model not written by FineTune).
+    /// </summary>
     public static FineTuneMetadata? Load(string folder)
     {
         var path = Path.Combine(folder, FileName);
-        if (!File.Exists(path)) return null;
+        if (!File.Exists(path)) return FromExportConfig(folder);
         try { return JsonSerializer.Deserialize<FineTuneMetadata>(File.ReadAllText(path), s_json); }
         catch (JsonException e) { throw new ModelLoadException($"not valid: {e.Message}", path, inner: e); }
+    }
+
+    /// <summary>config.json's "finetune" object of an export folder (a catalog model's has no max_length), or null.</summary>
+    private static FineTuneMetadata? FromExportConfig(string folder)
+    {
+        var path = Path.Combine(folder, "config.json");
+        if (!File.Exists(path)) return null;
+        try
+        {
+            if (JsonNode.Parse(File.ReadAllText(path)) is not JsonObject config || config["finetune"] is not JsonObject ours) return null;
+            var copy = JsonNode.Parse(ours.ToJsonString())!.AsObject();
+            if (copy["max_length"] is null) copy.Remove("max_length");
+            return copy.Deserialize<FineTuneMetadata>(s_json);
+        }
+        catch (JsonException e) { throw new ModelLoadException($"not valid: {e.Message}", path, "finetune", e); }
     }
 }

@@ -9,9 +9,18 @@ public enum IntervalKind { Epoch, Steps, No }
 /// <summary>
 /// Arithmetic precision of the forward and backward passes; weights and optimizer state stay fp32. Auto is bf16 on a
 /// CPU with bf16 dot-product instructions — AMX, or AVX512-BF16 without AMX (training steps measured about 2× and
-/// 2.6–3.2× as fast at the same accuracy, docs/performance.md) — and fp32 elsewhere.
+/// 2.6–3.2× as fast at the same accuracy, docs/performance.md) — and fp32 elsewhere. Int8 runs
+/// an export folder's quantized model (prediction and evaluation).
 /// </summary>
-public enum Precision { Fp32, Bf16, Auto }
+public enum Precision
+{
+    Fp32,
+    Bf16,
+    Auto,
+
+    /// <summary>An export folder's int8 model (finetune export with int8 quantization): prediction and evaluation only.</summary>
+    Int8,
+}
 
 /// <summary>
 /// The hyperparameters of a fine-tuning run that every task shares (a task's own settings, such as its loss, are in
@@ -75,6 +84,7 @@ public sealed record TrainingOptions
         Check(MaxSteps >= 0, nameof(MaxSteps), "must not be negative");
         Check(BatchSize > 0, nameof(BatchSize), "must be positive");
         Check(EvalBatchSize > 0, nameof(EvalBatchSize), "must be positive");
+        Check(Precision != Precision.Int8, nameof(Precision), "int8 is an export's quantized model, for prediction and evaluation; train in fp32, bf16 or auto");
         Check(LearningRate > 0 && LearningRate < 1, nameof(LearningRate), $"must be in (0, 1), got {LearningRate}");
         Check(WeightDecay >= 0, nameof(WeightDecay), "must not be negative");
         Check(AdamBeta1 is >= 0 and < 1, nameof(AdamBeta1), "must be in [0, 1)");

@@ -19,7 +19,7 @@ internal static class ModelBatches
     /// <paramref name="onBatch"/> with each batch's feature indices, features and output, inside the batch's dispose scope
     /// (its tensors go with it).
     /// </summary>
-    public static void Run<TFeature>(TaskModel model, IReadOnlyList<TFeature> features, int[] order, int batchSize,
+    public static void Run<TFeature>(IForwardModel model, IReadOnlyList<TFeature> features, int[] order, int batchSize,
         Func<IReadOnlyList<TFeature>, Device, ModelInput> collate, Device device, Func<IDisposable?>? precisionScope,
         Action<int[], List<TFeature>, ModelOutput> onBatch)
     {
@@ -32,7 +32,7 @@ internal static class ModelBatches
             var input = collate(batch, device);
             ModelOutput output;
             using (precisionScope?.Invoke())
-                output = model.call(input);
+                output = model.Forward(input);
             onBatch(indices, batch, output);
         }
     }
@@ -41,23 +41,15 @@ internal static class ModelBatches
     /// <see cref="Run"/> with the model in evaluation mode (dropout off), its mode restored after. Inside
     /// <see cref="ShardedEvaluation.Use"/> the ranks of a data-parallel run share the batches.
     /// </summary>
-    public static void Evaluate<TFeature>(TaskModel model, IReadOnlyList<TFeature> features, int[] order, int batchSize,
+    public static void Evaluate<TFeature>(IForwardModel model, IReadOnlyList<TFeature> features, int[] order, int batchSize,
         Func<IReadOnlyList<TFeature>, Device, ModelInput> collate, Device device, Func<IDisposable?>? precisionScope,
         Action<int[], List<TFeature>, ModelOutput> onBatch)
     {
-        bool wasTraining = model.training;
-        model.eval();
-        try
-        {
-            if (ShardedEvaluation.Current is { Size: > 1 } ranks)
-                ShardedEvaluation.Run(ranks, model, features, order, batchSize, collate, device, precisionScope, onBatch);
-            else
-                Run(model, features, order, batchSize, collate, device, precisionScope, onBatch);
-        }
-        finally
-        {
-            model.train(wasTraining);
-        }
+        using var _ = model.EvaluationMode();
+        if (ShardedEvaluation.Current is { Size: > 1 } ranks)
+            ShardedEvaluation.Run(ranks, model, features, order, batchSize, collate, device, precisionScope, onBatch);
+        else
+            Run(model, features, order, batchSize, collate, device, precisionScope, onBatch);
     }
 }
 

@@ -32,7 +32,7 @@ internal static class ShardedEvaluation
         public void Dispose() => restore();
     }
 
-    public static void Run<TFeature>(ICommunicator ranks, TaskModel model, IReadOnlyList<TFeature> features, int[] order, int batchSize,
+    public static void Run<TFeature>(ICommunicator ranks, IForwardModel model, IReadOnlyList<TFeature> features, int[] order, int batchSize,
         Func<IReadOnlyList<TFeature>, Device, ModelInput> collate, Device device, Func<IDisposable?>? precisionScope,
         Action<int[], List<TFeature>, ModelOutput> onBatch)
     {
@@ -53,7 +53,7 @@ internal static class ShardedEvaluation
                 var input = collate(myBatch.Select(i => features[i]).ToList(), device);
                 ModelOutput output;
                 using (precisionScope?.Invoke())
-                    output = model.call(input);
+                    output = model.Forward(input);
                 mine = OutputBytes.Write(output);
             }
             var outputs = ranks.AllGather(mine, $"the evaluation outputs of examples {roundStart}-{Math.Min(order.Length, roundStart + round) - 1}");

@@ -95,6 +95,20 @@ internal static class PredictionModels
         return model;
     }
 
+    /// <summary>
+    /// A fine-tuned model for evaluation and prediction: an export folder's graph run by ONNX Runtime (its int8 model
+    /// with <see cref="Precision.Int8"/>, with <paramref name="threads"/> threads), or a model folder loaded as
+    /// <see cref="Load"/> loads it. Int8 needs an export folder.
+    /// </summary>
+    public static IForwardModel Open(string modelFolder, string taskName, Func<EncoderConfig, TaskModel> create, Device device, ModelLoadOptions? load,
+        Precision precision, int? threads, Func<EncoderConfig, EncoderConfig>? configure = null)
+    {
+        if (ExportFolder.IsExport(modelFolder)) return ExportedTaskModel.Open(modelFolder, device, precision, threads, taskName);
+        if (precision == Precision.Int8)
+            throw new OptionException("PredictorOptions.Precision", $"int8 runs the quantized model of an export folder, and {modelFolder} is a model folder: export it with int8 quantization and give the export folder");
+        return Load(modelFolder, taskName, create, device, load, configure);
+    }
+
     /// <summary>The tokens a model takes at most: its positions (less RoBERTa's offset) and the tokenizer's model_max_length.</summary>
     public static int MaxLength(EncoderConfig config, int? tokenizerMaxLength)
     {
@@ -107,7 +121,7 @@ internal static class PredictionModels
 internal static class BatchedForward
 {
     /// <summary>Calls <paramref name="onBatch"/> with each batch's feature indices and the model's logits as fp32 on the CPU.</summary>
-    public static void Run<TFeature>(TaskModel model, IReadOnlyList<TFeature> features, int batchSize, int padId, Device device,
+    public static void Run<TFeature>(IForwardModel model, IReadOnlyList<TFeature> features, int batchSize, int padId, Device device,
         Func<IDisposable?>? precisionScope, Action<int[], Tensor> onBatch) where TFeature : Feature
     {
         var order = ModelBatches.LongestFirst(features, f => f.Length);

@@ -10,17 +10,23 @@ namespace FineTune.Inference;
 
 /// <summary>
 /// Sentence embeddings from an encoder (a catalog model, a similarity fine-tune, or any HF BERT-family folder): the
-/// hidden states mean-pooled over real tokens, optionally L2-normalised, as sentence-transformers computes them.
+/// hidden states mean-pooled over real tokens, optionally L2-normalised, as sentence-transformers computes them. An
+/// export folder of a similarity or feature-extraction model (finetune export) gives its graph's sentence_embedding,
+/// run by ONNX Runtime.
 /// </summary>
 public sealed class SentenceEmbedder : IDisposable
 {
-    private readonly TransformerEncoder _encoder;
+    private readonly Func<ModelInput, Tensor> _embed;
+    private readonly IDisposable _model;
     private readonly Device _device;
     private readonly Func<IDisposable?>? _precision;
 
-    private SentenceEmbedder(TransformerEncoder encoder, ITokenizer tokenizer, Device device, Func<IDisposable?>? precision, int maxLength)
+    private SentenceEmbedder(Func<ModelInput, Tensor> embed, IDisposable model, int dimension, ITokenizer tokenizer, Device device,
+        Func<IDisposable?>? precision, int maxLength)
     {
-        _encoder = encoder;
+        _embed = embed;
+        _model = model;
+        Dimension = dimension;
         Tokenizer = tokenizer;
         _device = device;
         _precision = precision;
@@ -28,24 +34,38 @@ public sealed class SentenceEmbedder : IDisposable
     }
 
     public ITokenizer Tokenizer { get; }
-    public int Dimension => _encoder.Config.HiddenSize;
+    public int Dimension { get; }
     public int MaxLength { get; set; }
     public int BatchSize { get; set; } = 64;
 
-    /// <summary>Loads an encoder folder or catalog model; <paramref name="threads"/> sets libtorch's CPU threads (null: one per processor).</summary>
+    /// <summary>
+    /// Loads an encoder folder or catalog model, or an export folder (fp32, or int8 with <see cref="Precision.Int8"/>);
+    /// <paramref name="threads"/> sets the CPU threads (null: one per processor).
+    /// </summary>
     public static SentenceEmbedder Load(string modelOrCatalogName, string device = "cpu", Precision precision = Precision.Fp32, int? threads = null)
     {
         TorchRuntime.SetThreads(threads);
         var folder = ModelCatalog.Resolve(modelOrCatalogName);
-        var (encoder, _) = ModelFolder.LoadEncoder(folder);
         var dev = TorchRuntime.ParseDevice(device);
+        var tokenizer = Tokenizers.FromFolder(folder);
+        if (ExportFolder.IsExport(folder))
+        {
+            var export = ExportedTaskModel.Open(folder, dev, precision, threads, "similarity", "feature-extraction");
+            return new SentenceEmbedder(input => export.Forward(input).Logits, export, export.Config.HiddenSize, tokenizer, dev, null,
+                DefaultMaxLength(folder, export.Config, tokenizer));
+        }
+        if (precision == Precision.Int8)
+            throw new OptionException("PredictorOptions.Precision", $"int8 runs the quantized model of an export folder, and {folder} is a model folder: export it with int8 quantization and give the export folder");
+        var (encoder, _) = ModelFolder.LoadEncoder(folder);
         encoder.to(dev);
         encoder.eval();
-        var tokenizer = Tokenizers.FromFolder(folder);
-        int limit = ModelFamilies.Of(encoder.Config).MaxSequenceLength(encoder.Config);
-        int maxLength = FineTuneMetadata.Load(folder)?.MaxLength is > 0 and var m ? m : Math.Min(tokenizer.ModelMaxLength ?? 512, limit);
-        return new SentenceEmbedder(encoder, tokenizer, dev, PrecisionScopes.For(precision, dev), maxLength);
+        return new SentenceEmbedder(input => ForSentenceEmbedding.MeanPool(encoder.call(input).LastHiddenState, input.AttentionMask), encoder,
+            encoder.Config.HiddenSize, tokenizer, dev, PrecisionScopes.For(precision, dev), DefaultMaxLength(folder, encoder.Config, tokenizer));
     }
+
+    /// <summary>The length the model was trained with, else what the model and its tokenizer take (at most 512 without a tokenizer limit).</summary>
+    private static int DefaultMaxLength(string folder, EncoderConfig config, ITokenizer tokenizer) =>
+        FineTuneMetadata.Load(folder)?.MaxLength is > 0 and var m ? m : Math.Min(tokenizer.ModelMaxLength ?? 512, ModelFamilies.Of(config).MaxSequenceLength(config));
 
     /// <summary>One vector per text, in input order; unit length when <paramref name="normalize"/>.</summary>
     public float[][] Embed(IReadOnlyList<string> texts, bool normalize = false)
@@ -62,7 +82,7 @@ public sealed class SentenceEmbedder : IDisposable
             var input = InputPadding.Collate(indices.Select(i => features[i]).ToList(), Tokenizer.PaddingTokenId, _device);
             Tensor pooled;
             using (_precision?.Invoke())
-                pooled = ForSentenceEmbedding.MeanPool(_encoder.call(input).LastHiddenState, input.AttentionMask);
+                pooled = _embed(input);
             pooled = pooled.to(ScalarType.Float32);
             if (normalize) pooled = nn.functional.normalize(pooled, p: 2, dim: 1);
             var flat = pooled.cpu().data<float>().ToArray();
@@ -81,5 +101,5 @@ public sealed class SentenceEmbedder : IDisposable
         return dot;
     }
 
-    public void Dispose() => _encoder.Dispose();
+    public void Dispose() => _model.Dispose();
 }

@@ -400,7 +400,7 @@ internal sealed class BertPooler : Module<Tensor, Tensor>
 
 /// <summary>
 /// BERT's encoder architecture, which BERT, MiniLM, RoBERTa, XLM-R and ELECTRA share: embeddings (positions counted
-/// from <paramref name="positionOffset"/>: padding_idx + 1 for RoBERTa and XLM-R; with ELECTRA's projection when
+/// from the position offset: padding_idx + 1 for RoBERTa and XLM-R; with ELECTRA's projection when
 /// embedding_size differs from hidden_size), the layers, and the pooler when asked for.
 /// </summary>
 internal sealed class BertModel : TransformerEncoder

@@ -8,8 +8,22 @@ namespace FineTune.Modeling;
 /// encoder is registered under its family's base-model prefix (bert, roberta, distilbert, electra), so state-dict
 /// keys equal the checkpoint's. The task that builds the model sets its <see cref="Loss"/>.
 /// </summary>
-internal abstract class TaskModel : nn.Module<ModelInput, ModelOutput>
+internal abstract class TaskModel : nn.Module<ModelInput, ModelOutput>, IForwardModel
 {
+    ModelOutput IForwardModel.Forward(ModelInput input) => call(input);
+
+    IDisposable IForwardModel.EvaluationMode()
+    {
+        bool wasTraining = training;
+        eval();
+        return new ModeRestorer(this, wasTraining);
+    }
+
+    private sealed class ModeRestorer(TaskModel model, bool training) : IDisposable
+    {
+        public void Dispose() => model.train(training);
+    }
+
     // The encoder is held by each subclass in a field named after the base-model prefix (TorchSharp registers
     // every Module field of the class hierarchy under its field name, so the base class must not hold one).
     private protected TaskModel(string name, EncoderConfig config) : base(name)

@@ -120,9 +120,14 @@ internal sealed class ForSentenceEmbedding : TaskModel
     {
         var embeddings = MeanPool(Encoder.call(input).LastHiddenState, input.AttentionMask);   // [N, H]
         if (!input.PairedRows) return new ModelOutput(embeddings);
+        return Output(PairCosines(embeddings), input.Labels);
+    }
+
+    /// <summary>The cosine of each pair of paired rows (rows [0, B) against rows [B, 2B)): [2B, H] -> [B].</summary>
+    public static Tensor PairCosines(Tensor embeddings)
+    {
         long b = embeddings.shape[0] / 2;
-        var cosine = functional.cosine_similarity(embeddings[..(int)b], embeddings[(int)b..], 1);  // [B, H] x [B, H] -> [B]
-        return Output(cosine, input.Labels);
+        return functional.cosine_similarity(embeddings[..(int)b], embeddings[(int)b..], 1);    // [B, H] x [B, H] -> [B]
     }
 
     /// <summary>Mean of the hidden states over tokens whose mask is 1: [B, T, H], [B, T] -> [B, H].</summary>

@@ -1,6 +1,6 @@
 namespace FineTune.Reports;
 
-/// <summary>What <see cref="RunReport.Write"/> produced.</summary>
+/// <summary>What RunReport.Write produced.</summary>
 /// <param name="ReportPath">report.html, or null when it could not be written (see <paramref name="Warnings"/>).</param>
 /// <param name="PlotFiles">The PNG and SVG files written under plots/.</param>
 /// <param name="Warnings">Problems that did not stop the report (a plot that could not be drawn, a file that could not be written).</param>

@@ -108,11 +108,35 @@ internal abstract class FineTuneTask(string name, string title, string descripti
         throw new ModelLoadException($"holds a {Name} model, which has no prediction head to explain (explanations are for classification, " +
             "multi-label, regression, token-classification and question-answering models)", Path.Combine(model.Model, "config.json"));
 
-    /// <summary>A fine-tuned model of this task for prediction, on <paramref name="device"/>, in eval mode (its head must be trained).</summary>
+    /// <summary>The loss a saved model of the task reports in evaluation: the task's loss with its default options.</summary>
+    public virtual ILossFunction EvaluationLoss => new CrossEntropyLoss();
+
+    /// <summary>
+    /// A fine-tuned model of this task for prediction, on <paramref name="device"/>, in eval mode (its head must be
+    /// trained), with <see cref="EvaluationLoss"/>.
+    /// </summary>
     public TaskModel LoadForPrediction(string folder, Device device, ModelLoadOptions? load)
     {
         load ??= new ModelLoadOptions();
-        return PredictionModels.Load(folder, Name, c => CreateModel(c, KernelOptions.Default), device, load, c => HeadConfig(folder, c, null, load).Config);
+        return PredictionModels.Load(folder, Name, CreateForPrediction, device, load, c => HeadConfig(folder, c, null, load).Config);
+    }
+
+    private TaskModel CreateForPrediction(EncoderConfig config)
+    {
+        var model = CreateModel(config, KernelOptions.Default);
+        model.Loss = EvaluationLoss;
+        return model;
+    }
+
+    /// <summary>
+    /// A fine-tuned model of this task for evaluation and prediction: a model folder as <see cref="LoadForPrediction"/>
+    /// loads it, or an export folder's graph run by ONNX Runtime (fp32, or int8 with <see cref="Precision.Int8"/>).
+    /// </summary>
+    public IForwardModel OpenForPrediction(string folder, Device device, ModelLoadOptions? load, Precision precision, int? threads)
+    {
+        load ??= new ModelLoadOptions();
+        return PredictionModels.Open(folder, Name, CreateForPrediction, device, load, precision, threads,
+            c => HeadConfig(folder, c, null, load).Config);
     }
 
     /// <summary>Whether the task's options name its training data (a pair of parallel files), so that no training file is needed.</summary>

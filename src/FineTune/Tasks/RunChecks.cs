@@ -16,7 +16,7 @@ internal static class RunChecks
     /// <summary>Above this share of [UNK] tokens the run warns.</summary>
     public const double UnknownTokenWarning = 0.05;
 
-    /// <summary>Above this share of [UNK] tokens the run stops (unless <see cref="DatasetOptions.AllowUnknownTokens"/>).</summary>
+    /// <summary>Above this share of [UNK] tokens the run stops (unless <see cref="Data.DatasetOptions.AllowUnknownTokens"/>).</summary>
     public const double UnknownTokenError = 0.5;
 
     /// <summary>

@@ -43,6 +43,8 @@ internal sealed class MultiLabelTask() : SequenceTask<MultiLabelOptions>(
 
     protected override ILossFunction Loss(MultiLabelOptions options, TextDataset dataset) => new BceWithLogitsLoss();
 
+    public override ILossFunction EvaluationLoss => new BceWithLogitsLoss();
+
     protected override double Threshold(MultiLabelOptions options) => options.Threshold ?? MultiLabelOptions.DefaultThreshold;
 
     private const string ThresholdKey = "threshold";

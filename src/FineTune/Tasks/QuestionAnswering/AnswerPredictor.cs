@@ -50,7 +50,7 @@ public sealed record AnswerPredictorOptions : PredictorOptions
 /// </summary>
 public sealed class AnswerPredictor : IDisposable
 {
-    private readonly TaskModel _model;
+    private readonly IForwardModel _model;
     private readonly ITokenizer _tokenizer;
     private readonly Device _device;
     private readonly AnswerPredictorOptions _options;
@@ -58,7 +58,7 @@ public sealed class AnswerPredictor : IDisposable
     private readonly int _maxLength;
     private readonly Func<IDisposable?>? _precision;
 
-    private AnswerPredictor(TaskModel model, ITokenizer tokenizer, Device device, AnswerPredictorOptions options, int maxLength)
+    private AnswerPredictor(IForwardModel model, ITokenizer tokenizer, Device device, AnswerPredictorOptions options, int maxLength)
     {
         _model = model;
         _tokenizer = tokenizer;
@@ -69,7 +69,10 @@ public sealed class AnswerPredictor : IDisposable
         _precision = PrecisionScopes.For(options.Precision, device);
     }
 
-    /// <summary>Loads a question-answering model folder (config.json, weights, tokenizer files).</summary>
+    /// <summary>
+    /// Loads a question-answering model folder (config.json, weights, tokenizer files), or an export folder of one
+    /// (finetune export) run by ONNX Runtime.
+    /// </summary>
     public static AnswerPredictor Load(string modelFolder, AnswerPredictorOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(modelFolder);
@@ -89,7 +92,7 @@ public sealed class AnswerPredictor : IDisposable
             throw new OptionException("QuestionAnsweringOptions.DocStride", $"{options.DocStride}: must be at least 0 and less than the {requested} tokens of a window (AnswerPredictorOptions.MaxLength)");
         var device = options.Setup();
         var tokenizer = Tokenizers.FromFolder(modelFolder);
-        var model = TaskRegistry.Get("question-answering").LoadForPrediction(modelFolder, device, options.Load);
+        var model = TaskRegistry.Get("question-answering").OpenForPrediction(modelFolder, device, options.Load, options.Precision, options.Threads);
         int limit = PredictionModels.MaxLength(model.Config, tokenizer.ModelMaxLength);
         int maxLength = Math.Min(requested, limit);
         if (options.DocStride!.Value >= maxLength)
@@ -220,7 +223,7 @@ public sealed class AnswerPredictor : IDisposable
                 .ToList();
             return new ExplainedInput(q.Row, q.Example.Question, q.Example.Context, encoding, _ => (best.IsEmpty ? "no answer" : best.Text, targets));
         });
-        return TaskExplanations.Run(request, input, "Question answering", _model, _tokenizer.PaddingTokenId, _device, inputs);
+        return TaskExplanations.Run(request, input, "Question answering", ExportedTaskModel.Differentiable(_model), _tokenizer.PaddingTokenId, _device, inputs);
     }
 
     public void Dispose() => _model.Dispose();

@@ -33,7 +33,7 @@ internal sealed class QuestionAnsweringEvaluator(IReadOnlyList<QaExample> exampl
     public IValidationSet AsValidation(IReadOnlyList<WindowFeature> features) => new ValidationSet<WindowFeature>(features, [.. SquadMetrics.Names, MetricNames.Loss], (m, f, d) => Run(m, f, d, keepPredictions: false).Metrics);
 
     /// <summary>Evaluates and, with <paramref name="keepPredictions"/>, keeps every question's answer (in question order).</summary>
-    public QuestionAnsweringEvaluation Run(TaskModel model, IReadOnlyList<WindowFeature> features, Device device, bool keepPredictions)
+    public QuestionAnsweringEvaluation Run(IForwardModel model, IReadOnlyList<WindowFeature> features, Device device, bool keepPredictions)
     {
         var squad = new SquadMetrics();
         var predictions = keepPredictions ? new List<AnswerPrediction>() : null;

@@ -36,6 +36,8 @@ internal sealed class RegressionTask() : SequenceTask<RegressionOptions>(
     public override Tensor LabelTensor(IReadOnlyList<LabelTarget> targets, Device device) => SequenceFeatures.Values(targets, device);
 
     protected override ILossFunction Loss(RegressionOptions options, TextDataset dataset) => new RegressionLoss(options.RegressionLoss);
+
+    public override ILossFunction EvaluationLoss => new RegressionLoss(new RegressionOptions().RegressionLoss);
 }
 
 /// <summary>

@@ -27,7 +27,7 @@ internal sealed record SequenceEvaluation(
 internal sealed record SliceSpec<TFeature>(string Column, string Metric, Func<TFeature, string> Of);
 
 /// <summary>
-/// How a sequence task reads its head's outputs, one row of <see cref="Width"/> values per example: the metrics it
+/// How a sequence task reads its head's outputs, one row of values per example (its width): the metrics it
 /// accumulates, the prediction it makes, how a prediction is written and reported. Each sequence task has one.
 /// </summary>
 internal abstract class SequenceReadout
@@ -87,7 +87,7 @@ internal sealed class SequenceEvaluator<TFeature>(SequenceReadout readout, Func<
     Func<TFeature, int> length, Func<TFeature, LabelTarget?> label, int batchSize, Func<IDisposable?>? precisionScope)
     where TFeature : Feature
 {
-    public SequenceEvaluation Evaluate(TaskModel model, IReadOnlyList<TFeature> features, Device device, bool keepPredictions = false,
+    public SequenceEvaluation Evaluate(IForwardModel model, IReadOnlyList<TFeature> features, Device device, bool keepPredictions = false,
         SliceSpec<TFeature>? slices = null)
     {
         var accumulator = readout.NewAccumulator();

@@ -25,14 +25,14 @@ public sealed record TextPrediction(string? Label, IReadOnlyList<string>? Labels
 /// </summary>
 public sealed class TextClassifier : IDisposable
 {
-    private readonly TaskModel _model;
+    private readonly IForwardModel _model;
     private readonly SequenceTaskBase _task;
     private readonly Device _device;
     private readonly Func<IDisposable?>? _precision;
     private SequenceReadout _readout;
     private double _threshold;
 
-    private TextClassifier(SequenceTaskBase task, TaskModel model, ITokenizer tokenizer, LabelMap? labels, Device device, Func<IDisposable?>? precision,
+    private TextClassifier(SequenceTaskBase task, IForwardModel model, ITokenizer tokenizer, LabelMap? labels, Device device, Func<IDisposable?>? precision,
         double threshold, double temperature)
     {
         _task = task;
@@ -77,15 +77,23 @@ public sealed class TextClassifier : IDisposable
 
     internal SequenceReadout Readout => _readout;
 
-    /// <summary>Loads a model folder written by `finetune train` (or any Hugging Face sequence-classification folder).</summary>
-    public static TextClassifier Load(string modelFolder, string device = "cpu", Precision precision = Precision.Fp32, ModelLoadOptions? options = null)
+    /// <summary>
+    /// Loads a model folder written by `finetune train` (or any Hugging Face sequence-classification folder), or an export
+    /// folder (finetune export) run by ONNX Runtime, fp32 or, with <see cref="Precision.Int8"/>, int8.
+    /// </summary>
+    /// <param name="modelFolder">The model or export folder.</param>
+    /// <param name="device">cpu, cuda or cuda:N (an export folder: cpu).</param>
+    /// <param name="precision">fp32, bf16 autocast, or int8 (an export folder's quantized model).</param>
+    /// <param name="options">How weight files may be read.</param>
+    /// <param name="threads">CPU threads (null: one per processor).</param>
+    public static TextClassifier Load(string modelFolder, string device = "cpu", Precision precision = Precision.Fp32, ModelLoadOptions? options = null, int? threads = null)
     {
         var folder = ModelCatalog.Resolve(modelFolder);
         var task = TaskRegistry.DetectOrThrow(folder);
         if (task is not SequenceTaskBase sequence)
             throw new ModelLoadException($"is a {task.Name} model; this API predicts sequence classification and regression",
                 Path.Combine(folder, "config.json"), "architectures");
-        return Load(sequence, new SavedModelRequest { Model = folder, Device = device, Precision = precision, Load = options ?? new() });
+        return Load(sequence, new SavedModelRequest { Model = folder, Device = device, Precision = precision, Load = options ?? new(), Threads = threads });
     }
 
     internal static TextClassifier Load(SequenceTaskBase task, SavedModelRequest context)
@@ -95,7 +103,7 @@ public sealed class TextClassifier : IDisposable
         TorchRuntime.SetThreads(context.Threads);
         if (context.BatchSize < 1) throw new OptionException("PredictorOptions.BatchSize", $"must be at least 1, got {context.BatchSize}");
         var tokenizer = Tokenizers.FromFolder(folder);
-        var model = task.LoadForPrediction(folder, device, context.Load);
+        var model = task.OpenForPrediction(folder, device, context.Load, context.Precision, context.Threads);
         var labels = task.SavedLabels(model.Config);
         var metadata = FineTuneMetadata.Load(folder);
         int maxLength = context.MaxLength ?? (metadata?.MaxLength is > 0 and var trained
@@ -168,7 +176,7 @@ public sealed class TextClassifier : IDisposable
             var prediction = _readout.Predict(logits.data<float>().ToArray(), 0);
             return (_readout.PredictionCell(prediction), _readout.ExplanationTargets(prediction, input.TargetLabel));
         }));
-        return TaskExplanations.Run(request, input, _task.Title, _model, Tokenizer.PaddingTokenId, _device, inputs);
+        return TaskExplanations.Run(request, input, _task.Title, ExportedTaskModel.Differentiable(_model), Tokenizer.PaddingTokenId, _device, inputs);
     }
 
     public void Dispose() => _model.Dispose();

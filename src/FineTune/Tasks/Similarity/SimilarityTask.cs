@@ -55,6 +55,8 @@ internal sealed class SimilarityTask() : FineTuneTask(
 
     public override TaskModel CreateModel(EncoderConfig config, KernelOptions kernels) => TaskModels.SentenceEmbedding(config, kernels);
 
+    public override ILossFunction EvaluationLoss => new RegressionLoss(new SimilarityOptions().RegressionLoss);
+
     public override HeadGraph ExportHead => HeadGraph.SentenceEmbedding;
 
     /// <summary>A bi-encoder has no labels.</summary>
@@ -185,9 +187,9 @@ internal sealed class SimilarityTask() : FineTuneTask(
     }
 
     /// <summary>A saved bi-encoder with its tokenizer, loaded for evaluation or prediction.</summary>
-    private sealed class Saved(TaskModel model, ITokenizer tokenizer, Device device, Func<IDisposable?>? precision, int maxLength, double scale, int batchSize) : IDisposable
+    private sealed class Saved(IForwardModel model, ITokenizer tokenizer, Device device, Func<IDisposable?>? precision, int maxLength, double scale, int batchSize) : IDisposable
     {
-        public TaskModel Model => model;
+        public IForwardModel Model => model;
         public ITokenizer Tokenizer => tokenizer;
         public Device Device => device;
         public int MaxLength => maxLength;
@@ -204,7 +206,7 @@ internal sealed class SimilarityTask() : FineTuneTask(
         TorchRuntime.SetThreads(context.Threads);
         var device = TorchRuntime.ParseDevice(context.Device);
         var tokenizer = Tokenizers.FromFolder(folder);
-        var model = LoadForPrediction(folder, device, context.Load);
+        var model = OpenForPrediction(folder, device, context.Load, context.Precision, context.Threads);
         var metadata = FineTuneMetadata.Load(folder);
         int maxLength = context.MaxLength ?? (metadata?.MaxLength is > 0 and var trained ? trained : PredictionModels.MaxLength(model.Config, tokenizer.ModelMaxLength ?? 512));
         double scale = options.ScoreScale ?? metadata?.Number(ScoreScaleKey) ?? SimilarityOptions.DefaultScoreScale;

@@ -38,7 +38,7 @@ public sealed record EntityPredictorOptions : PredictorOptions
 /// </remarks>
 public sealed class EntityPredictor : IDisposable
 {
-    private readonly TaskModel _model;
+    private readonly IForwardModel _model;
     private readonly ITokenizer _tokenizer;
     private readonly TokenLabelMap _labels;
     private readonly Device _device;
@@ -47,7 +47,7 @@ public sealed class EntityPredictor : IDisposable
     private readonly int _evaluationMaxLength;
     private readonly Func<IDisposable?>? _precision;
 
-    private EntityPredictor(TaskModel model, ITokenizer tokenizer, TokenLabelMap labels, Device device, EntityPredictorOptions options,
+    private EntityPredictor(IForwardModel model, ITokenizer tokenizer, TokenLabelMap labels, Device device, EntityPredictorOptions options,
         int maxLength, int evaluationMaxLength)
     {
         _model = model;
@@ -60,7 +60,10 @@ public sealed class EntityPredictor : IDisposable
         _precision = PrecisionScopes.For(options.Precision, device);
     }
 
-    /// <summary>Loads a token-classification model folder (config.json with the tags as id2label, weights, tokenizer files).</summary>
+    /// <summary>
+    /// Loads a token-classification model folder (config.json with the tags as id2label, weights, tokenizer files), or
+    /// an export folder of one (finetune export) run by ONNX Runtime.
+    /// </summary>
     public static EntityPredictor Load(string modelFolder, EntityPredictorOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(modelFolder);
@@ -73,7 +76,7 @@ public sealed class EntityPredictor : IDisposable
     {
         var device = options.Setup();
         var tokenizer = Tokenizers.FromFolder(modelFolder);
-        var model = TaskRegistry.Get("token-classification").LoadForPrediction(modelFolder, device, options.Load);
+        var model = TaskRegistry.Get("token-classification").OpenForPrediction(modelFolder, device, options.Load, options.Precision, options.Threads);
         try
         {
             var tags = model.Config.LabelsInOrder() ?? throw new ModelLoadException("has no id2label: a token-classification model needs its tags", Path.Combine(modelFolder, "config.json"), "id2label");
@@ -94,6 +97,9 @@ public sealed class EntityPredictor : IDisposable
             throw;
         }
     }
+
+    /// <summary>Tokens per model input in prediction; a longer text is cut into pieces at word boundaries.</summary>
+    public int MaxLength => _maxLength;
 
     /// <summary>The tags the model predicts, in id order.</summary>
     public IReadOnlyList<string> Labels => _labels.Labels;
@@ -194,7 +200,7 @@ public sealed class EntityPredictor : IDisposable
             var encoding = _tokenizer.Encode(r.Text, null, options);
             return new ExplainedInput(r.SourceRow, r.Text, null, encoding, logits => EntityTargets(r.Text, encoding, logits, input.TargetLabel));
         });
-        return TaskExplanations.Run(request, input, "Token classification", _model, _tokenizer.PaddingTokenId, _device, inputs);
+        return TaskExplanations.Run(request, input, "Token classification", ExportedTaskModel.Differentiable(_model), _tokenizer.PaddingTokenId, _device, inputs);
     }
 
     private (string Prediction, IReadOnlyList<ExplanationTarget> Targets) EntityTargets(string text, Text.Encoding encoding, Tensor logits, string? type)

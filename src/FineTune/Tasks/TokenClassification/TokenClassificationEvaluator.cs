@@ -31,7 +31,7 @@ internal sealed class TokenClassificationEvaluator(IReadOnlyList<TokenExample> e
     public IValidationSet AsValidation(IReadOnlyList<TokenFeature> features) => new ValidationSet<TokenFeature>(features, [.. EntityMetrics.Names(labels.EntityTypes), MetricNames.Loss], (m, f, d) => Run(m, f, d, keepPredictions: false).Metrics);
 
     /// <summary>Evaluates and, with <paramref name="keepPredictions"/>, keeps every sentence's predicted tags.</summary>
-    public TokenClassificationEvaluation Run(TaskModel model, IReadOnlyList<TokenFeature> features, Device device, bool keepPredictions)
+    public TokenClassificationEvaluation Run(IForwardModel model, IReadOnlyList<TokenFeature> features, Device device, bool keepPredictions)
     {
         var entities = new EntityMetrics();
         var predictions = keepPredictions ? new WordTagPrediction[features.Count] : null;
