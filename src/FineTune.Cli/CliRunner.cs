@@ -9,7 +9,7 @@ namespace FineTune.Cli;
 /// Runs the parsed command and turns every failure into one clear line on stderr and a documented exit code:
 /// <see cref="Success"/> 0; <see cref="UserError"/> 2 for a bad option, input file or model (and any command-line
 /// parse error); <see cref="EnvironmentError"/> 3 when the machine stopped the command (no space left, no permission,
-/// a folder in use); <see cref="Interrupted"/> 130 after Ctrl+C; <see cref="UnexpectedError"/> 1 for anything else,
+/// a folder in use); <see cref="Interrupted"/> 130 after Ctrl+C or SIGTERM; <see cref="UnexpectedError"/> 1 for anything else,
 /// whose stack trace goes to an error.log file (named on stderr), never to the terminal.
 /// </summary>
 public static class CliRunner

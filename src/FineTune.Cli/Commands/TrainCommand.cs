@@ -177,16 +177,20 @@ internal static class TrainCommand
     internal static int Run(FineTuneRequest request)
     {
         var reporter = new ConsoleReporter();
-        // Ctrl+C stops after the current step and writes a checkpoint; a second Ctrl+C ends the process at once.
+        // Ctrl+C (SIGINT) or SIGTERM (what `kill`, docker stop and systemd send) stops after the current step and
+        // writes a checkpoint; a second one ends the process at once.
         using var interrupt = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        bool Stop()
         {
-            if (interrupt.IsCancellationRequested) return;
-            e.Cancel = true;
+            if (interrupt.IsCancellationRequested) return false;
             Console.Error.WriteLine("Stopping after this step (Ctrl+C again to quit at once) ...");
             interrupt.Cancel();
-        };
+            return true;
+        }
+        ConsoleCancelEventHandler onCancel = (_, e) => e.Cancel = Stop();
         Console.CancelKeyPress += onCancel;
+        using var onTerm = OperatingSystem.IsWindows() ? null : System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, c => c.Cancel = Stop());
         FineTuneResult result;
         try
         {
