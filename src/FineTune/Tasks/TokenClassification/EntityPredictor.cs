@@ -182,8 +182,9 @@ public sealed class EntityPredictor : IDisposable
     }
 
     private List<Entity> Entities(string text, Text.Encoding encoding, int[] tokenLabels, float[] tokenScores) =>
-        EntitySpans.Find(encoding, tokenLabels, tokenScores, id => _labels[id])
-            .Select(e => new Entity(e.Type, text[e.Start..e.End], e.Start, e.End, e.Score)).ToList();
+        EntitySpans.Find(encoding, tokenLabels, tokenScores, id => _labels[id]).Select(e => ToEntity(text, e)).ToList();
+
+    private static Entity ToEntity(string text, EntitySpans.Span span) => new(span.Type, text[span.Start..span.End], span.Start, span.End, span.Score);
 
     /// <summary>
     /// Explains the entities found in each text (cut to the model's length, with its special tokens): for each entity,
@@ -209,7 +210,7 @@ public sealed class EntityPredictor : IDisposable
         var scores = best.data<float>().ToArray();
         var labels = ids.to(ScalarType.Int32).data<int>().ToArray();
         var spans = EntitySpans.Find(encoding, labels, scores, id => _labels[id]);
-        var entities = spans.Select(e => new Entity(e.Type, text[e.Start..e.End], e.Start, e.End, e.Score)).ToList();
+        var entities = spans.Select(e => ToEntity(text, e)).ToList();
         var (wordFirst, _) = EntitySpans.Words(encoding);
         var targets = new List<ExplanationTarget>();
         foreach (var (span, entity) in spans.Zip(entities))
