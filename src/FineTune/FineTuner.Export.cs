@@ -1,3 +1,4 @@
+using FineTune.Configuration;
 using FineTune.Checkpoints;
 using FineTune.Export;
 using FineTune.Modeling;
@@ -77,8 +78,10 @@ public static partial class FineTuner
         var metadata = FineTuneMetadata.Load(folder);
         if (metadata?.Task is { } named && TaskRegistry.Find(named) is null)
             throw new ModelLoadException($"unknown task '{named}'; expected {TaskRegistry.Describe()}", Path.Combine(folder, FineTuneMetadata.FileName), "task");
-        if (metadata?.Task is { } saved && TaskRegistry.Find(saved) is { ExportHead: null } unexported)
-            throw new ModelLoadException($"a {unexported.Title.ToLowerInvariant()} model cannot be exported to ONNX: an encoder-decoder's graphs (an encoder, and a decoder with a key/value cache) are not built; predict from the model folder itself", folder);
+        if (metadata?.Task is { } saved && TaskRegistry.Find(saved) is Seq2SeqTask seq2seq)
+            return ExportSeq2Seq(request, folder, output, seq2seq, metadata);
+        if (metadata?.Task is { } other && TaskRegistry.Find(other) is { ExportHead: null } unexported)
+            throw new ModelLoadException($"a {unexported.Title.ToLowerInvariant()} model has no ONNX export", folder);
         var config = ModelFolder.LoadConfig(folder);
         EncoderGraphs.For(ModelFamilies.Of(config));
         var task = TaskRegistry.Detect(folder);
@@ -98,5 +101,23 @@ public static partial class FineTuner
             request.Info?.Invoke($"Exported {model.ArchitectureName} ({name}) to {output}: {string.Join(", ", files)}");
             return new ExportResult(output, name, files);
         }
+    }
+
+    /// <summary>An encoder-decoder's export: its encoder, its decoder, and its decoder with past keys and values (Optimum's layout).</summary>
+    private static ExportResult ExportSeq2Seq(ExportRequest request, string folder, string output, Seq2SeqTask task, FineTuneMetadata metadata)
+    {
+        if (!EncoderDecoderFolder.Holds(folder))
+            throw new ModelLoadException("finetune.json names a sequence-to-sequence task but config.json's model_type is not \"encoder-decoder\"", Path.Combine(folder, "config.json"), "model_type");
+        var tokenizer = Tokenizers.FromFolder(folder);
+        var decoderFolder = Path.Combine(folder, TextGenerator.DecoderTokenizerFolder);
+        var decoderTokenizer = Directory.Exists(decoderFolder) ? Tokenizers.FromFolder(decoderFolder) : null;
+        using var _ = torch.no_grad();
+        using var model = EncoderDecoderFolder.Load(folder, KernelOptions.Default, request.Load);
+        model.eval();
+        IReadOnlyList<string> files = [];
+        AtomicFolder.Write(output, tmp => files = OnnxExporter.WriteSeq2SeqFolder(tmp, model, tokenizer, decoderTokenizer, TextGenerator.DecoderTokenizerFolder,
+            task.Name, metadata, request.Opset, request.Quantize == ExportQuantization.Int8));
+        request.Info?.Invoke($"Exported {model.ArchitectureName} ({task.Name}) to {output}: {string.Join(", ", files)}");
+        return new ExportResult(output, task.Name, files);
     }
 }

@@ -16,6 +16,7 @@ internal sealed class GraphContext
     private readonly HashSet<string> _unused;
     private string? _attentionBias;
     private string? _maskFloat;
+    private readonly HashSet<string> _initialized = new(StringComparer.Ordinal);
 
     public GraphContext(OnnxGraphBuilder graph, EncoderConfig config, IReadOnlyDictionary<string, Tensor> weights, string inputIds, string attentionMask,
         string? tokenTypeIds)
@@ -60,10 +61,12 @@ internal sealed class GraphContext
         return (ordered.data<float>().ToArray(), ordered.shape);
     }
 
-    /// <summary>The weight <paramref name="key"/> as an initializer under its checkpoint name.</summary>
+    /// <summary>The weight <paramref name="key"/> as an initializer under its checkpoint name (one initializer however often it is used: a tied table).</summary>
     public string Weight(string key)
     {
+        if (_initialized.Contains(key)) return key;
         var (data, shape) = Values(key);
+        _initialized.Add(key);
         return G.Weight(key, data, shape);
     }
 
@@ -135,8 +138,32 @@ internal sealed class GraphContext
         var qh = G.Node("Transpose", [G.Node("Reshape", [q, split])], ("perm", new long[] { 0, 2, 1, 3 }));   // [B, T, H] -> [B, N, T, D]
         var kt = G.Node("Transpose", [G.Node("Reshape", [k, split])], ("perm", new long[] { 0, 2, 3, 1 }));   // [B, T, H] -> [B, N, D, T]
         var vh = G.Node("Transpose", [G.Node("Reshape", [v, split])], ("perm", new long[] { 0, 2, 1, 3 }));   // [B, T, H] -> [B, N, T, D]
-        var scores = G.Node("Div", [G.Node("MatMul", [qh, kt]), G.Float(MathF.Sqrt(size))]);                  // [B, N, T, T]
-        var probs = G.Node("Softmax", [G.Node("Add", [scores, AttentionBias()])], ("axis", -1L));
+        return Merge(qh, kt, vh, AttentionBias());
+    }
+
+    /// <summary>Projected states [B, T, H] split into the heads: [B, N, T, D].</summary>
+    public string Heads(string x)
+    {
+        int heads = Config.NumAttentionHeads, size = Config.HiddenSize / heads;
+        return G.Node("Transpose", [G.Node("Reshape", [x, G.Int64s([0, 0, heads, size])])], ("perm", new long[] { 0, 2, 1, 3 }));
+    }
+
+    /// <summary>
+    /// softmax(q·kᵀ/√d + bias)·v over heads: queries [B, N, T, D], keys and values [B, N, S, D], an additive bias that
+    /// broadcasts to [B, N, T, S]; the heads merged back into [B, T, H].
+    /// </summary>
+    public string Attend(string qh, string kh, string vh, string bias)
+    {
+        var kt = G.Node("Transpose", [kh], ("perm", new long[] { 0, 1, 3, 2 }));                              // [B, N, S, D] -> [B, N, D, S]
+        return Merge(qh, kt, vh, bias);
+    }
+
+    /// <summary>softmax(q·kᵀ/√d + bias)·v of queries [B, N, T, D], transposed keys [B, N, D, S], values [B, N, S, D]: [B, T, H].</summary>
+    private string Merge(string qh, string kt, string vh, string bias)
+    {
+        int heads = Config.NumAttentionHeads, size = Config.HiddenSize / heads;
+        var scores = G.Node("Div", [G.Node("MatMul", [qh, kt]), G.Float(MathF.Sqrt(size))]);                  // [B, N, T, S]
+        var probs = G.Node("Softmax", [G.Node("Add", [scores, bias])], ("axis", -1L));
         var context = G.Node("Transpose", [G.Node("MatMul", [probs, vh])], ("perm", new long[] { 0, 2, 1, 3 })); // [B, N, T, D] -> [B, T, N, D]
         return G.Node("Reshape", [context, G.Int64s([0, 0, heads * size])]);                                   // [B, T, N, D] -> [B, T, H]
     }

@@ -50,13 +50,19 @@ internal static class OnnxExporter
         head.Build(g, family, prefix, hidden, model.NumOutputs);
         if (g.Unused.Count > 0)
             throw new FineTuneException($"the {model.ArchitectureName} export left weights out: {string.Join(", ", g.Unused.Order(StringComparer.Ordinal))}");
+        return Wrap(builder.Graph, opset, $"{model.ArchitectureName} ({config.ModelType}, {config.NumHiddenLayers} layers, hidden {config.HiddenSize})");
+    }
+
+    /// <summary>A model of <paramref name="graph"/> at <paramref name="opset"/> (with its IR version), described by <paramref name="description"/>.</summary>
+    internal static ModelProto Wrap(GraphProto graph, int opset, string description)
+    {
         var proto = new ModelProto
         {
             IrVersion = opset switch { <= 18 => 8, <= 20 => 9, _ => 10 },
             ProducerName = "FineTune.NET",
             ProducerVersion = typeof(OnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "",
-            DocString = $"{model.ArchitectureName} ({config.ModelType}, {config.NumHiddenLayers} layers, hidden {config.HiddenSize})",
-            Graph = builder.Graph,
+            DocString = description,
+            Graph = graph,
         };
         proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
         return proto;
@@ -112,6 +118,76 @@ internal static class OnnxExporter
         files.Add("config.json");
         tokenizer.Save(folder);
         files.AddRange(Directory.GetFiles(folder).Select(Path.GetFileName).Where(f => f != "config.json")!);
+        return files;
+    }
+
+    /// <summary>
+    /// Writes an encoder-decoder's export folder into <paramref name="folder"/>: onnx/encoder_model.onnx,
+    /// onnx/decoder_model.onnx and onnx/decoder_with_past_model.onnx (and their *_quantized.onnx with int8),
+    /// config.json (the encoder-decoder config, and under <see cref="MetadataKey"/> the task, its lengths and generation
+    /// settings, the graphs and their files), the encoder's tokenizer and, when the decoder's differs, its tokenizer in
+    /// <paramref name="decoderTokenizerFolder"/>.
+    /// </summary>
+    public static IReadOnlyList<string> WriteSeq2SeqFolder(string folder, EncoderDecoderModel model, ITokenizer tokenizer, ITokenizer? decoderTokenizer,
+        string decoderTokenizerFolder, string task, FineTuneMetadata? metadata, int opset, bool quantize)
+    {
+        if (opset is < MinOpset or > MaxOpset)
+            throw new OptionException("ExportRequest.Opset", $"must be from {MinOpset} (native LayerNormalization) to {MaxOpset}, got {opset}");
+        var graphs = new (string File, ModelProto Proto)[]
+        {
+            (Seq2SeqGraphs.EncoderFile, Seq2SeqGraphs.Encoder(model, opset)),
+            (Seq2SeqGraphs.DecoderFile, Seq2SeqGraphs.Decoder(model, withPast: false, opset)),
+            (Seq2SeqGraphs.DecoderWithPastFile, Seq2SeqGraphs.Decoder(model, withPast: true, opset)),
+        };
+        Directory.CreateDirectory(Path.Combine(folder, OnnxFolder));
+        var files = new List<string>();
+        var models = new JsonObject();
+        foreach (var (file, proto) in graphs)
+        {
+            var name = Path.GetFileNameWithoutExtension(file);
+            Save(proto, Path.Combine(folder, OnnxFolder, file));
+            files.Add(Path.Combine(OnnxFolder, file));
+            var entry = new JsonObject
+            {
+                ["fp32"] = $"{OnnxFolder}/{file}",
+                ["inputs"] = new JsonArray(proto.Graph.Input.Select(i => (JsonNode)i.Name).ToArray()),
+                ["outputs"] = new JsonArray(proto.Graph.Output.Select(o => (JsonNode)o.Name).ToArray()),
+            };
+            if (quantize)
+            {
+                var quantized = name + "_quantized.onnx";
+                Save(Int8Quantizer.Quantize(proto), Path.Combine(folder, OnnxFolder, quantized));
+                files.Add(Path.Combine(OnnxFolder, quantized));
+                entry["int8"] = $"{OnnxFolder}/{quantized}";
+            }
+            models[name] = entry;
+        }
+        var config = model.Seq2SeqConfig;
+        var json = JsonNode.Parse(config.ToJson())!.AsObject();
+        var ours = new JsonObject
+        {
+            ["task"] = task,
+            ["max_length"] = metadata?.MaxLength is > 0 and var m ? m : null,
+            ["model_max_length"] = model.Family.MaxSequenceLength(config.Encoder),
+            ["opset"] = opset,
+            ["models"] = models,
+        };
+        if (decoderTokenizer is not null) ours["decoder_tokenizer"] = decoderTokenizerFolder;
+        if (metadata?.BaseModel is { } baseModel) ours["base_model"] = baseModel;
+        foreach (var (key, value) in metadata?.Settings ?? [])
+            ours[key] = JsonNode.Parse(value.GetRawText());
+        json[MetadataKey] = ours;
+        File.WriteAllText(Path.Combine(folder, "config.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        files.Add("config.json");
+        tokenizer.Save(folder);
+        files.AddRange(Directory.GetFiles(folder).Select(Path.GetFileName).Where(f => f != "config.json")!);
+        if (decoderTokenizer is not null)
+        {
+            var sub = Path.Combine(folder, decoderTokenizerFolder);
+            Directory.CreateDirectory(sub);
+            decoderTokenizer.Save(sub);
+            files.AddRange(Directory.GetFiles(sub).Select(f => Path.Combine(decoderTokenizerFolder, Path.GetFileName(f))));
+        }
         return files;
     }
 }

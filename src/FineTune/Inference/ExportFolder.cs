@@ -102,7 +102,7 @@ internal sealed class ExportFolder : IDisposable
         }
     }
 
-    private static SessionOptions SessionOptions(int? threads)
+    internal static SessionOptions SessionOptions(int? threads)
     {
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         // ONNX Runtime's threads spin after each run by default, holding the cores that a server's request threads
@@ -116,7 +116,7 @@ internal sealed class ExportFolder : IDisposable
         return options;
     }
 
-    private static void Check(IEnumerable<string> graph, JsonNode? declared, string file, string what)
+    internal static void Check(IEnumerable<string> graph, JsonNode? declared, string file, string what)
     {
         var names = declared is JsonArray a ? a.Select(Text).ToList() : null;
         if (names is null || !graph.SequenceEqual(names))

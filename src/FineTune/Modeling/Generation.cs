@@ -24,57 +24,66 @@ internal static class SequenceGenerator
     /// </summary>
     public static List<int[]> Generate(EncoderDecoderModel model, Tensor inputIds, Tensor attentionMask, GenerationSettings settings)
     {
-        if (settings.NumBeams < 1) throw new ArgumentOutOfRangeException(nameof(settings), settings.NumBeams, "beams must be at least 1");
-        if (settings.MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(settings), settings.MaxNewTokens, "at least one new token");
+        Check(settings);
         using var scope = NewDisposeScope();
         using var encoded = model.Encode(new ModelInput(inputIds, attentionMask));            // [B, S, H]
-        return settings.NumBeams == 1
-            ? Greedy(model, encoded, attentionMask, settings)
-            : BeamSearch(model, encoded, attentionMask, settings);
+        using var steps = new ModelDecoderSteps(model, encoded, attentionMask, settings.NumBeams, settings.UseCache);
+        var config = model.Seq2SeqConfig;
+        return Run(steps, (int)encoded.shape[0], new SpecialTokens(config.DecoderStartTokenId, config.EosTokenId, config.PadTokenId), settings);
     }
 
-    private static List<int[]> Greedy(EncoderDecoderModel model, Tensor encoded, Tensor mask, GenerationSettings settings)
+    /// <summary>
+    /// Greedy decoding or beam search over any decoder (<paramref name="steps"/>, made for <paramref name="batch"/>
+    /// inputs times <see cref="GenerationSettings.NumBeams"/> rows): the generated ids of each input, without the
+    /// start and end-of-sequence tokens.
+    /// </summary>
+    public static List<int[]> Run(IDecoderSteps steps, int batch, SpecialTokens tokens, GenerationSettings settings)
     {
-        var config = model.Seq2SeqConfig;
-        int b = (int)encoded.shape[0];
-        var sequences = Enumerable.Range(0, b).Select(_ => new List<int> { config.DecoderStartTokenId }).ToArray();
+        Check(settings);
+        return settings.NumBeams == 1 ? Greedy(steps, batch, tokens, settings) : BeamSearch(steps, batch, tokens, settings);
+    }
+
+    private static void Check(GenerationSettings settings)
+    {
+        if (settings.NumBeams < 1) throw new ArgumentOutOfRangeException(nameof(settings), settings.NumBeams, "beams must be at least 1");
+        if (settings.MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(settings), settings.MaxNewTokens, "at least one new token");
+    }
+
+    private static List<int[]> Greedy(IDecoderSteps steps, int b, SpecialTokens config, GenerationSettings settings)
+    {
+        var sequences = Enumerable.Range(0, b).Select(_ => new List<int> { config.Start }).ToArray();
         var finished = new bool[b];
-        using var cache = settings.UseCache ? model.NewCache() : null;
         for (int step = 0; step < settings.MaxNewTokens && !finished.All(f => f); step++)
         {
             using var stepScope = NewDisposeScope();
-            using var logits = NextLogits(model, sequences, encoded, mask, cache);            // [B, V] fp32
+            using var logits = steps.NextLogits(sequences);                                   // [B, V] fp32
             Ban(logits, sequences, settings.NoRepeatNgramSize);
             var next = logits.argmax(1).data<long>().ToArray();
             for (int i = 0; i < b; i++)
             {
                 // A finished row is fed padding (its cache entries are never read back for its output).
-                int token = finished[i] ? config.PadTokenId : (int)next[i];
+                int token = finished[i] ? config.Pad : (int)next[i];
                 sequences[i].Add(token);
-                if (token == config.EosTokenId) finished[i] = true;
+                if (token == config.Eos) finished[i] = true;
             }
         }
-        return sequences.Select(s => Strip(s, config.EosTokenId)).ToList();
+        return sequences.Select(s => Strip(s, config.Eos)).ToList();
     }
 
-    private static List<int[]> BeamSearch(EncoderDecoderModel model, Tensor encoded, Tensor mask, GenerationSettings settings)
+    private static List<int[]> BeamSearch(IDecoderSteps steps, int b, SpecialTokens config, GenerationSettings settings)
     {
-        var config = model.Seq2SeqConfig;
-        int b = (int)encoded.shape[0], k = settings.NumBeams;
-        using var beamsEncoded = encoded.repeat_interleave(k, 0);                             // [B, S, H] -> [B·K, S, H]
-        using var beamsMask = mask.repeat_interleave(k, 0);                                   // [B·K, S]
-        var sequences = Enumerable.Range(0, b * k).Select(_ => new List<int> { config.DecoderStartTokenId }).ToArray();
+        int k = settings.NumBeams;
+        var sequences = Enumerable.Range(0, b * k).Select(_ => new List<int> { config.Start }).ToArray();
         // Only the first beam of an input starts alive, so that the K beams do not repeat one another.
         var beamScores = new double[b * k];
         for (int i = 0; i < b * k; i++) beamScores[i] = i % k == 0 ? 0 : -1e9;
         var hypotheses = Enumerable.Range(0, b).Select(_ => new FinishedHypotheses(k, settings.LengthPenalty, settings.EarlyStopping)).ToArray();
         var done = new bool[b];
-        using var cache = settings.UseCache ? model.NewCache() : null;
         int generated = 0;
         for (int step = 0; step < settings.MaxNewTokens && !done.All(d => d); step++)
         {
             using var stepScope = NewDisposeScope();
-            using var logits = NextLogits(model, sequences, beamsEncoded, beamsMask, cache);  // [B·K, V] fp32
+            using var logits = steps.NextLogits(sequences);                                   // [B·K, V] fp32
             using var logProbs = logits.log_softmax(1);
             Ban(logProbs, sequences, settings.NoRepeatNgramSize);
             long vocab = logProbs.shape[1];
@@ -99,7 +108,7 @@ internal static class SequenceGenerator
                         int beam = input * k + (int)(index / vocab);
                         int token = (int)(index % vocab);
                         double score = candidateScores[input * 2 * k + rank];
-                        if (token == config.EosTokenId)
+                        if (token == config.Eos)
                         {
                             // Only an end among the K best candidates finishes a hypothesis.
                             if (rank < k) hypotheses[input].Add(sequences[beam].Skip(1).Append(token).ToArray(), score, generated);
@@ -116,7 +125,7 @@ internal static class SequenceGenerator
                 for (; filled < k; filled++)
                 {
                     nextBeams[input * k + filled] = input * k + filled;
-                    nextTokens[input * k + filled] = config.PadTokenId;
+                    nextTokens[input * k + filled] = config.Pad;
                     nextScores[input * k + filled] = done[input] ? 0 : -1e9;
                 }
             }
@@ -124,40 +133,14 @@ internal static class SequenceGenerator
             for (int i = 0; i < b * k; i++) reordered[i] = [.. sequences[nextBeams[i]], nextTokens[i]];
             sequences = reordered;
             beamScores = nextScores;
-            if (cache is not null)
-            {
-                using var rows = tensor(nextBeams, device: encoded.device);
-                cache.Reorder(rows);
-            }
+            steps.Reorder(nextBeams);
         }
         // Inputs that ran out of tokens: their running beams are hypotheses too.
         for (int input = 0; input < b; input++)
             if (!done[input])
                 for (int beam = input * k; beam < input * k + k; beam++)
                     hypotheses[input].Add(sequences[beam].Skip(1).ToArray(), beamScores[beam], generated);
-        return hypotheses.Select(h => Strip([config.DecoderStartTokenId, .. h.Best()], config.EosTokenId)).ToList();
-    }
-
-    /// <summary>The fp32 logits [N, V] of the next token after each sequence (start token included): one step over the cache, or the whole prefix.</summary>
-    private static Tensor NextLogits(EncoderDecoderModel model, IReadOnlyList<List<int>> sequences, Tensor encoded, Tensor mask, DecoderCache? cache)
-    {
-        var device = encoded.device;
-        int n = sequences.Count;
-        Tensor logits;
-        if (cache is not null)
-        {
-            using var ids = tensor(sequences.Select(s => (long)s[^1]).ToArray(), device: device).view(n, 1);   // [N, 1]
-            logits = model.DecodeStep(ids, cache.Length, encoded, mask, cache);                              // [N, 1, V]
-        }
-        else
-        {
-            int t = sequences[0].Count;
-            using var ids = tensor(sequences.SelectMany(s => s.Select(x => (long)x)).ToArray(), device: device).view(n, t);  // [N, T]
-            logits = model.DecodeStep(ids, 0, encoded, mask, null);                                             // [N, T, V]
-        }
-        using var _ = logits;
-        using var last = logits.select(1, -1);                                                                  // [N, V]
-        return last.to(ScalarType.Float32).cpu();
+        return hypotheses.Select(h => Strip([config.Start, .. h.Best()], config.Eos)).ToList();
     }
 
     /// <summary>Sets to −∞ the scores of tokens that would repeat an n-gram of the sequence (start token included), as Hugging Face's no_repeat_ngram_size.</summary>
@@ -220,5 +203,75 @@ internal static class SequenceGenerator
         }
 
         public int[] Best() => _kept.Count == 0 ? [] : _kept.MaxBy(h => h.Score).Tokens;
+    }
+}
+
+/// <summary>The start, end-of-sequence and padding tokens of a decoder's vocabulary.</summary>
+internal readonly record struct SpecialTokens(int Start, int Eos, int Pad);
+
+/// <summary>
+/// What generation asks of a decoder, whatever runs it: the logits of the next token after each row's tokens so far,
+/// and keeping only some rows (beam search). Made for a batch of inputs, each repeated once per beam.
+/// </summary>
+internal interface IDecoderSteps : IDisposable
+{
+    /// <summary>The fp32 logits [N, V] (on the CPU) of the token after each of the N sequences (start token included; all of one length).</summary>
+    Tensor NextLogits(IReadOnlyList<List<int>> sequences);
+
+    /// <summary>Keeps row <c>rows[i]</c> as row i (the beams that continue).</summary>
+    void Reorder(long[] rows);
+}
+
+/// <summary>
+/// The decoder steps of an <see cref="EncoderDecoderModel"/>: the encoder's states repeated per beam, and a key/value
+/// cache (one new token per step) or, without it, the whole prefix every step.
+/// </summary>
+internal sealed class ModelDecoderSteps : IDecoderSteps
+{
+    private readonly EncoderDecoderModel _model;
+    private readonly Tensor _encoded, _mask;
+    private readonly DecoderCache? _cache;
+
+    public ModelDecoderSteps(EncoderDecoderModel model, Tensor encoded, Tensor mask, int beams, bool useCache)
+    {
+        _model = model;
+        _encoded = beams == 1 ? encoded.alias() : encoded.repeat_interleave(beams, 0);        // [B, S, H] -> [B·K, S, H]
+        _mask = beams == 1 ? mask.alias() : mask.repeat_interleave(beams, 0);                 // [B·K, S]
+        _cache = useCache ? model.NewCache() : null;
+    }
+
+    public Tensor NextLogits(IReadOnlyList<List<int>> sequences)
+    {
+        var device = _encoded.device;
+        int n = sequences.Count;
+        Tensor logits;
+        if (_cache is not null)
+        {
+            using var ids = tensor(sequences.Select(s => (long)s[^1]).ToArray(), device: device).view(n, 1);   // [N, 1]
+            logits = _model.DecodeStep(ids, _cache.Length, _encoded, _mask, _cache);                          // [N, 1, V]
+        }
+        else
+        {
+            int t = sequences[0].Count;
+            using var ids = tensor(sequences.SelectMany(s => s.Select(x => (long)x)).ToArray(), device: device).view(n, t);  // [N, T]
+            logits = _model.DecodeStep(ids, 0, _encoded, _mask, null);                                          // [N, T, V]
+        }
+        using var _ = logits;
+        using var last = logits.select(1, -1);                                                                  // [N, V]
+        return last.to(ScalarType.Float32).cpu();
+    }
+
+    public void Reorder(long[] rows)
+    {
+        if (_cache is null) return;
+        using var index = tensor(rows, device: _encoded.device);
+        _cache.Reorder(index);
+    }
+
+    public void Dispose()
+    {
+        _cache?.Dispose();
+        _encoded.Dispose();
+        _mask.Dispose();
     }
 }

@@ -93,14 +93,14 @@ public class ExportCliTests
     }
 
     [Fact]
-    public void ASequenceToSequenceModelIsOneErrorSayingItIsNotExported()
+    public void ASequenceToSequenceTaskOverAnEncoderFolderIsOneError()
     {
         using var dir = new TestSupport.TempDir();
         var folder = Folder(dir, f => new FineTuneMetadata { Task = "summarization", MaxLength = 64 }.Save(f));
         var output = dir.File("export");
         var (code, _, error) = Run("export", "--model", folder, "--output", output);
         Assert.Equal(2, code);
-        Assert.Contains("a summarization model cannot be exported to ONNX", error);
+        Assert.Contains("finetune.json names a sequence-to-sequence task but config.json's model_type is not \"encoder-decoder\"", error);
         Assert.Single(error.Trim().Split('\n'));
         NothingWritten(output);
     }

@@ -101,6 +101,56 @@ public class Seq2SeqRunTests
     }
 
     [Fact]
+    public void TheExportGeneratesAndEvaluatesAsTheModelFolderDoes()
+    {
+        using var dir = new TestSupport.TempDir();
+        var result = FineTuner.Train(Translation(dir) with { Training = Translation(dir).Training with { SaveStrategy = IntervalKind.No } });
+        var export = FineTuner.Export(new ExportRequest { Model = result.ModelDirectory, Output = dir.File("export"), Quantize = ExportQuantization.Int8 });
+        Assert.Equal("translation", export.Task);
+        foreach (var file in new[] { "encoder_model", "decoder_model", "decoder_with_past_model" })
+        {
+            Assert.Contains(Path.Combine("onnx", file + ".onnx"), export.Files);
+            Assert.Contains(Path.Combine("onnx", file + "_quantized.onnx"), export.Files);
+        }
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(export.OutputDirectory, "config.json")))!;
+        Assert.Equal("encoder-decoder", (string?)config["model_type"]);
+        Assert.Equal(2, (int)config["finetune"]!["num_beams"]!);
+
+        // The same generated text, greedy and with the model's beams, from the model folder and from the export.
+        var sources = ParallelText.ReadLines(dir.File("train.de.gz")).Concat(ParallelText.ReadLines(dir.File("test.de.gz"))).ToList();
+        foreach (var beams in new[] { 1, 2 })
+        {
+            var generation = new Seq2SeqOptions { NumBeams = beams, MaxNewTokens = 8 };
+            using var model = TextGenerator.Load(result.ModelDirectory, new TextGeneratorOptions { Generation = generation });
+            using var exported = TextGenerator.Load(export.OutputDirectory, new TextGeneratorOptions { Generation = generation });
+            Assert.True(exported.IsExport);
+            Assert.Equal(model.MaxLength, exported.MaxLength);
+            Assert.Equal(model.Generate(sources), exported.Generate(sources));
+        }
+
+        // finetune evaluate on the export: the run's test metrics; and its int8 graphs generate.
+        var request = new EvaluateRequest
+        {
+            Model = export.OutputDirectory, Data = dir.File("test.de.gz"), TaskOptions = new Seq2SeqOptions { TargetFile = dir.File("test.en.gz"), NumBeams = 2, MaxNewTokens = 6 },
+            OutputDirectory = dir.File("eval"),
+        };
+        var evaluation = FineTuner.Evaluate(request);
+        Assert.Equal(result.Test!["bleu"], evaluation.Metrics["bleu"], 9);
+        Assert.Equal(result.Test["chrf"], evaluation.Metrics["chrf"], 9);
+        using var int8 = TextGenerator.Load(export.OutputDirectory, new TextGeneratorOptions { Precision = Precision.Int8, Generation = new Seq2SeqOptions { NumBeams = 1, MaxNewTokens = 6 } });
+        Assert.All(int8.GenerateIds(sources, out _), ids => Assert.InRange(ids.Length, 0, 6));
+        var e = Assert.Throws<OptionException>(() => TextGenerator.Load(result.ModelDirectory, new TextGeneratorOptions { Precision = Precision.Int8 }));
+        Assert.Equal("PredictorOptions.Precision", e.Option);
+
+        // python3-onnx's checker (full shape inference) accepts the six graphs.
+        var files = Directory.GetFiles(Path.Combine(export.OutputDirectory, "onnx"), "*.onnx");
+        Assert.Equal(6, files.Length);
+        var (code, output) = FineTune.Tests.Export.OnnxExportTests.Python("import onnx, sys\nfor p in sys.argv[1:]:\n    onnx.checker.check_model(p, full_check=True)\nprint('checked', len(sys.argv) - 1)", files);
+        Assert.True(code == 0, output);
+        Assert.Contains("checked 6", output);
+    }
+
+    [Fact]
     public void ResumingFromACheckpointEndsWithTheSameWeights()
     {
         using var dir = new TestSupport.TempDir();

@@ -28,15 +28,17 @@ public sealed class TextGenerator : IDisposable
     /// <summary>The folder inside a saved model that holds the decoder's tokenizer when it is not the encoder's.</summary>
     internal const string DecoderTokenizerFolder = "decoder_tokenizer";
 
-    private readonly EncoderDecoderModel _model;
+    private readonly EncoderDecoderModel? _model;
+    private readonly ExportedSeq2Seq? _exported;
     private readonly Device _device;
     private readonly Func<IDisposable?>? _precision;
 
-    private TextGenerator(string task, EncoderDecoderModel model, ITokenizer tokenizer, ITokenizer decoderTokenizer, Seq2SeqOptions generation,
+    private TextGenerator(string task, EncoderDecoderModel? model, ExportedSeq2Seq? exported, ITokenizer tokenizer, ITokenizer decoderTokenizer, Seq2SeqOptions generation,
         int maxLength, int batchSize, Device device, Func<IDisposable?>? precision)
     {
         Task = task;
         _model = model;
+        _exported = exported;
         Tokenizer = tokenizer;
         DecoderTokenizer = decoderTokenizer;
         Generation = generation;
@@ -63,12 +65,18 @@ public sealed class TextGenerator : IDisposable
 
     public int BatchSize { get; set; }
 
-    /// <summary>Loads a fine-tuned encoder-decoder folder (a run's model/).</summary>
+    /// <summary>
+    /// Loads a fine-tuned encoder-decoder folder (a run's model/), or its export folder (finetune export), which runs
+    /// on ONNX Runtime (the int8 graphs with <see cref="Precision.Int8"/>) with the same generation.
+    /// </summary>
     public static TextGenerator Load(string modelFolder, TextGeneratorOptions? options = null)
     {
         options ??= new TextGeneratorOptions();
-        var device = options.Setup();
         modelFolder = ModelCatalog.Resolve(modelFolder);
+        if (ExportedSeq2Seq.IsExport(modelFolder)) return LoadExport(modelFolder, options);
+        if (options.Precision == Configuration.Precision.Int8)
+            throw new OptionException("PredictorOptions.Precision", $"int8 runs the quantized graphs of an export folder, and {modelFolder} is a model folder: export it with int8 quantization and give the export folder");
+        var device = options.Setup();
         if (!EncoderDecoderFolder.Holds(modelFolder))
             throw new ModelLoadException("is not an encoder-decoder model (config.json's model_type is not \"encoder-decoder\"): fine-tune one with the translation or summarization task",
                 Path.Combine(modelFolder, "config.json"), "model_type");
@@ -84,9 +92,34 @@ public sealed class TextGenerator : IDisposable
         var decoderTokenizer = Directory.Exists(decoderFolder) ? Tokenizers.FromFolder(decoderFolder) : tokenizer;
         int limit = PredictionModels.MaxLength(model.Seq2SeqConfig.Encoder, tokenizer.ModelMaxLength);
         int maxLength = Math.Min(options.MaxLength ?? (metadata?.MaxLength is int m && m > 0 ? m : limit), limit);
-        return new TextGenerator(task.Name, model, tokenizer, decoderTokenizer, generation, maxLength, options.BatchSize, device,
+        return new TextGenerator(task.Name, model, null, tokenizer, decoderTokenizer, generation, maxLength, options.BatchSize, device,
             PrecisionScopes.For(options.Precision, device));
     }
+
+    private static TextGenerator LoadExport(string folder, TextGeneratorOptions options)
+    {
+        if (options.Device != "cpu")
+            throw new OptionException("PredictorOptions.Device", $"an export folder runs on ONNX Runtime's CPU provider, got '{options.Device}'");
+        if (options.BatchSize < 1) throw new OptionException("PredictorOptions.BatchSize", $"must be at least 1, got {options.BatchSize}");
+        var exported = ExportedSeq2Seq.Open(folder, options.Precision == Configuration.Precision.Int8, options.Threads, "PredictorOptions.Threads");
+        try
+        {
+            var task = TaskRegistry.Find(exported.Task) as Seq2SeqTask
+                ?? throw new ModelLoadException($"holds a '{exported.Task}' model, not a translation or summarization one", Path.Combine(folder, "config.json"), "finetune.task");
+            var generation = options.Generation ?? task.SavedGeneration(FineTuneMetadata.Load(folder));
+            generation.Validate();
+            int maxLength = Math.Min(options.MaxLength ?? exported.TrainedMaxLength ?? exported.Limit, exported.Limit);
+            return new TextGenerator(task.Name, null, exported, exported.Tokenizer, exported.DecoderTokenizer, generation, maxLength, options.BatchSize, CPU, null);
+        }
+        catch
+        {
+            exported.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether the generator runs an export folder on ONNX Runtime.</summary>
+    public bool IsExport => _exported is not null;
 
     /// <summary>The generated text of one source.</summary>
     public string Generate(string source) => Generate([source])[0];
@@ -98,15 +131,20 @@ public sealed class TextGenerator : IDisposable
     internal int[][] GenerateIds(IReadOnlyList<string> sources, out int truncated)
     {
         var features = Seq2SeqFeatures.Sources(sources, Tokenizer, MaxLength, out truncated);
-        return Seq2SeqGeneration.Run(_model, features, Seq2SeqTask.Settings(Generation), BatchSize, Tokenizer.PaddingTokenId, _device, _precision);
+        if (_exported is not null) return Seq2SeqGeneration.Run(_exported, features, Seq2SeqTask.Settings(Generation), BatchSize, Tokenizer.PaddingTokenId);
+        return Seq2SeqGeneration.Run(_model!, features, Seq2SeqTask.Settings(Generation), BatchSize, Tokenizer.PaddingTokenId, _device, _precision);
     }
 
     /// <summary>The model, for evaluation.</summary>
-    internal EncoderDecoderModel Model => _model;
+    internal EncoderDecoderModel Model => _model ?? throw new InvalidOperationException("an export folder's generator has no TorchSharp model");
 
     internal Device Device => _device;
 
     internal Func<IDisposable?>? Precision => _precision;
 
-    public void Dispose() => _model.Dispose();
+    public void Dispose()
+    {
+        _model?.Dispose();
+        _exported?.Dispose();
+    }
 }

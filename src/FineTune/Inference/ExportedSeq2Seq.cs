@@ -1,0 +1,263 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FineTune.Modeling;
+using FineTune.Text;
+using Microsoft.ML.OnnxRuntime;
+using static TorchSharp.torch;
+
+namespace FineTune.Inference;
+
+/// <summary>
+/// An encoder-decoder's export folder (finetune export of a translation or summarization model, Optimum's layout)
+/// opened on ONNX Runtime: the encoder, the decoder's first step and the decoder with past keys and values, their
+/// inputs and outputs checked against config.json; the tokenizers; the special tokens. Generation runs on it through
+/// <see cref="IDecoderSteps"/>, so greedy decoding and beam search are the library's own.
+/// </summary>
+internal sealed class ExportedSeq2Seq : IDisposable
+{
+    private const string EncoderName = "encoder_model", DecoderName = "decoder_model", DecoderWithPastName = "decoder_with_past_model";
+
+    private ExportedSeq2Seq(string folder, JsonObject metadata, ITokenizer tokenizer, ITokenizer decoderTokenizer, InferenceSession encoder,
+        InferenceSession decoder, InferenceSession decoderWithPast, SpecialTokens tokens, int layers)
+    {
+        Folder = folder;
+        Metadata = metadata;
+        Tokenizer = tokenizer;
+        DecoderTokenizer = decoderTokenizer;
+        Encoder = encoder;
+        Decoder = decoder;
+        DecoderWithPast = decoderWithPast;
+        Tokens = tokens;
+        Layers = layers;
+        TakesTokenTypes = encoder.InputMetadata.ContainsKey("token_type_ids");
+    }
+
+    public string Folder { get; }
+    public JsonObject Metadata { get; }
+    public ITokenizer Tokenizer { get; }
+    public ITokenizer DecoderTokenizer { get; }
+    public InferenceSession Encoder { get; }
+    public InferenceSession Decoder { get; }
+    public InferenceSession DecoderWithPast { get; }
+    public SpecialTokens Tokens { get; }
+
+    /// <summary>The decoder's layers (one self-attention and one cross-attention cache entry each).</summary>
+    public int Layers { get; }
+
+    public bool TakesTokenTypes { get; }
+
+    /// <summary>The task the model was fine-tuned for (translation, summarization).</summary>
+    public string Task => ExportFolder.Text(Metadata["task"]) ?? "";
+
+    /// <summary>Source tokens the model was trained with, when recorded.</summary>
+    public int? TrainedMaxLength => ExportFolder.Number(Metadata["max_length"]);
+
+    /// <summary>The most source tokens the encoder takes.</summary>
+    public int Limit { get; private init; }
+
+    /// <summary>Whether a folder is an encoder-decoder's export (onnx/encoder_model.onnx beside config.json).</summary>
+    public static bool IsExport(string folder) =>
+        File.Exists(Path.Combine(folder, "onnx", Export.Seq2SeqGraphs.EncoderFile)) && File.Exists(Path.Combine(folder, "config.json"));
+
+    /// <summary>Opens an export folder's fp32 graphs, or the int8 ones with <paramref name="int8"/>; every problem is one error naming the file.</summary>
+    public static ExportedSeq2Seq Open(string folder, bool int8, int? threads, string threadsOption)
+    {
+        if (threads is < 1) throw new OptionException(threadsOption, $"must be at least 1, got {threads}");
+        var configPath = Path.Combine(folder, "config.json");
+        JsonObject config;
+        try { config = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject ?? throw new ModelLoadException("must hold a JSON object", configPath); }
+        catch (JsonException e) { throw new ModelLoadException($"not valid JSON: {e.Message}", configPath, inner: e); }
+        var metadata = config[ExportFolder.MetadataKey] as JsonObject
+            ?? throw new ModelLoadException("has no \"finetune\" metadata: not a folder written by finetune export", configPath, ExportFolder.MetadataKey);
+        var seq2seq = EncoderDecoderConfig.Parse(config.ToJsonString(), configPath);
+        if (!File.Exists(Path.Combine(folder, "tokenizer.json")))
+            throw new ModelLoadException("tokenizer.json not found: an export folder carries its tokenizer (export the model again)", Path.Combine(folder, "tokenizer.json"));
+        var tokenizer = Tokenizers.FromFolder(folder);
+        var decoderTokenizer = ExportFolder.Text(metadata["decoder_tokenizer"]) is { } sub ? Tokenizers.FromFolder(Path.Combine(folder, sub)) : tokenizer;
+        var models = metadata["models"] as JsonObject ?? throw new ModelLoadException("names no graphs", configPath, "finetune.models");
+        var sessions = new List<InferenceSession>();
+        try
+        {
+            foreach (var name in new[] { EncoderName, DecoderName, DecoderWithPastName })
+            {
+                var entry = models[name] as JsonObject ?? throw new ModelLoadException($"names no {name} graph", configPath, $"finetune.models.{name}");
+                var relative = ExportFolder.Text(entry[int8 ? "int8" : "fp32"])
+                    ?? throw new ModelLoadException(int8 ? $"has no int8 {name}: export with int8 quantization for it" : $"names no {name} file", configPath, $"finetune.models.{name}");
+                var file = Path.Combine(folder, relative);
+                if (!File.Exists(file)) throw new ModelLoadException("not found", file);
+                var session = new InferenceSession(file, ExportFolder.SessionOptions(threads));
+                sessions.Add(session);
+                ExportFolder.Check(session.InputMetadata.Keys, entry["inputs"], file, "inputs");
+                ExportFolder.Check(session.OutputMetadata.Keys, entry["outputs"], file, "outputs");
+            }
+            int limit = ExportFolder.Number(metadata["model_max_length"]) ?? 512;
+            if (tokenizer.ModelMaxLength is int m) limit = Math.Min(limit, m);
+            return new ExportedSeq2Seq(folder, metadata, tokenizer, decoderTokenizer, sessions[0], sessions[1], sessions[2],
+                new SpecialTokens(seq2seq.DecoderStartTokenId, seq2seq.EosTokenId, seq2seq.PadTokenId), seq2seq.Decoder.NumHiddenLayers) { Limit = limit };
+        }
+        catch
+        {
+            foreach (var s in sessions) s.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Generates from one padded batch of sources ([<paramref name="batch"/>, <paramref name="length"/>] row-major ids
+    /// and mask): the generated ids of each, without the start and end-of-sequence tokens.
+    /// </summary>
+    public List<int[]> Generate(long[] ids, long[] mask, int batch, int length, GenerationSettings settings)
+    {
+        using var scope = NewDisposeScope();
+        using var steps = Begin(ids, mask, batch, length, settings.NumBeams);
+        return SequenceGenerator.Run(steps, batch, Tokens, settings);
+    }
+
+    /// <summary>The decoder's steps over one padded batch of sources (encoded now), each source repeated <paramref name="beams"/> times.</summary>
+    internal IDecoderSteps Begin(long[] ids, long[] mask, int batch, int length, int beams) => new Steps(this, ids, mask, batch, length, beams);
+
+    public void Dispose()
+    {
+        Encoder.Dispose();
+        Decoder.Dispose();
+        DecoderWithPast.Dispose();
+    }
+
+    /// <summary>The ONNX decoder's steps: the first through decoder_model (which returns every cache entry), the rest one token at a time through decoder_with_past_model.</summary>
+    private sealed class Steps : IDecoderSteps
+    {
+        private readonly ExportedSeq2Seq _export;
+        private readonly long[] _mask;
+        private readonly int _rows, _length;
+        private readonly float[] _encoded;
+        private readonly int _hidden;
+        // Per layer: self-attention keys and values [N, heads, P, D] and cross-attention keys and values [N, heads, S, D].
+        private (float[] Data, long[] Shape)[]? _self, _cross;
+
+        public Steps(ExportedSeq2Seq export, long[] ids, long[] mask, int batch, int length, int beams)
+        {
+            _export = export;
+            _length = length;
+            _rows = batch * beams;
+            long[] shape = [batch, length];
+            var names = new List<string> { "input_ids", "attention_mask" };
+            var values = new List<OrtValue> { OrtValue.CreateTensorValueFromMemory(ids, shape), OrtValue.CreateTensorValueFromMemory(mask, shape) };
+            if (export.TakesTokenTypes)
+            {
+                names.Add("token_type_ids");
+                values.Add(OrtValue.CreateTensorValueFromMemory(new long[ids.Length], shape));
+            }
+            try
+            {
+                using var options = new RunOptions();
+                using var results = export.Encoder.Run(options, names, values, [Export.Seq2SeqGraphs.LastHiddenState]);
+                var encoded = results[0].GetTensorDataAsSpan<float>();
+                _hidden = (int)results[0].GetTensorTypeAndShape().Shape[2];
+                // Each input repeated once per beam.
+                _encoded = Repeat(encoded, batch, beams);
+                _mask = Repeat<long>(mask, batch, beams);
+            }
+            finally
+            {
+                foreach (var v in values) v.Dispose();
+            }
+        }
+
+        private static T[] Repeat<T>(ReadOnlySpan<T> rows, int batch, int times)
+        {
+            if (times == 1) return rows.ToArray();
+            int width = rows.Length / batch;
+            var repeated = new T[rows.Length * times];
+            for (int r = 0; r < batch; r++)
+                for (int k = 0; k < times; k++)
+                    rows.Slice(r * width, width).CopyTo(repeated.AsSpan((r * times + k) * width, width));
+            return repeated;
+        }
+
+        public Tensor NextLogits(IReadOnlyList<List<int>> sequences)
+        {
+            int n = sequences.Count;
+            bool first = _self is null;
+            int t = first ? sequences[0].Count : 1;
+            var ids = first ? sequences.SelectMany(s => s.Select(x => (long)x)).ToArray() : sequences.Select(s => (long)s[^1]).ToArray();
+            var names = new List<string> { "input_ids", Export.Seq2SeqGraphs.EncoderAttentionMask };
+            var values = new List<OrtValue>
+            {
+                OrtValue.CreateTensorValueFromMemory(ids, [n, t]),
+                OrtValue.CreateTensorValueFromMemory(_mask, [n, _length]),
+            };
+            if (first)
+            {
+                names.Add(Export.Seq2SeqGraphs.EncoderHiddenStates);
+                values.Add(OrtValue.CreateTensorValueFromMemory(_encoded, [n, _length, _hidden]));
+            }
+            else
+            {
+                for (int i = 0; i < _export.Layers; i++)
+                {
+                    foreach (var (cache, encoder) in new[] { (_self!, false), (_cross!, true) })
+                        for (int kv = 0; kv < 2; kv++)
+                        {
+                            names.Add(Export.Seq2SeqGraphs.Past(i, encoder, kv == 1));
+                            var (data, shape) = cache[2 * i + kv];
+                            values.Add(OrtValue.CreateTensorValueFromMemory(data, shape));
+                        }
+                }
+            }
+            var session = first ? _export.Decoder : _export.DecoderWithPast;
+            var outputs = session.OutputMetadata.Keys.ToList();
+            try
+            {
+                using var options = new RunOptions();
+                using var results = session.Run(options, names, values, outputs);
+                var self = new (float[], long[])[2 * _export.Layers];
+                var cross = first ? new (float[], long[])[2 * _export.Layers] : _cross!;
+                Tensor? logits = null;
+                for (int o = 0; o < outputs.Count; o++)
+                {
+                    var name = outputs[o];
+                    var shape = results[o].GetTensorTypeAndShape().Shape;
+                    if (name == Export.Seq2SeqGraphs.Logits)
+                    {
+                        // The last position's logits: [N, T, V] -> [N, V].
+                        var all = results[o].GetTensorDataAsSpan<float>();
+                        long vocab = shape[2];
+                        var last = new float[n * vocab];
+                        for (int r = 0; r < n; r++)
+                            all.Slice((int)((r * shape[1] + shape[1] - 1) * vocab), (int)vocab).CopyTo(last.AsSpan((int)(r * vocab), (int)vocab));
+                        logits = tensor(last, [n, vocab]);
+                        continue;
+                    }
+                    // present.{layer}.{decoder|encoder}.{key|value}
+                    var parts = name.Split('.');
+                    int layer = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), index = 2 * layer + (parts[3] == "value" ? 1 : 0);
+                    var entry = (results[o].GetTensorDataAsSpan<float>().ToArray(), shape);
+                    if (parts[2] == "decoder") self[index] = entry;
+                    else cross[index] = entry;
+                }
+                (_self, _cross) = (self, cross);
+                return logits ?? throw new FineTuneException($"the decoder graph of {_export.Folder} returned no logits");
+            }
+            finally
+            {
+                foreach (var v in values) v.Dispose();
+            }
+        }
+
+        public void Reorder(long[] rows)
+        {
+            // The encoder's keys and values are the same for every beam of an input; only the self-attention entries move.
+            if (_self is null) return;
+            for (int i = 0; i < _self.Length; i++)
+            {
+                var (data, shape) = _self[i];
+                int width = data.Length / _rows;
+                var moved = new float[data.Length];
+                for (int r = 0; r < _rows; r++) data.AsSpan((int)rows[r] * width, width).CopyTo(moved.AsSpan(r * width, width));
+                _self[i] = (moved, shape);
+            }
+        }
+
+        public void Dispose() { }
+    }
+}
