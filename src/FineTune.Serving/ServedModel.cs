@@ -61,6 +61,10 @@ internal sealed class ServedModel : IDisposable
         options.Validate();
         var folder = ModelCatalogFolder(options.Model);
         bool export = FineTuner.IsExportFolder(folder);
+        var generating = TaskOf(folder);
+        if (generating is "translation" or "summarization")
+            throw new ModelLoadException($"holds a {generating} model, which finetune serve does not serve (it serves classification, token classification, question answering and embeddings); generate with finetune predict on the model folder or its export",
+                Path.Combine(folder, "config.json"));
         string? temporary = null;
         if (options.Backend == ServeBackend.TorchSharp && export)
             throw new OptionException("ServeOptions.Backend", $"{folder} is an export folder, which runs on ONNX Runtime; give the model folder to serve it on TorchSharp");

@@ -49,10 +49,10 @@ public sealed record ExportResult(string OutputDirectory, string Task, IReadOnly
 public static partial class FineTuner
 {
     /// <summary>
-    /// Whether a folder is an export folder (onnx/model.onnx beside config.json): evaluation, prediction and the
-    /// predictors run it on ONNX Runtime.
+    /// Whether a folder is an export folder (onnx/model.onnx, or an encoder-decoder's onnx/encoder_model.onnx, beside
+    /// config.json): evaluation, prediction and the predictors run it on ONNX Runtime.
     /// </summary>
-    public static bool IsExportFolder(string folder) => Inference.ExportFolder.IsExport(folder);
+    public static bool IsExportFolder(string folder) => Inference.ExportFolder.IsExport(folder) || Inference.ExportedSeq2Seq.IsExport(folder);
 
     /// <summary>The task name of an export of an encoder without a task head (a catalog model).</summary>
     public const string FeatureExtraction = "feature-extraction";

@@ -148,6 +148,14 @@ public class Seq2SeqRunTests
         var (code, output) = FineTune.Tests.Export.OnnxExportTests.Python("import onnx, sys\nfor p in sys.argv[1:]:\n    onnx.checker.check_model(p, full_check=True)\nprint('checked', len(sys.argv) - 1)", files);
         Assert.True(code == 0, output);
         Assert.Contains("checked 6", output);
+
+        // finetune serve does not serve generation: one line saying so, exit 2, for the export and for the model folder.
+        foreach (var folder in new[] { export.OutputDirectory, result.ModelDirectory })
+        {
+            var (exit, _, error) = FineTune.Tests.Cli.CliTests.Run("serve", "--model", folder, "--port", "0");
+            Assert.Equal(2, exit);
+            Assert.Contains("holds a translation model, which finetune serve does not serve", error);
+        }
     }
 
     [Fact]
