@@ -135,9 +135,9 @@ internal static class OnnxExporter
             throw new OptionException("ExportRequest.Opset", $"must be from {MinOpset} (native LayerNormalization) to {MaxOpset}, got {opset}");
         var graphs = new (string File, ModelProto Proto)[]
         {
-            (Seq2SeqGraphs.EncoderFile, Seq2SeqGraphs.Encoder(model, opset)),
-            (Seq2SeqGraphs.DecoderFile, Seq2SeqGraphs.Decoder(model, withPast: false, opset)),
-            (Seq2SeqGraphs.DecoderWithPastFile, Seq2SeqGraphs.Decoder(model, withPast: true, opset)),
+            (Seq2SeqGraphNames.EncoderFile, Seq2SeqGraphs.Encoder(model, opset)),
+            (Seq2SeqGraphNames.DecoderFile, Seq2SeqGraphs.Decoder(model, withPast: false, opset)),
+            (Seq2SeqGraphNames.DecoderWithPastFile, Seq2SeqGraphs.Decoder(model, withPast: true, opset)),
         };
         Directory.CreateDirectory(Path.Combine(folder, OnnxFolder));
         var files = new List<string>();

@@ -1,5 +1,6 @@
 using FineTune.Checkpoints.Onnx;
 using FineTune.Modeling;
+using static FineTune.Export.Seq2SeqGraphNames;
 using static TorchSharp.torch;
 using DataType = FineTune.Checkpoints.Onnx.TensorProto.Types.DataType;
 
@@ -14,17 +15,6 @@ namespace FineTune.Export;
 /// </summary>
 internal static class Seq2SeqGraphs
 {
-    public const string EncoderFile = "encoder_model.onnx", DecoderFile = "decoder_model.onnx", DecoderWithPastFile = "decoder_with_past_model.onnx";
-
-    public const string EncoderHiddenStates = "encoder_hidden_states", EncoderAttentionMask = "encoder_attention_mask",
-        LastHiddenState = "last_hidden_state", Logits = "logits";
-
-    /// <summary>Optimum's name of a cached tensor: past_key_values.{layer}.{decoder|encoder}.{key|value}.</summary>
-    public static string Past(int layer, bool encoder, bool value) => $"past_key_values.{layer}.{(encoder ? "encoder" : "decoder")}.{(value ? "value" : "key")}";
-
-    /// <summary>Optimum's name of a returned tensor: present.{layer}.{decoder|encoder}.{key|value}.</summary>
-    public static string Present(int layer, bool encoder, bool value) => $"present.{layer}.{(encoder ? "encoder" : "decoder")}.{(value ? "value" : "key")}";
-
     /// <summary>The encoder graph: input_ids, attention_mask (and token_type_ids where the family takes them) to last_hidden_state [B, S, H].</summary>
     public static ModelProto Encoder(EncoderDecoderModel model, int opset)
     {

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using FineTune.Export;
 using FineTune.Modeling;
 using FineTune.Text;
 using Microsoft.ML.OnnxRuntime;
-using static TorchSharp.torch;
 
 namespace FineTune.Inference;
 
@@ -11,7 +11,8 @@ namespace FineTune.Inference;
 /// An encoder-decoder's export folder (finetune export of a translation or summarization model, Optimum's layout)
 /// opened on ONNX Runtime: the encoder, the decoder's first step and the decoder with past keys and values, their
 /// inputs and outputs checked against config.json; the tokenizers; the special tokens. Generation runs on it through
-/// <see cref="IDecoderSteps"/>, so greedy decoding and beam search are the library's own.
+/// <see cref="IDecoderSteps"/>, so greedy decoding and beam search are the library's own (<see cref="Decoding"/>).
+/// TorchSharp-free: FineTune runs seq2seq exports through it, and FineTune.Onnx compiles it in.
 /// </summary>
 internal sealed class ExportedSeq2Seq : IDisposable
 {
@@ -29,7 +30,7 @@ internal sealed class ExportedSeq2Seq : IDisposable
         DecoderWithPast = decoderWithPast;
         Tokens = tokens;
         Layers = layers;
-        TakesTokenTypes = encoder.InputMetadata.ContainsKey("token_type_ids");
+        TakesTokenTypes = encoder.InputMetadata.ContainsKey(Seq2SeqGraphNames.TokenTypeIds);
     }
 
     public string Folder { get; }
@@ -57,7 +58,7 @@ internal sealed class ExportedSeq2Seq : IDisposable
 
     /// <summary>Whether a folder is an encoder-decoder's export (onnx/encoder_model.onnx beside config.json).</summary>
     public static bool IsExport(string folder) =>
-        File.Exists(Path.Combine(folder, "onnx", Export.Seq2SeqGraphs.EncoderFile)) && File.Exists(Path.Combine(folder, "config.json"));
+        File.Exists(Path.Combine(folder, "onnx", Seq2SeqGraphNames.EncoderFile)) && File.Exists(Path.Combine(folder, "config.json"));
 
     /// <summary>Opens an export folder's fp32 graphs, or the int8 ones with <paramref name="int8"/>; every problem is one error naming the file.</summary>
     public static ExportedSeq2Seq Open(string folder, bool int8, int? threads, string threadsOption)
@@ -69,7 +70,11 @@ internal sealed class ExportedSeq2Seq : IDisposable
         catch (JsonException e) { throw new ModelLoadException($"not valid JSON: {e.Message}", configPath, inner: e); }
         var metadata = config[ExportFolder.MetadataKey] as JsonObject
             ?? throw new ModelLoadException("has no \"finetune\" metadata: not a folder written by finetune export", configPath, ExportFolder.MetadataKey);
-        var seq2seq = EncoderDecoderConfig.Parse(config.ToJsonString(), configPath);
+        int Id(string key, JsonNode? fallback = null) => ExportFolder.Number(config[key]) ?? ExportFolder.Number(fallback)
+            ?? throw new ModelLoadException($"has no \"{key}\"", configPath, key);
+        var decoderConfig = config["decoder"] as JsonObject ?? throw new ModelLoadException("has no \"decoder\" config: not an encoder-decoder's export", configPath, "decoder");
+        var tokens = new SpecialTokens(Id("decoder_start_token_id"), Id("eos_token_id", decoderConfig["eos_token_id"]), Id("pad_token_id", decoderConfig["pad_token_id"]));
+        int layers = ExportFolder.Number(decoderConfig["num_hidden_layers"]) ?? throw new ModelLoadException("has no decoder.num_hidden_layers", configPath, "decoder.num_hidden_layers");
         if (!File.Exists(Path.Combine(folder, "tokenizer.json")))
             throw new ModelLoadException("tokenizer.json not found: an export folder carries its tokenizer (export the model again)", Path.Combine(folder, "tokenizer.json"));
         var tokenizer = Tokenizers.FromFolder(folder);
@@ -93,7 +98,7 @@ internal sealed class ExportedSeq2Seq : IDisposable
             int limit = ExportFolder.Number(metadata["model_max_length"]) ?? 512;
             if (tokenizer.ModelMaxLength is int m) limit = Math.Min(limit, m);
             return new ExportedSeq2Seq(folder, metadata, tokenizer, decoderTokenizer, sessions[0], sessions[1], sessions[2],
-                new SpecialTokens(seq2seq.DecoderStartTokenId, seq2seq.EosTokenId, seq2seq.PadTokenId), seq2seq.Decoder.NumHiddenLayers) { Limit = limit };
+                tokens, layers) { Limit = limit };
         }
         catch
         {
@@ -108,9 +113,8 @@ internal sealed class ExportedSeq2Seq : IDisposable
     /// </summary>
     public List<int[]> Generate(long[] ids, long[] mask, int batch, int length, GenerationSettings settings)
     {
-        using var scope = NewDisposeScope();
         using var steps = Begin(ids, mask, batch, length, settings.NumBeams);
-        return SequenceGenerator.Run(steps, batch, Tokens, settings);
+        return Decoding.Run(steps, batch, Tokens, settings);
     }
 
     /// <summary>The decoder's steps over one padded batch of sources (encoded now), each source repeated <paramref name="beams"/> times.</summary>
@@ -140,17 +144,17 @@ internal sealed class ExportedSeq2Seq : IDisposable
             _length = length;
             _rows = batch * beams;
             long[] shape = [batch, length];
-            var names = new List<string> { "input_ids", "attention_mask" };
+            var names = new List<string> { Seq2SeqGraphNames.InputIds, Seq2SeqGraphNames.AttentionMask };
             var values = new List<OrtValue> { OrtValue.CreateTensorValueFromMemory(ids, shape), OrtValue.CreateTensorValueFromMemory(mask, shape) };
             if (export.TakesTokenTypes)
             {
-                names.Add("token_type_ids");
+                names.Add(Seq2SeqGraphNames.TokenTypeIds);
                 values.Add(OrtValue.CreateTensorValueFromMemory(new long[ids.Length], shape));
             }
             try
             {
                 using var options = new RunOptions();
-                using var results = export.Encoder.Run(options, names, values, [Export.Seq2SeqGraphs.LastHiddenState]);
+                using var results = export.Encoder.Run(options, names, values, [Seq2SeqGraphNames.LastHiddenState]);
                 var encoded = results[0].GetTensorDataAsSpan<float>();
                 _hidden = (int)results[0].GetTensorTypeAndShape().Shape[2];
                 // Each input repeated once per beam.
@@ -174,13 +178,13 @@ internal sealed class ExportedSeq2Seq : IDisposable
             return repeated;
         }
 
-        public Tensor NextLogits(IReadOnlyList<List<int>> sequences)
+        public float[] NextLogits(IReadOnlyList<List<int>> sequences)
         {
             int n = sequences.Count;
             bool first = _self is null;
             int t = first ? sequences[0].Count : 1;
             var ids = first ? sequences.SelectMany(s => s.Select(x => (long)x)).ToArray() : sequences.Select(s => (long)s[^1]).ToArray();
-            var names = new List<string> { "input_ids", Export.Seq2SeqGraphs.EncoderAttentionMask };
+            var names = new List<string> { Seq2SeqGraphNames.InputIds, Seq2SeqGraphNames.EncoderAttentionMask };
             var values = new List<OrtValue>
             {
                 OrtValue.CreateTensorValueFromMemory(ids, [n, t]),
@@ -188,7 +192,7 @@ internal sealed class ExportedSeq2Seq : IDisposable
             };
             if (first)
             {
-                names.Add(Export.Seq2SeqGraphs.EncoderHiddenStates);
+                names.Add(Seq2SeqGraphNames.EncoderHiddenStates);
                 values.Add(OrtValue.CreateTensorValueFromMemory(_encoded, [n, _length, _hidden]));
             }
             else
@@ -198,7 +202,7 @@ internal sealed class ExportedSeq2Seq : IDisposable
                     foreach (var (cache, encoder) in new[] { (_self!, false), (_cross!, true) })
                         for (int kv = 0; kv < 2; kv++)
                         {
-                            names.Add(Export.Seq2SeqGraphs.Past(i, encoder, kv == 1));
+                            names.Add(Seq2SeqGraphNames.Past(i, encoder, kv == 1));
                             var (data, shape) = cache[2 * i + kv];
                             values.Add(OrtValue.CreateTensorValueFromMemory(data, shape));
                         }
@@ -212,12 +216,12 @@ internal sealed class ExportedSeq2Seq : IDisposable
                 using var results = session.Run(options, names, values, outputs);
                 var self = new (float[], long[])[2 * _export.Layers];
                 var cross = first ? new (float[], long[])[2 * _export.Layers] : _cross!;
-                Tensor? logits = null;
+                float[]? logits = null;
                 for (int o = 0; o < outputs.Count; o++)
                 {
                     var name = outputs[o];
                     var shape = results[o].GetTensorTypeAndShape().Shape;
-                    if (name == Export.Seq2SeqGraphs.Logits)
+                    if (name == Seq2SeqGraphNames.Logits)
                     {
                         // The last position's logits: [N, T, V] -> [N, V].
                         var all = results[o].GetTensorDataAsSpan<float>();
@@ -225,7 +229,7 @@ internal sealed class ExportedSeq2Seq : IDisposable
                         var last = new float[n * vocab];
                         for (int r = 0; r < n; r++)
                             all.Slice((int)((r * shape[1] + shape[1] - 1) * vocab), (int)vocab).CopyTo(last.AsSpan((int)(r * vocab), (int)vocab));
-                        logits = tensor(last, [n, vocab]);
+                        logits = last;
                         continue;
                     }
                     // present.{layer}.{decoder|encoder}.{key|value}

@@ -62,12 +62,12 @@ public class Seq2SeqExportTests
             double worst = 0;
             for (int step = 0; step < 8; step++)
             {
-                using var expected = torchSteps.NextLogits(sequences);                            // [3, V]
-                using var actual = onnxSteps.NextLogits(sequences);
-                Assert.Equal(expected.shape, actual.shape);
-                worst = Math.Max(worst, (expected - actual).abs().max().item<float>());
-                var next = expected.argmax(1).data<long>().ToArray();
-                for (int r = 0; r < 3; r++) sequences[r].Add((int)next[r]);
+                var expected = torchSteps.NextLogits(sequences);                                  // [3, V]
+                var actual = onnxSteps.NextLogits(sequences);
+                Assert.Equal(expected.Length, actual.Length);
+                for (int j = 0; j < expected.Length; j++) worst = Math.Max(worst, Math.Abs(expected[j] - actual[j]));
+                int vocab = expected.Length / 3;
+                for (int r = 0; r < 3; r++) sequences[r].Add(Decoding.ArgMax(expected.AsSpan(r * vocab, vocab)));
             }
             // fp32 through two runtimes' kernels (different summation orders): a few ulps of logits below 1 (1.2e-7
             // measured); the bound is the encoder exports' (OnnxExportTests), far below the gaps argmax decides on.

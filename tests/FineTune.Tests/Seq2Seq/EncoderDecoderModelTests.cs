@@ -157,9 +157,9 @@ public class EncoderDecoderModelTests
     [Fact]
     public void NoRepeatNgramBansTheTokensThatWouldRepeatAnNgram()
     {
-        Assert.Equal([6], SequenceGenerator.BannedTokens([1, 5, 6, 7, 5], 2).Order());
-        Assert.Equal([7], SequenceGenerator.BannedTokens([1, 5, 6, 7, 5, 6], 3).Order());
-        Assert.Empty(SequenceGenerator.BannedTokens([1, 5, 6, 7], 2));
+        Assert.Equal([6], Decoding.BannedTokens([1, 5, 6, 7, 5], 2).Order());
+        Assert.Equal([7], Decoding.BannedTokens([1, 5, 6, 7, 5, 6], 3).Order());
+        Assert.Empty(Decoding.BannedTokens([1, 5, 6, 7], 2));
     }
 
     [Theory]
@@ -208,5 +208,41 @@ public class EncoderDecoderModelTests
         var fresh = state.Keys.Where(k => k.Contains(".crossattention.") || k.StartsWith("decoder.cls.", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
         Assert.Equal(fresh, report.NewlyInitialized.Order(StringComparer.Ordinal));
         Assert.Equal(2 * checkpoint.Count, report.LoadedCount);
+    }
+}
+
+/// <summary>The array operations of <see cref="Decoding"/> against libtorch's: top-k, log-softmax, argmax.</summary>
+public class DecodingTests
+{
+    [Fact]
+    public void TopKLogSoftmaxAndArgMaxAreLibtorchs()
+    {
+        var random = new Random(5);
+        for (int trial = 0; trial < 20; trial++)
+        {
+            var values = Enumerable.Range(0, 3000).Select(_ => (float)(random.NextDouble() * 20 - 10)).ToArray();
+            using var t = tensor(values);
+            var (topValues, topIndices) = t.topk(8);
+            var scores = new float[8];
+            var indices = new long[8];
+            Decoding.TopK(values, scores, indices);
+            Assert.Equal(topValues.data<float>().ToArray(), scores);
+            Assert.Equal(topIndices.data<long>().ToArray(), indices);   // 3,000 random doubles as floats: no ties
+            Assert.Equal(t.argmax().item<long>(), Decoding.ArgMax(values));
+
+            var row = values.ToArray();
+            Decoding.LogSoftmax(row);
+            var expected = t.log_softmax(0).data<float>().ToArray();
+            // Values in [-10, 10] over 3,000 entries: the log-sum-exp is about 10 + log(3000 / 20) ≈ 15, and fp32
+            // rounding of each difference is below 2 ulps of 25 (4e-6).
+            for (int j = 0; j < row.Length; j++) Assert.True(Math.Abs(row[j] - expected[j]) < 1e-5, $"{j}: {row[j]} vs {expected[j]}");
+        }
+        // Equal values keep index order, as the first of equal maxima is argmax's.
+        var ties = new float[] { 1, 3, 3, 2, 3 };
+        var s = new float[3];
+        var i = new long[3];
+        Decoding.TopK(ties, s, i);
+        Assert.Equal([1L, 2L, 4L], i);
+        Assert.Equal(1, Decoding.ArgMax(ties));
     }
 }
