@@ -211,7 +211,7 @@ public class EncoderDecoderModelTests
     }
 }
 
-/// <summary>The array operations of <see cref="Decoding"/> against libtorch's: top-k, log-softmax, argmax.</summary>
+/// <summary>The array operations of greedy decoding and beam search (Modeling.Decoding) against libtorch's: top-k, log-softmax, argmax.</summary>
 public class DecodingTests
 {
     [Fact]

@@ -125,8 +125,22 @@ public class Seq2SeqRunTests
             using var exported = TextGenerator.Load(export.OutputDirectory, new TextGeneratorOptions { Generation = generation });
             Assert.True(exported.IsExport);
             Assert.Equal(model.MaxLength, exported.MaxLength);
-            Assert.Equal(model.Generate(sources), exported.Generate(sources));
+            var expected = model.Generate(sources);
+            Assert.Equal(expected, exported.Generate(sources));
+            // FineTune.Onnx (no TorchSharp) generates the same text.
+            using var onnx = FineTune.Onnx.TextGenerator.Load(export.OutputDirectory, new FineTune.Onnx.TextGeneratorOptions { NumBeams = beams, MaxNewTokens = 8, BatchSize = 7 });
+            Assert.Equal(model.MaxLength, onnx.MaxLength);
+            Assert.Equal(expected, onnx.Generate(sources));
         }
+        using (var defaults = FineTune.Onnx.TextGenerator.Load(export.OutputDirectory))
+            Assert.Equal(2, defaults.NumBeams);   // the run's --num-beams, from config.json
+        // FineTune.Onnx's errors are its own (internal) copies of the library's: checked by type name and message.
+        var bad = Assert.ThrowsAny<Exception>(() => FineTune.Onnx.TextGenerator.Load(export.OutputDirectory, new FineTune.Onnx.TextGeneratorOptions { NumBeams = 0 }));
+        Assert.Equal(nameof(OptionException), bad.GetType().Name);
+        Assert.StartsWith("TextGeneratorOptions.NumBeams: must be between 1 and 64, got 0", bad.Message);
+        bad = Assert.ThrowsAny<Exception>(() => FineTune.Onnx.TextGenerator.Load(result.ModelDirectory));
+        Assert.Equal(nameof(ModelLoadException), bad.GetType().Name);
+        Assert.Contains("is not the export of a translation or summarization model", bad.Message);
 
         // finetune evaluate on the export: the run's test metrics; and its int8 graphs generate.
         var request = new EvaluateRequest

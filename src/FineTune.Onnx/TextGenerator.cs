@@ -1,0 +1,136 @@
+using FineTune.Modeling;
+
+namespace FineTune.Onnx;
+
+/// <summary>
+/// Options of <see cref="TextGenerator"/>: which graphs, threads, batch and source length, and how to generate; a
+/// generation setting left null is the one the model was trained with (config.json's finetune section), else the
+/// library's default.
+/// </summary>
+public sealed record TextGeneratorOptions
+{
+    public OnnxPrecision Precision { get; init; } = OnnxPrecision.Fp32;
+
+    /// <summary>ONNX Runtime's threads within an operator (null: its default, one per core).</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Sources per run.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Source tokens (null: the length the model was trained with, else what it takes).</summary>
+    public int? MaxLength { get; init; }
+
+    /// <summary>Beams of beam search (1: greedy decoding).</summary>
+    public int? NumBeams { get; init; }
+
+    /// <summary>Beam search: a finished hypothesis scores its log-probability over its length to this power.</summary>
+    public double? LengthPenalty { get; init; }
+
+    /// <summary>No n-gram of this size twice in an output (0: allowed).</summary>
+    public int? NoRepeatNgramSize { get; init; }
+
+    /// <summary>The most tokens generated (the end-of-sequence token included).</summary>
+    public int? MaxNewTokens { get; init; }
+
+    /// <summary>Beam search: an input is done as soon as it has as many finished hypotheses as beams.</summary>
+    public bool? EarlyStopping { get; init; }
+}
+
+/// <summary>
+/// An exported translation or summarization model (finetune export of an encoder-decoder) run with ONNX Runtime:
+/// source texts in, generated texts out, with the greedy decoding and beam search FineTune's TextGenerator uses on the
+/// model folder, so the same text.
+/// </summary>
+public sealed class TextGenerator : IDisposable
+{
+    private readonly Inference.ExportedSeq2Seq _export;
+    private readonly GenerationSettings _settings;
+
+    private TextGenerator(Inference.ExportedSeq2Seq export, GenerationSettings settings, int maxLength, int batchSize)
+    {
+        _export = export;
+        _settings = settings;
+        MaxLength = maxLength;
+        BatchSize = batchSize;
+    }
+
+    /// <summary>Opens an export folder of a translation or summarization model.</summary>
+    public static TextGenerator Load(string exportFolder, TextGeneratorOptions? options = null)
+    {
+        options ??= new TextGeneratorOptions();
+        ArgumentNullException.ThrowIfNull(exportFolder);
+        if (!Directory.Exists(exportFolder)) throw new ModelLoadException("the export folder does not exist", exportFolder);
+        if (!Inference.ExportedSeq2Seq.IsExport(exportFolder))
+            throw new ModelLoadException("is not the export of a translation or summarization model (no onnx/encoder_model.onnx beside config.json)", exportFolder);
+        if (options.BatchSize < 1) throw new OptionException("TextGeneratorOptions.BatchSize", $"must be at least 1, got {options.BatchSize}");
+        var export = Inference.ExportedSeq2Seq.Open(exportFolder, options.Precision == OnnxPrecision.Int8, options.Threads, "TextGeneratorOptions.Threads");
+        try
+        {
+            var m = export.Metadata;
+            int Int(int? given, string key, int fallback) => given ?? Inference.ExportFolder.Number(m[key]) ?? fallback;
+            var settings = new GenerationSettings(
+                NumBeams: Int(options.NumBeams, "num_beams", 4),
+                LengthPenalty: options.LengthPenalty ?? Inference.ExportFolder.Real(m["length_penalty"]) ?? 1.0,
+                NoRepeatNgramSize: Int(options.NoRepeatNgramSize, "no_repeat_ngram_size", 0),
+                MaxNewTokens: Int(options.MaxNewTokens, "max_new_tokens", Int(null, "max_target_length", 64)),
+                EarlyStopping: options.EarlyStopping ?? (Inference.ExportFolder.Number(m["early_stopping"]) is not 0));
+            if (settings.NumBeams is < 1 or > 64) throw new OptionException("TextGeneratorOptions.NumBeams", $"must be between 1 and 64, got {settings.NumBeams}");
+            if (settings.MaxNewTokens is < 1 or > 4096) throw new OptionException("TextGeneratorOptions.MaxNewTokens", $"must be between 1 and 4096, got {settings.MaxNewTokens}");
+            if (settings.NoRepeatNgramSize < 0) throw new OptionException("TextGeneratorOptions.NoRepeatNgramSize", $"must not be negative, got {settings.NoRepeatNgramSize}");
+            if (!double.IsFinite(settings.LengthPenalty)) throw new OptionException("TextGeneratorOptions.LengthPenalty", $"must be a finite number, got {settings.LengthPenalty}");
+            if (options.MaxLength is < 2) throw new OptionException("TextGeneratorOptions.MaxLength", $"must be at least 2, got {options.MaxLength}");
+            int maxLength = Math.Min(options.MaxLength ?? export.TrainedMaxLength ?? export.Limit, export.Limit);
+            return new TextGenerator(export, settings, maxLength, options.BatchSize);
+        }
+        catch
+        {
+            export.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>translation or summarization.</summary>
+    public string Task => _export.Task;
+
+    /// <summary>Source tokens per input; longer sources are truncated.</summary>
+    public int MaxLength { get; }
+
+    public int BatchSize { get; }
+
+    /// <summary>Beams of beam search (1: greedy decoding).</summary>
+    public int NumBeams => _settings.NumBeams;
+
+    public string Generate(string source) => Generate([source])[0];
+
+    /// <summary>The generated text of each source, in order, in batches of similar length.</summary>
+    public IReadOnlyList<string> Generate(IReadOnlyList<string> sources)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        var encodings = _export.Tokenizer.EncodeBatch(sources, Text.EncodeOptions.Truncate(MaxLength));
+        var outputs = new string[sources.Count];
+        var order = Enumerable.Range(0, sources.Count).OrderByDescending(i => encodings[i].Ids.Length).ToArray();
+        int pad = _export.Tokenizer.PaddingTokenId;
+        for (int start = 0; start < order.Length; start += BatchSize)
+        {
+            var batch = order.AsSpan(start, Math.Min(BatchSize, order.Length - start)).ToArray();
+            int length = batch.Max(i => encodings[i].Ids.Length), b = batch.Length;
+            var ids = new long[b * length];
+            var mask = new long[b * length];
+            Array.Fill(ids, pad);
+            for (int r = 0; r < b; r++)
+            {
+                var tokens = encodings[batch[r]].Ids;
+                for (int j = 0; j < tokens.Length; j++)
+                {
+                    ids[r * length + j] = tokens[j];
+                    mask[r * length + j] = 1;
+                }
+            }
+            var generated = _export.Generate(ids, mask, b, length, _settings);
+            for (int r = 0; r < b; r++) outputs[batch[r]] = Tasks.GeneratedText.Decode(_export.DecoderTokenizer, generated[r]);
+        }
+        return outputs;
+    }
+
+    public void Dispose() => _export.Dispose();
+}
