@@ -110,6 +110,16 @@ internal static class OnnxExporter
                 ["int8"] = quantize ? $"{OnnxFolder}/{QuantizedModelFile}" : null,
             },
         };
+        WriteConfigAndTokenizer(folder, json, ours, metadata, tokenizer, files);
+        return files;
+    }
+
+    /// <summary>
+    /// Writes config.json (<paramref name="json"/> with <paramref name="ours"/>, the run's base model and task settings
+    /// added, under <see cref="MetadataKey"/>) and the tokenizer's files into <paramref name="folder"/>; adds their names to <paramref name="files"/>.
+    /// </summary>
+    private static void WriteConfigAndTokenizer(string folder, JsonObject json, JsonObject ours, FineTuneMetadata? metadata, ITokenizer tokenizer, List<string> files)
+    {
         if (metadata?.BaseModel is { } baseModel) ours["base_model"] = baseModel;
         foreach (var (key, value) in metadata?.Settings ?? [])
             ours[key] = JsonNode.Parse(value.GetRawText());
@@ -118,7 +128,6 @@ internal static class OnnxExporter
         files.Add("config.json");
         tokenizer.Save(folder);
         files.AddRange(Directory.GetFiles(folder).Select(Path.GetFileName).Where(f => f != "config.json")!);
-        return files;
     }
 
     /// <summary>
@@ -173,14 +182,7 @@ internal static class OnnxExporter
             ["models"] = models,
         };
         if (decoderTokenizer is not null) ours["decoder_tokenizer"] = decoderTokenizerFolder;
-        if (metadata?.BaseModel is { } baseModel) ours["base_model"] = baseModel;
-        foreach (var (key, value) in metadata?.Settings ?? [])
-            ours[key] = JsonNode.Parse(value.GetRawText());
-        json[MetadataKey] = ours;
-        File.WriteAllText(Path.Combine(folder, "config.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        files.Add("config.json");
-        tokenizer.Save(folder);
-        files.AddRange(Directory.GetFiles(folder).Select(Path.GetFileName).Where(f => f != "config.json")!);
+        WriteConfigAndTokenizer(folder, json, ours, metadata, tokenizer, files);
         if (decoderTokenizer is not null)
         {
             var sub = Path.Combine(folder, decoderTokenizerFolder);
