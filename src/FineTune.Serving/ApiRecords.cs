@@ -1,6 +1,6 @@
 namespace FineTune.Serving;
 
-/// <summary>POST /predict, /embed and /tokenize: one text, several texts, or text pairs.</summary>
+/// <summary>POST /predict, /generate, /embed and /tokenize: one text, several texts, or text pairs.</summary>
 /// <param name="Inputs">"text", ["text", ...], or [["text", "text"], ...] (pairs: /predict).</param>
 /// <param name="Truncate">Cut inputs longer than the model's max length (false: such an input gets 413).</param>
 /// <param name="TopK">/predict: the most probable labels only (default: all).</param>
@@ -22,6 +22,9 @@ public sealed record EntityResult(string Type, string Text, int Start, int End, 
 
 /// <summary>An answer cut from the context ([start, end), UTF-16 indices; -1 and empty when none qualifies) and its score.</summary>
 public sealed record AnswerResult(string Answer, int Start, int End, double Score);
+
+/// <summary>POST /generate: the text generated from one input (translation, summarization).</summary>
+public sealed record GeneratedResult(string GeneratedText);
 
 /// <summary>A token: its id, its text, where it is in the input ([start, stop)) and whether it is a special token.</summary>
 public sealed record TokenResult(int Id, string Text, int Start, int Stop, bool Special);

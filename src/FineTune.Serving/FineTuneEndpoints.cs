@@ -21,7 +21,7 @@ namespace FineTune.Serving;
 /// ...
 /// app.MapFineTune();
 /// </code>
-/// Routes (after Hugging Face's text-embeddings-inference): POST /predict, /ner, /answer, /embed, /tokenize;
+/// Routes (after Hugging Face's text-embeddings-inference): POST /predict, /ner, /answer, /generate, /embed, /tokenize;
 /// GET /health, /info, /metrics (Prometheus), /openapi.json.
 /// </summary>
 public static class FineTuneEndpoints
@@ -62,6 +62,8 @@ public static class FineTuneEndpoints
             .Accepts<TextsRequest>("application/json").Produces<List<List<EntityResult>>>(200).Errors();
         api.MapPost("/answer", Route(service.Answer)).WithName("answer")
             .Accepts<AnswerRequest>("application/json").Produces<List<AnswerResult>>(200).Errors();
+        api.MapPost("/generate", Route(service.Generate)).WithName("generate")
+            .Accepts<TextsRequest>("application/json").Produces<List<GeneratedResult>>(200).Errors();
         api.MapPost("/embed", Route(service.Embed)).WithName("embed")
             .Accepts<TextsRequest>("application/json").Produces<List<float[]>>(200).Errors();
         api.MapPost("/tokenize", Route(service.Tokenize)).WithName("tokenize")
@@ -208,6 +210,16 @@ internal sealed class ModelService(ServeOptions options, Action<string>? info, I
         var answers = await batcher.Submit(questions, tokens, ctx.RequestAborted).WaitAsync(ctx.RequestAborted);
         var results = answers.Select(a => new AnswerResult(a.Text, a.Start, a.End, a.Score)).ToList();
         return Results.Json(root.TryGetProperty("inputs", out _) ? results : results[0], Json);
+    });
+
+    public Task<IResult> Generate(HttpContext ctx) => Handle(ctx, "/generate", async (m, root) =>
+    {
+        if (m.Generated is not { } batcher) return WrongRoute(m);
+        var inputs = ReadInputs(root, pairs: false, m.Options.MaxClientBatchSize);
+        int tokens = CountTokens(m, inputs, Flag(root, "truncate", false));
+        var texts = await batcher.Submit(inputs.Select(i => i.Text).ToList(), tokens, ctx.RequestAborted).WaitAsync(ctx.RequestAborted);
+        var results = texts.Select(t => new GeneratedResult(t)).ToList();
+        return Results.Json(Single(root) ? results[0] : results, Json);
     });
 
     public Task<IResult> Embed(HttpContext ctx) => Handle(ctx, "/embed", async (m, root) =>

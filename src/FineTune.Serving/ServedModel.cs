@@ -7,7 +7,7 @@ namespace FineTune.Serving;
 
 /// <summary>
 /// The model behind the endpoints: a model or export folder loaded with the library's predictor for its task
-/// (<see cref="TextClassifier"/>, <see cref="EntityPredictor"/>, <see cref="AnswerPredictor"/>, <see cref="SentenceEmbedder"/>)
+/// (<see cref="TextClassifier"/>, <see cref="EntityPredictor"/>, <see cref="AnswerPredictor"/>, <see cref="TextGenerator"/>, <see cref="SentenceEmbedder"/>)
 /// on TorchSharp or ONNX Runtime, and the dynamic batcher that runs it. The predictor is only ever called from the
 /// batcher's one worker thread.
 /// </summary>
@@ -32,7 +32,7 @@ internal sealed class ServedModel : IDisposable
 
     public string Folder { get; }
 
-    /// <summary>classification, multi-label, regression, similarity, feature-extraction, token-classification or question-answering.</summary>
+    /// <summary>classification, multi-label, regression, similarity, feature-extraction, token-classification, question-answering, translation or summarization.</summary>
     public string Task { get; }
 
     /// <summary>torchsharp or onnxruntime.</summary>
@@ -51,9 +51,17 @@ internal sealed class ServedModel : IDisposable
     public DynamicBatcher<string, IReadOnlyList<Entity>>? Entities { get; private set; }
     public DynamicBatcher<(string Question, string Context), Answer>? Answers { get; private set; }
     public DynamicBatcher<string, float[]>? Embeddings { get; private set; }
+    public DynamicBatcher<string, string>? Generated { get; private set; }
 
-    /// <summary>The route that runs the model ("/predict", "/ner", "/answer", "/embed").</summary>
-    public string Route => Classify is not null ? "/predict" : Entities is not null ? "/ner" : Answers is not null ? "/answer" : "/embed";
+    /// <summary>The route that runs the model ("/predict", "/ner", "/answer", "/generate", "/embed").</summary>
+    public string Route => Task switch
+    {
+        "classification" or "multi-label" or "regression" => "/predict",
+        "token-classification" => "/ner",
+        "question-answering" => "/answer",
+        "translation" or "summarization" => "/generate",
+        _ => "/embed",
+    };
 
     /// <summary>Loads the model of <paramref name="options"/> and starts its batcher; <paramref name="info"/> hears what was loaded.</summary>
     public static ServedModel Load(ServeOptions options, ServingMetrics metrics, Action<string>? info = null)
@@ -61,10 +69,6 @@ internal sealed class ServedModel : IDisposable
         options.Validate();
         var folder = ModelCatalogFolder(options.Model);
         bool export = FineTuner.IsExportFolder(folder);
-        var generating = TaskOf(folder);
-        if (generating is "translation" or "summarization")
-            throw new ModelLoadException($"holds a {generating} model, which finetune serve does not serve (it serves classification, token classification, question answering and embeddings); generate with finetune predict on the model folder or its export",
-                Path.Combine(folder, "config.json"));
         string? temporary = null;
         if (options.Backend == ServeBackend.TorchSharp && export)
             throw new OptionException("ServeOptions.Backend", $"{folder} is an export folder, which runs on ONNX Runtime; give the model folder to serve it on TorchSharp");
@@ -127,6 +131,11 @@ internal sealed class ServedModel : IDisposable
                 var qa = AnswerPredictor.Load(folder, new AnswerPredictorOptions { Precision = o.Precision, Threads = o.Threads, BatchSize = batch, MaxLength = o.MaxLength, DocStride = o.DocStride });
                 return new ServedModel(folder, task, backend, o, qa, Tokenizers.FromFolder(folder), qa.MaxLength, null, temporary);
             }
+            case "translation" or "summarization":
+            {
+                var generator = TextGenerator.Load(folder, new TextGeneratorOptions { Precision = o.Precision, Threads = o.Threads, BatchSize = batch, MaxLength = o.MaxLength });
+                return new ServedModel(folder, task, backend, o, generator, generator.Tokenizer, generator.MaxLength, null, temporary);
+            }
             default:
             {
                 var embedder = SentenceEmbedder.Load(folder, "cpu", o.Precision, o.Threads);
@@ -153,11 +162,14 @@ internal sealed class ServedModel : IDisposable
             case SentenceEmbedder e:
                 Embeddings = new(texts => e.Embed(texts), Options, metrics);
                 break;
+            case TextGenerator g:
+                Generated = new(texts => g.Generate(texts), Options, metrics);
+                break;
         }
     }
 
     /// <summary>Inputs waiting for the model.</summary>
-    public int Queued => Classify?.Queued ?? Entities?.Queued ?? Answers?.Queued ?? Embeddings?.Queued ?? 0;
+    public int Queued => Classify?.Queued ?? Entities?.Queued ?? Answers?.Queued ?? Embeddings?.Queued ?? Generated?.Queued ?? 0;
 
     /// <summary>Stops the batcher (what is queued still runs), then frees the model.</summary>
     public void Dispose()
@@ -166,6 +178,7 @@ internal sealed class ServedModel : IDisposable
         Entities?.Dispose();
         Answers?.Dispose();
         Embeddings?.Dispose();
+        Generated?.Dispose();
         _predictor.Dispose();
         if (_temporaryExport is not null) TryDelete(_temporaryExport);
     }

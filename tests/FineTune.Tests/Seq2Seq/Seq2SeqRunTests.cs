@@ -101,7 +101,7 @@ public class Seq2SeqRunTests
     }
 
     [Fact]
-    public void TheExportGeneratesAndEvaluatesAsTheModelFolderDoes()
+    public async Task TheExportGeneratesEvaluatesAndServesAsTheModelFolderDoes()
     {
         using var dir = new TestSupport.TempDir();
         var result = FineTuner.Train(Translation(dir) with { Training = Translation(dir).Training with { SaveStrategy = IntervalKind.No } });
@@ -163,12 +163,24 @@ public class Seq2SeqRunTests
         Assert.True(code == 0, output);
         Assert.Contains("checked 6", output);
 
-        // finetune serve does not serve generation: one line saying so, exit 2, for the export and for the model folder.
-        foreach (var folder in new[] { export.OutputDirectory, result.ModelDirectory })
+        // finetune serve: POST /generate gives what the generator gives, from the export (ONNX Runtime) and the model folder (TorchSharp).
+        using var trained = TextGenerator.Load(result.ModelDirectory);
+        var served = sources.Take(12).ToList();
+        var texts = trained.Generate(served);
+        foreach (var (folder, backend) in new[] { (export.OutputDirectory, "onnxruntime"), (result.ModelDirectory, "torchsharp") })
         {
-            var (exit, _, error) = FineTune.Tests.Cli.CliTests.Run("serve", "--model", folder, "--port", "0");
-            Assert.Equal(2, exit);
-            Assert.Contains("holds a translation model, which finetune serve does not serve", error);
+            await using var server = await FineTune.Serving.ModelServer.StartAsync(new FineTune.Serving.ServeOptions { Model = folder, Host = "127.0.0.1", Port = 0 });
+            await server.Ready;
+            using var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
+            // Some sources are longer than the 48 tokens the run trained with: truncated as the generator truncates them (without "truncate", 413).
+            var body = new JsonObject { ["inputs"] = new JsonArray(served.Select(t => (JsonNode)t!).ToArray()), ["truncate"] = true }.ToJsonString();
+            using var response = await client.PostAsync("/generate", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            var generated = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsArray().Select(r => r!["generated_text"]!.GetValue<string>());
+            Assert.Equal(texts, generated);
+            var info = JsonNode.Parse(await client.GetStringAsync("/info"))!;
+            Assert.Equal("/generate", (string?)info["route"]);
+            Assert.Equal(backend, (string?)info["backend"]);
         }
     }
 
