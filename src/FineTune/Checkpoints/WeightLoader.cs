@@ -25,12 +25,46 @@ public sealed record LoadReport(
         var sb = new StringBuilder();
         sb.Append($"Loaded {LoadedCount} tensors from {Source}.");
         if (NewlyInitialized.Count > 0)
-            sb.Append($"\nNewly initialised (not in the checkpoint; train before use): {string.Join(", ", NewlyInitialized)}");
+            sb.Append($"\nNewly initialised (not in the checkpoint; train before use; {NewlyInitialized.Count} tensors): {Abbreviate(NewlyInitialized)}");
         if (ResizedAndReinitialized.Count > 0)
             sb.Append($"\nRe-initialised because their shapes differ from the checkpoint: {string.Join(", ", ResizedAndReinitialized)}");
         if (Unused.Count > 0)
-            sb.Append($"\nIn the checkpoint but not used by this model: {string.Join(", ", Unused)}");
+            sb.Append($"\nIn the checkpoint but not used by this model: {Abbreviate(Unused)}");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// Tensor names, shortened where they repeat: the tensors of one module as "module.{weight,bias}", and the same
+    /// tensor of consecutive layers as "….layer.{0-5}.…" (a decoder's 60 new cross-attention tensors read as five names).
+    /// </summary>
+    internal static string Abbreviate(IEnumerable<string> names)
+    {
+        static List<(string Key, List<string> Parts)> Group(IEnumerable<string> items, Func<string, (string Key, string Part)> split)
+        {
+            var groups = new List<(string Key, List<string> Parts)>();
+            var index = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var item in items)
+            {
+                var (key, part) = split(item);
+                if (!index.TryGetValue(key, out var at)) { index[key] = at = groups.Count; groups.Add((key, [])); }
+                groups[at].Parts.Add(part);
+            }
+            return groups;
+        }
+        // Leaves of one module: "a.b.weight", "a.b.bias" -> "a.b.{weight,bias}".
+        var modules = Group(names, n => n.LastIndexOf('.') is var dot and > 0 ? (n[..dot], n[(dot + 1)..]) : (n, ""))
+            .Select(g => g.Parts.Count == 1 ? (g.Parts[0].Length == 0 ? g.Key : $"{g.Key}.{g.Parts[0]}") : $"{g.Key}.{{{string.Join(",", g.Parts)}}}");
+        // The same name in several layers: "x.layer.0.y", "x.layer.1.y" -> "x.layer.{0-1}.y".
+        var layered = Group(modules, n => System.Text.RegularExpressions.Regex.Match(n, @"\.layer\.(\d+)\.") is { Success: true } m
+            ? (n[..m.Groups[1].Index] + "#" + n[(m.Groups[1].Index + m.Groups[1].Length)..], m.Groups[1].Value)
+            : (n, ""));
+        return string.Join(", ", layered.Select(g =>
+        {
+            if (g.Parts.Count == 1) return g.Parts[0].Length == 0 ? g.Key : g.Key.Replace("#", g.Parts[0], StringComparison.Ordinal);
+            var layers = g.Parts.Select(int.Parse).ToList();
+            bool run = layers.Zip(layers.Skip(1)).All(p => p.Second == p.First + 1);
+            return g.Key.Replace("#", run ? $"{{{layers[0]}-{layers[^1]}}}" : $"{{{string.Join(",", layers)}}}", StringComparison.Ordinal);
+        }));
     }
 }
 

@@ -237,4 +237,13 @@ public class ModelFolderTests
         var e = Assert.Throws<ModelLoadException>(() => TestSupport.Load(folder, "classification"));
         Assert.Contains("model-00002-of-00002.safetensors", e.Message);
     }
+
+    [Fact]
+    public void RepeatedTensorNamesAreAbbreviatedByModuleAndLayer()
+    {
+        var names = Enumerable.Range(0, 6).SelectMany(i => new[] { "weight", "bias" }.Select(t => $"decoder.bert.encoder.layer.{i}.crossattention.self.query.{t}"))
+            .Concat(["decoder.cls.predictions.bias", "classifier.weight", "classifier.bias", "encoder.layer.0.x.weight", "encoder.layer.2.x.weight", "pooler"]);
+        Assert.Equal("decoder.bert.encoder.layer.{0-5}.crossattention.self.query.{weight,bias}, decoder.cls.predictions.bias, classifier.{weight,bias}, encoder.layer.{0,2}.x.weight, pooler",
+            FineTune.Checkpoints.LoadReport.Abbreviate(names));
+    }
 }
