@@ -8,8 +8,8 @@ internal static class ExportCommand
     public static Command Create()
     {
         var model = new Option<string>("--model", "-m") { Description = "A run's model folder (any task) or a catalog name (exported for feature extraction).", Required = true };
-        var output = new Option<string>("--output", "-o") { Description = "The export folder: onnx/model.onnx, config.json and the tokenizer files.", Required = true };
-        var quantize = new Option<string?>("--quantize") { Description = "int8: also onnx/model_quantized.onnx, int8 weights with activations quantized at run time." };
+        var output = new Option<string>("--output", "-o") { Description = "The export folder: onnx/model.onnx (translation, summarization: onnx/encoder_model.onnx, decoder_model.onnx, decoder_with_past_model.onnx), config.json and the tokenizer files.", Required = true };
+        var quantize = new Option<string?>("--quantize") { Description = "int8: also onnx/model_quantized.onnx (and each graph's *_quantized.onnx), int8 weights with activations quantized at run time." };
         var opset = new Option<int>("--opset") { Description = "The ONNX operator set (17 to 21).", DefaultValueFactory = _ => 18 };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing, non-empty output folder." };
         FlagNames.Register(("ExportRequest.Output", "--output"), ("ExportRequest.Opset", "--opset"), ("ExportRequest.Overwrite", "--overwrite"),
