@@ -15,7 +15,9 @@ namespace FineTune.Bench;
 /// seq2seq: the encoder-decoder warm-started from all-MiniLM-L6-v2 (both halves) on real Multi30k German → English
 /// pairs: training examples/s in fp32 and bf16 (steps of the two alternating, so both see the same load; medians and
 /// their ratio), generation sentences/s greedy and with beam search (with the key/value cache, and without it for
-/// comparison; of a fine-tuned model given with --generator), and the process's peak RSS.
+/// comparison; of a fine-tuned model given with --generator), the same generation on ONNX Runtime from that model's
+/// export (--export: fp32, and int8 where it was exported with it; how many outputs are the same as TorchSharp's), and
+/// the process's peak RSS. --skip-training times generation only.
 /// </summary>
 internal static class Seq2SeqScenario
 {
@@ -28,7 +30,10 @@ internal static class Seq2SeqScenario
         int? threads = args.OptionalInt("threads");
         bool skipNoCache = args.Flag("skip-no-cache");
         string? trained = args.String("generator");
+        string? export = args.String("export");
+        bool skipTraining = args.Flag("skip-training");
         args.CheckAllUsed();
+        if (export is not null && trained is null) throw new ArgumentException("--export: give the model it was exported from with --generator");
         TorchRuntime.SetThreads(threads);
         var report = new Report("seq2seq");
         report.Add("load_average_start", Machine.LoadAverage());
@@ -56,14 +61,14 @@ internal static class Seq2SeqScenario
 
         // Training: one model per precision (each with its own optimizer), steps alternating.
         var steps = new List<(Precision Precision, TrainStep Step)>();
-        foreach (var precision in precisions)
+        foreach (var precision in skipTraining ? [] : precisions)
         {
             random.manual_seed(1);
             var (model, _) = EncoderDecoderFolder.WarmStart(folder, folder, config, KernelSwitches.Current, new ModelLoadOptions(), fromScratch: false);
             model.Loss = new CrossEntropyLoss(labelSmoothing: 0.1);
             steps.Add((precision, new TrainStep(model, precision)));
         }
-        report.Add("parameters", steps[0].Step.Model.parameters().Sum(p => p.NumberOfElements));
+        if (steps.Count > 0) report.Add("parameters", steps[0].Step.Model.parameters().Sum(p => p.NumberOfElements));
         foreach (var (_, step) in steps)
             for (int i = 0; i < warmup; i++) step.Run(batches[i % batches.Count]);
         var times = steps.ToDictionary(s => s.Precision, _ => new List<double>());
@@ -75,7 +80,7 @@ internal static class Seq2SeqScenario
                 times[precision].Add(t);
                 rows.Add([i + 1, precision.ToString().ToLowerInvariant(), t, batch / t]);
             }
-        report.Table("training steps (alternating precisions)", ["rep", "precision", "step_s", "examples_per_s"], rows);
+        if (rows.Count > 0) report.Table("training steps (alternating precisions)", ["rep", "precision", "step_s", "examples_per_s"], rows);
         foreach (var (precision, list) in times)
             report.Add($"train_examples_per_second_{precision.ToString().ToLowerInvariant()}", batch / Stats.Median(list));
         if (times.Count == 2)
@@ -101,16 +106,38 @@ internal static class Seq2SeqScenario
         if (!skipNoCache)
             modes.Add(($"beam{beams}-no-cache", new(beams, MaxNewTokens: maxNew, UseCache: false)));
         var precisionScope = PrecisionScopes.For(precisions[0], CPU);
+        var torchIds = new Dictionary<string, int[][]>();
         foreach (var (name, settings) in modes)
         {
             var sw = Stopwatch.StartNew();
             var ids = Seq2SeqGeneration.Run(generator, sources, settings, batch, tokenizer.PaddingTokenId, CPU, precisionScope);
             double seconds = sw.Elapsed.TotalSeconds;
-            genRows.Add([name, sources.Count, seconds, sources.Count / seconds, ids.Average(o => o.Length)]);
+            torchIds[name] = ids;
+            genRows.Add([name, $"torchsharp {precisions[0].ToString().ToLowerInvariant()}", sources.Count, seconds, sources.Count / seconds, ids.Average(o => o.Length), sources.Count]);
             report.Add($"generate_sentences_per_second_{name.Replace('-', '_')}", sources.Count / seconds);
         }
-        report.Table($"generation of {sources.Count} test sentences (batches of {batch}, {precisions[0].ToString().ToLowerInvariant()})",
-            ["mode", "sentences", "seconds", "sentences_per_s", "tokens_per_sentence"], genRows);
+        // The same generation on ONNX Runtime from the model's export: fp32, and int8 when the export has it.
+        if (export is not null)
+        {
+            bool hasInt8 = File.Exists(Path.Combine(export, "onnx", "encoder_model_quantized.onnx"));
+            foreach (var int8 in hasInt8 ? new[] { false, true } : [false])
+            {
+                using var exported = FineTune.Inference.ExportedSeq2Seq.Open(export, int8, threads, "--threads");
+                string runtime = $"onnxruntime {(int8 ? "int8" : "fp32")}";
+                foreach (var (name, settings) in modes.Where(m => m.Settings.UseCache))
+                {
+                    var sw = Stopwatch.StartNew();
+                    var ids = Seq2SeqGeneration.Run(exported, sources, settings, batch, tokenizer.PaddingTokenId);
+                    double seconds = sw.Elapsed.TotalSeconds;
+                    int same = ids.Zip(torchIds[name]).Count(p => p.First.SequenceEqual(p.Second));
+                    genRows.Add([name, runtime, sources.Count, seconds, sources.Count / seconds, ids.Average(o => o.Length), same]);
+                    report.Add($"generate_sentences_per_second_{name.Replace('-', '_')}_onnx_{(int8 ? "int8" : "fp32")}", sources.Count / seconds);
+                    report.Add($"same_as_torchsharp_{name.Replace('-', '_')}_onnx_{(int8 ? "int8" : "fp32")}", same);
+                }
+            }
+        }
+        report.Table($"generation of {sources.Count} test sentences (batches of {batch})",
+            ["mode", "runtime", "sentences", "seconds", "sentences_per_s", "tokens_per_sentence", "same_as_torchsharp"], genRows);
         report.Add("peak_rss_gib", Machine.GiB(Machine.PeakRssBytes()));
         report.Add("load_average_end", Machine.LoadAverage());
         report.Finish();
