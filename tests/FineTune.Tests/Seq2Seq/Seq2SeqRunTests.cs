@@ -286,6 +286,14 @@ public class Seq2SeqRunTests
         using var generator = TextGenerator.Load(result.ModelDirectory);
         Assert.Equal(vocab.Length, generator.DecoderTokenizer.VocabSize);
         Assert.Equal(30522, generator.Tokenizer.VocabSize);
+
+        // Its export carries the decoder's tokenizer too, and generates the same text.
+        var export = FineTuner.Export(new ExportRequest { Model = result.ModelDirectory, Output = dir.File("export") });
+        Assert.Contains(Path.Combine("decoder_tokenizer", "vocab.txt"), export.Files);
+        using var exported = TextGenerator.Load(export.OutputDirectory);
+        Assert.Equal(vocab.Length, exported.DecoderTokenizer.VocabSize);
+        var sources = ParallelText.ReadLines(dir.File("test.de.gz")).ToList();
+        Assert.Equal(generator.Generate(sources), exported.Generate(sources));
     }
 
     [Fact]
