@@ -31,7 +31,7 @@ internal static class ServeCommand
             ("ServeOptions.MaxWaitMs", "--max-wait-ms"), ("ServeOptions.ForwardBatchSize", "--forward-batch-size"), ("ServeOptions.MaxConcurrentRequests", "--max-concurrent-requests"),
             ("ServeOptions.PayloadLimit", "--payload-limit"), ("ServeOptions.MaxClientBatchSize", "--max-client-batch-size"), ("ServeOptions.ApiKey", "--api-key"));
         var command = new Command("serve", """
-            Serve a fine-tuned or exported model over HTTP: POST /predict, /ner, /answer, /embed, /tokenize; GET /health, /info,
+            Serve a fine-tuned or exported model over HTTP: POST /predict, /ner, /answer, /generate, /embed, /tokenize; GET /health, /info,
             /metrics, /openapi.json. Requests are batched dynamically. Ctrl+C or SIGTERM finishes what is in flight and exits.
             Example: finetune serve --model exports/spam --port 8080
             """) { model, backend, precision, threads, maxLength, docStride, host, port, maxBatchTokens, maxBatchRequests, forwardBatch, maxWait, maxConcurrent, payload, clientBatch, apiKey };
