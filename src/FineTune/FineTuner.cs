@@ -150,6 +150,13 @@ public static partial class FineTuner
         if (!request.Output.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
             throw new OptionException("TokenizeRequest.Output", $"{request.Output}: use a .jsonl file name");
         var tokenizer = Tokenizers.FromFolder(ModelCatalog.Resolve(request.Model));
+        if (request.Encode?.MaxLength is int maxLength)
+        {
+            // Room for the special tokens the inputs get (a pair's with a pair column) and a token of text.
+            int special = tokenizer.Encode("", request.Columns.TextPair is null ? null : "", new EncodeOptions { AddSpecialTokens = request.Encode.AddSpecialTokens }).Length;
+            if (maxLength <= special)
+                throw new OptionException("EncodeOptions.MaxLength", $"must be at least {special + 1} ({special} special tokens and a token of text), got {maxLength}");
+        }
         var rows = TextInputs.Read(request.Input, request.File, request.Columns.Text, request.Columns.TextPair);
         var (inputs, tokens) = EncodingJson.WriteJsonl(request.Output, tokenizer, rows.Select(r => (r.SourceRow, r.Text, r.Pair)), request.Encode);
         return new TokenizeResult(inputs, tokens, tokenizer.Model, Path.GetFullPath(request.Output));

@@ -9,7 +9,7 @@ internal static class AnalyzeCommand
     public static Command Create()
     {
         var data = new DataOptions();
-        var taskOptions = new TaskOptionFlags(prediction: false);
+        var taskOptions = new TaskOptionFlags(prediction: false, analysis: true);
         var train = new Option<string>("--data", "--train") { Description = "The training file (CSV, TSV, JSONL or Parquet; NER: CoNLL columns or JSONL).", Required = true };
         var validation = new Option<string?>("--validation") { Description = "A validation file." };
         var test = new Option<string?>("--test") { Description = "A test file." };

@@ -19,13 +19,15 @@ internal sealed class TaskOptionFlags
     private sealed record Flag(string Name, Option Option, Type Type, List<(TaskInfo Task, PropertyInfo Property)> Uses);
 
     /// <param name="prediction">Only the options that also apply when a saved model evaluates or predicts.</param>
-    public TaskOptionFlags(bool prediction)
+    /// <param name="analysis">Only the options that change how the data is read (finetune analyze).</param>
+    public TaskOptionFlags(bool prediction, bool analysis = false)
     {
         foreach (var task in FineTuner.Tasks)
             foreach (var property in task.DefaultOptions.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
             {
                 if (property.GetCustomAttribute<DescriptionAttribute>() is not { } description || property.SetMethod is null) continue;
                 if (prediction && property.GetCustomAttribute<UsedByPredictionAttribute>() is null) continue;
+                if (analysis && property.GetCustomAttribute<ReadsDataAttribute>() is null) continue;
                 var name = FlagNames.FlagOf(property.Name);
                 FlagNames.Register($"{property.DeclaringType!.Name}.{property.Name}", name);
                 var flag = _flags.FirstOrDefault(f => f.Name == name);
@@ -44,7 +46,7 @@ internal sealed class TaskOptionFlags
         {
             var tasks = flag.Uses.Select(u => u.Task.Name).Distinct().ToList();
             var defaults = flag.Uses.Select(u => u.Property.GetValue(u.Task.DefaultOptions)).Distinct().ToList();
-            var suffix = defaults is [{ } value] && !prediction && value is not false ? $" Default {Show(value)}." : "";
+            var suffix = defaults is [{ } value] && !prediction && !analysis && value is not false ? $" Default {Show(value)}." : "";
             flag.Option.Description = $"{string.Join(", ", tasks)}: {flag.Option.Description}{suffix}";
         }
     }

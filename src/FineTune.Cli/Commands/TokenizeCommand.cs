@@ -22,6 +22,7 @@ internal static class TokenizeCommand
             Example: finetune tokenize --model runs/xlmr/model --input sentences.txt --output tokens.jsonl
             """) { model, input, output, maxLength, noSpecial };
         foreach (var o in new Option[] { data.Format, data.Columns, data.Quoting, data.TextColumn, data.TextPairColumn }) command.Options.Add(o);
+        FlagNames.Register(("EncodeOptions.MaxLength", "--max-length"));
         command.SetAction(p =>
         {
             var mapping = data.Mapping(p);

@@ -125,3 +125,7 @@ public abstract record TaskOptions
 /// <summary>Marks a task option that also applies when a saved model evaluates or predicts (not only in training).</summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class UsedByPredictionAttribute : Attribute;
+
+/// <summary>Marks a task option that changes how the data files are read (so also applies when a dataset is analysed).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class ReadsDataAttribute : Attribute;

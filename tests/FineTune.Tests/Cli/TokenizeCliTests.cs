@@ -67,5 +67,14 @@ public class TokenizeCliTests
         Assert.Contains(input, error);
         Assert.Contains("text", error);
         Assert.False(File.Exists(dir.File("bad.jsonl")));
+
+        // A --max-length without room for the pair's 4 special tokens and a token of text: one line naming the flag, exit 2.
+        (bad, _, error) = CliTests.Run("tokenize", "--model", folder, "--input", input, "--text-column", "q", "--text-pair-column", "c", "--max-length", "4", "--output", dir.File("short.jsonl"));
+        Assert.Equal(2, bad);
+        Assert.Equal("error: --max-length: must be at least 5 (4 special tokens and a token of text), got 4", error.Trim());
+        Assert.False(File.Exists(dir.File("short.jsonl")));
+        (code, _, stderr) = CliTests.Run("tokenize", "--model", folder, "--input", input, "--text-column", "q", "--text-pair-column", "c", "--max-length", "5", "--output", dir.File("five.jsonl"));
+        Assert.True(code == 0, stderr);
+        Assert.Equal(5, JsonNode.Parse(File.ReadAllLines(dir.File("five.jsonl")).Single())!["input_ids"]!.AsArray().Count);
     }
 }

@@ -15,11 +15,11 @@ namespace FineTune.Tasks;
 public sealed record TokenClassificationOptions : TaskOptions
 {
     [Description("CoNLL files: the 0-based column of the tag (default: the last; the word is column 0).")]
-    [UsedByPrediction]
+    [UsedByPrediction, ReadsData]
     public int? TagColumn { get; init; }
 
     [Description("The tag scheme of the files: iob1, iob2 (bio) or bioes (default: detected from the training file; evaluate: from the file evaluated).")]
-    [UsedByPrediction]
+    [UsedByPrediction, ReadsData]
     public string? TagScheme { get; init; }
 
     [Description("Train on every sub-token of a word, not only the first.")]
