@@ -107,29 +107,8 @@ public sealed class TextGenerator : IDisposable
     {
         ArgumentNullException.ThrowIfNull(sources);
         var encodings = _export.Tokenizer.EncodeBatch(sources, Text.EncodeOptions.Truncate(MaxLength));
-        var outputs = new string[sources.Count];
-        var order = Enumerable.Range(0, sources.Count).OrderByDescending(i => encodings[i].Ids.Length).ToArray();
-        int pad = _export.Tokenizer.PaddingTokenId;
-        for (int start = 0; start < order.Length; start += BatchSize)
-        {
-            var batch = order.AsSpan(start, Math.Min(BatchSize, order.Length - start)).ToArray();
-            int length = batch.Max(i => encodings[i].Ids.Length), b = batch.Length;
-            var ids = new long[b * length];
-            var mask = new long[b * length];
-            Array.Fill(ids, pad);
-            for (int r = 0; r < b; r++)
-            {
-                var tokens = encodings[batch[r]].Ids;
-                for (int j = 0; j < tokens.Length; j++)
-                {
-                    ids[r * length + j] = tokens[j];
-                    mask[r * length + j] = 1;
-                }
-            }
-            var generated = _export.Generate(ids, mask, b, length, _settings);
-            for (int r = 0; r < b; r++) outputs[batch[r]] = Tasks.GeneratedText.Decode(_export.DecoderTokenizer, generated[r]);
-        }
-        return outputs;
+        var generated = _export.Generate(encodings.Select(e => e.Ids).ToList(), _settings, BatchSize);
+        return generated.Select(ids => Tasks.GeneratedText.Decode(_export.DecoderTokenizer, ids)).ToList();
     }
 
     public void Dispose() => _export.Dispose();

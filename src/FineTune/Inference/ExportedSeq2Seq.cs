@@ -114,6 +114,36 @@ internal sealed class ExportedSeq2Seq : IDisposable
     }
 
     /// <summary>
+    /// The generated ids of each source (its token ids, special tokens included), in source order: batches of
+    /// <paramref name="batchSize"/> sources, longest first, padded with the tokenizer's padding token.
+    /// </summary>
+    public int[][] Generate(IReadOnlyList<int[]> sources, GenerationSettings settings, int batchSize)
+    {
+        var outputs = new int[sources.Count][];
+        var order = Enumerable.Range(0, sources.Count).OrderByDescending(i => sources[i].Length).ToArray();
+        for (int start = 0; start < order.Length; start += batchSize)
+        {
+            var indices = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
+            int length = indices.Max(i => sources[i].Length), b = indices.Length;
+            var ids = new long[b * length];
+            var mask = new long[b * length];
+            Array.Fill(ids, Tokenizer.PaddingTokenId);
+            for (int r = 0; r < b; r++)
+            {
+                var tokens = sources[indices[r]];
+                for (int j = 0; j < tokens.Length; j++)
+                {
+                    ids[r * length + j] = tokens[j];
+                    mask[r * length + j] = 1;
+                }
+            }
+            var generated = Generate(ids, mask, b, length, settings);
+            for (int r = 0; r < b; r++) outputs[indices[r]] = generated[r];
+        }
+        return outputs;
+    }
+
+    /// <summary>
     /// Generates from one padded batch of sources ([<paramref name="batch"/>, <paramref name="length"/>] row-major ids
     /// and mask): the generated ids of each, without the start and end-of-sequence tokens.
     /// </summary>

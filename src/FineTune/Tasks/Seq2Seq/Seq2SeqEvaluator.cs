@@ -1,6 +1,5 @@
 using FineTune.Data;
 using FineTune.Evaluation;
-using FineTune.Inference;
 using FineTune.Modeling;
 using FineTune.Text;
 using static TorchSharp.torch;
@@ -50,33 +49,6 @@ internal static class Seq2SeqGeneration
         finally
         {
             model.train(wasTraining);
-        }
-        return outputs;
-    }
-
-    /// <summary>The generated ids of every feature's source (in feature order) by an export folder's graphs on ONNX Runtime, batches longest first.</summary>
-    public static int[][] Run(ExportedSeq2Seq model, IReadOnlyList<Seq2SeqFeature> features, GenerationSettings settings, int batchSize, int padId)
-    {
-        var outputs = new int[features.Count][];
-        var order = ModelBatches.LongestFirst(features, f => f.Length);
-        for (int start = 0; start < order.Length; start += batchSize)
-        {
-            var indices = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
-            int length = indices.Max(i => features[i].Length), b = indices.Length;
-            var ids = new long[b * length];
-            var mask = new long[b * length];
-            Array.Fill(ids, padId);
-            for (int r = 0; r < b; r++)
-            {
-                var feature = features[indices[r]];
-                for (int j = 0; j < feature.Length; j++)
-                {
-                    ids[r * length + j] = feature.InputIds[j];
-                    mask[r * length + j] = 1;
-                }
-            }
-            var generated = model.Generate(ids, mask, b, length, settings);
-            for (int i = 0; i < b; i++) outputs[indices[i]] = generated[i];
         }
         return outputs;
     }

@@ -131,7 +131,7 @@ public sealed class TextGenerator : IDisposable
     internal int[][] GenerateIds(IReadOnlyList<string> sources, out int truncated)
     {
         var features = Seq2SeqFeatures.Sources(sources, Tokenizer, MaxLength, out truncated);
-        if (_exported is not null) return Seq2SeqGeneration.Run(_exported, features, Seq2SeqTask.Settings(Generation), BatchSize, Tokenizer.PaddingTokenId);
+        if (_exported is not null) return _exported.Generate(features.Select(f => f.InputIds).ToList(), Seq2SeqTask.Settings(Generation), BatchSize);
         return Seq2SeqGeneration.Run(_model!, features, Seq2SeqTask.Settings(Generation), BatchSize, Tokenizer.PaddingTokenId, _device, _precision);
     }
 
