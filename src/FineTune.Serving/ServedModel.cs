@@ -54,14 +54,8 @@ internal sealed class ServedModel : IDisposable
     public DynamicBatcher<string, string>? Generated { get; private set; }
 
     /// <summary>The route that runs the model ("/predict", "/ner", "/answer", "/generate", "/embed").</summary>
-    public string Route => Task switch
-    {
-        "classification" or "multi-label" or "regression" => "/predict",
-        "token-classification" => "/ner",
-        "question-answering" => "/answer",
-        "translation" or "summarization" => "/generate",
-        _ => "/embed",
-    };
+    public string Route => Classify is not null ? "/predict" : Entities is not null ? "/ner" : Answers is not null ? "/answer"
+        : Generated is not null ? "/generate" : "/embed";
 
     /// <summary>Loads the model of <paramref name="options"/> and starts its batcher; <paramref name="info"/> hears what was loaded.</summary>
     public static ServedModel Load(ServeOptions options, ServingMetrics metrics, Action<string>? info = null)
