@@ -65,8 +65,7 @@ public static partial class FineTuner
     public static ExportResult Export(ExportRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (request.Opset is < OnnxExporter.MinOpset or > OnnxExporter.MaxOpset)
-            throw new OptionException("ExportRequest.Opset", $"must be from {OnnxExporter.MinOpset} (native LayerNormalization) to {OnnxExporter.MaxOpset}, got {request.Opset}");
+        OnnxExporter.CheckOpset(request.Opset);
         var output = Path.GetFullPath(request.Output);
         if (!request.Overwrite && Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
             throw new OptionException("ExportRequest.Output", $"{output} exists and is not empty (ExportRequest.Overwrite replaces it)");

@@ -30,13 +30,12 @@ internal static class OnnxExporter
     /// <summary>config.json's key for what FineTune records about an export (task, max length, inputs, outputs, settings).</summary>
     public const string MetadataKey = "finetune";
 
-    public const string InputIds = "input_ids", AttentionMask = "attention_mask", TokenTypeIds = "token_type_ids";
+    public const string InputIds = Seq2SeqGraphNames.InputIds, AttentionMask = Seq2SeqGraphNames.AttentionMask, TokenTypeIds = Seq2SeqGraphNames.TokenTypeIds;
 
     /// <summary>The graph of <paramref name="model"/> (in eval mode) with <paramref name="head"/>'s outputs.</summary>
     public static ModelProto Build(TaskModel model, HeadGraph head, int opset = DefaultOpset)
     {
-        if (opset is < MinOpset or > MaxOpset)
-            throw new OptionException("ExportRequest.Opset", $"must be from {MinOpset} (native LayerNormalization) to {MaxOpset}, got {opset}");
+        CheckOpset(opset);
         var config = model.Config;
         var family = EncoderGraphs.For(model.Family);
         var builder = new OnnxGraphBuilder();
@@ -51,6 +50,13 @@ internal static class OnnxExporter
         if (g.Unused.Count > 0)
             throw new FineTuneException($"the {model.ArchitectureName} export left weights out: {string.Join(", ", g.Unused.Order(StringComparer.Ordinal))}");
         return Wrap(builder.Graph, opset, $"{model.ArchitectureName} ({config.ModelType}, {config.NumHiddenLayers} layers, hidden {config.HiddenSize})");
+    }
+
+    /// <summary>An operator set the export cannot target is an error naming ExportRequest.Opset.</summary>
+    public static void CheckOpset(int opset)
+    {
+        if (opset is < MinOpset or > MaxOpset)
+            throw new OptionException("ExportRequest.Opset", $"must be from {MinOpset} (native LayerNormalization) to {MaxOpset}, got {opset}");
     }
 
     /// <summary>A model of <paramref name="graph"/> at <paramref name="opset"/> (with its IR version), described by <paramref name="description"/>.</summary>
@@ -140,8 +146,7 @@ internal static class OnnxExporter
     public static IReadOnlyList<string> WriteSeq2SeqFolder(string folder, EncoderDecoderModel model, ITokenizer tokenizer, ITokenizer? decoderTokenizer,
         string decoderTokenizerFolder, string task, FineTuneMetadata? metadata, int opset, bool quantize)
     {
-        if (opset is < MinOpset or > MaxOpset)
-            throw new OptionException("ExportRequest.Opset", $"must be from {MinOpset} (native LayerNormalization) to {MaxOpset}, got {opset}");
+        CheckOpset(opset);
         var graphs = new (string File, ModelProto Proto)[]
         {
             (Seq2SeqGraphNames.EncoderFile, Seq2SeqGraphs.Encoder(model, opset)),

@@ -8,6 +8,7 @@ internal static class Seq2SeqGraphNames
 {
     public const string EncoderFile = "encoder_model.onnx", DecoderFile = "decoder_model.onnx", DecoderWithPastFile = "decoder_with_past_model.onnx";
 
+    /// <summary>The token inputs of every export's encoder (OnnxExporter's names are these).</summary>
     public const string InputIds = "input_ids", AttentionMask = "attention_mask", TokenTypeIds = "token_type_ids";
 
     public const string EncoderHiddenStates = "encoder_hidden_states", EncoderAttentionMask = "encoder_attention_mask",

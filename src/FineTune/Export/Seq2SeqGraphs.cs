@@ -24,9 +24,9 @@ internal static class Seq2SeqGraphs
         var family = EncoderGraphs.For(ModelFamilies.Of(encoderConfig));
         var prefix = tied ? "decoder.bert." : "encoder.";
         var builder = new OnnxGraphBuilder();
-        var ids = builder.Input(OnnxExporter.InputIds, DataType.Int64, "batch_size", "encoder_sequence_length");
-        var mask = builder.Input(OnnxExporter.AttentionMask, DataType.Int64, "batch_size", "encoder_sequence_length");
-        var types = family.TakesTokenTypeIds(encoderConfig) ? builder.Input(OnnxExporter.TokenTypeIds, DataType.Int64, "batch_size", "encoder_sequence_length") : null;
+        var ids = builder.Input(InputIds, DataType.Int64, "batch_size", "encoder_sequence_length");
+        var mask = builder.Input(AttentionMask, DataType.Int64, "batch_size", "encoder_sequence_length");
+        var types = family.TakesTokenTypeIds(encoderConfig) ? builder.Input(TokenTypeIds, DataType.Int64, "batch_size", "encoder_sequence_length") : null;
         var g = new GraphContext(builder, encoderConfig, Weights(model, prefix), ids, mask, types);
         var hidden = family.Encode(g, prefix);
         builder.Output(hidden, LastHiddenState, DataType.Float, "batch_size", "encoder_sequence_length", encoderConfig.HiddenSize);
@@ -46,7 +46,7 @@ internal static class Seq2SeqGraphs
         var config = model.Seq2SeqConfig.Decoder;
         int layers = config.NumHiddenLayers, heads = config.NumAttentionHeads, size = config.HiddenSize / heads;
         var builder = new OnnxGraphBuilder();
-        var ids = builder.Input(OnnxExporter.InputIds, DataType.Int64, "batch_size", "decoder_sequence_length");
+        var ids = builder.Input(InputIds, DataType.Int64, "batch_size", "decoder_sequence_length");
         var encoderMask = builder.Input(EncoderAttentionMask, DataType.Int64, "batch_size", "encoder_sequence_length");
         string? encoderHidden = withPast ? null
             : builder.Input(EncoderHiddenStates, DataType.Float, "batch_size", "encoder_sequence_length", model.Seq2SeqConfig.Encoder.HiddenSize);
@@ -106,7 +106,13 @@ internal static class Seq2SeqGraphs
             builder.Scope = l + "crossattention";
             var cq = g.Heads(g.Linear(hidden, l + "crossattention.self.query"));
             string ck, cv;
-            if (withPast) (ck, cv) = (past[i].CrossKey, past[i].CrossValue);
+            if (withPast)
+            {
+                // The encoder's keys and values come cached: this graph has no use for their projections.
+                (ck, cv) = (past[i].CrossKey, past[i].CrossValue);
+                g.Skip(l + "crossattention.self.key.");
+                g.Skip(l + "crossattention.self.value.");
+            }
             else
             {
                 ck = g.Heads(g.Linear(encoderHidden!, l + "crossattention.self.key"));                                        // [B, N, S, D]
@@ -114,8 +120,6 @@ internal static class Seq2SeqGraphs
                 builder.Output(ck, Present(i, true, false), DataType.Float, "batch_size", heads, "encoder_sequence_length", size);
                 builder.Output(cv, Present(i, true, true), DataType.Float, "batch_size", heads, "encoder_sequence_length", size);
             }
-            if (withPast) g.Skip(l + "crossattention.self.key.");
-            if (withPast) g.Skip(l + "crossattention.self.value.");
             var crossed = g.Linear(g.Attend(cq, ck, cv, crossBias), l + "crossattention.output.dense");
             hidden = g.LayerNorm(builder.Node("Add", [crossed, hidden]), l + "crossattention.output.LayerNorm", config.LayerNormEps);
 
