@@ -31,7 +31,39 @@ internal sealed class ExportedSeq2Seq : IDisposable
         Tokens = tokens;
         Layers = layers;
         TakesTokenTypes = encoder.InputMetadata.ContainsKey(Seq2SeqGraphNames.TokenTypeIds);
+        DecoderOutputs = OutputsOf(decoder, layers);
+        DecoderWithPastOutputs = OutputsOf(decoderWithPast, layers);
+        PastInputs = Enumerable.Range(0, layers)
+            .SelectMany(i => new[] { (false, false), (false, true), (true, false), (true, true) }.Select(e => Seq2SeqGraphNames.Past(i, e.Item1, e.Item2)))
+            .ToArray();
     }
+
+    /// <summary>
+    /// A decoder graph's outputs, in order, each with where it goes: -1 the logits; 2·layer (+1 for the values) the
+    /// self-attention cache; 2·layers + 2·layer (+1) the cross-attention cache. Worked out once, not every step.
+    /// </summary>
+    private static (string[] Names, int[] Slots) OutputsOf(InferenceSession session, int layers)
+    {
+        var names = session.OutputMetadata.Keys.ToArray();
+        var slots = names.Select(name =>
+        {
+            if (name == Seq2SeqGraphNames.Logits) return -1;
+            // present.{layer}.{decoder|encoder}.{key|value}
+            var parts = name.Split('.');
+            int entry = 2 * int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) + (parts[3] == "value" ? 1 : 0);
+            return parts[2] == "decoder" ? entry : 2 * layers + entry;
+        }).ToArray();
+        return (names, slots);
+    }
+
+    /// <summary>The outputs of the first-step decoder graph and where each goes (see <see cref="OutputsOf"/>).</summary>
+    private (string[] Names, int[] Slots) DecoderOutputs { get; }
+
+    /// <summary>The outputs of the decoder graph with past keys and values and where each goes.</summary>
+    private (string[] Names, int[] Slots) DecoderWithPastOutputs { get; }
+
+    /// <summary>The cache inputs of the decoder with past keys and values, per layer: self key, self value, cross key, cross value.</summary>
+    private string[] PastInputs { get; }
 
     public string Folder { get; }
     public JsonObject Metadata { get; }
@@ -254,29 +286,27 @@ internal sealed class ExportedSeq2Seq : IDisposable
             }
             else
             {
+                names.AddRange(_export.PastInputs);
                 for (int i = 0; i < _export.Layers; i++)
-                    foreach (var (cache, encoder) in new[] { (_self!, false), (_cross!, true) })
-                        for (int kv = 0; kv < 2; kv++)
-                        {
-                            names.Add(Seq2SeqGraphNames.Past(i, encoder, kv == 1));
-                            values.Add(cache[2 * i + kv].Value());
-                        }
+                    foreach (var cache in new[] { _self!, _cross! })
+                        for (int kv = 0; kv < 2; kv++) values.Add(cache[2 * i + kv].Value());
             }
             var session = first ? _export.Decoder : _export.DecoderWithPast;
-            var outputs = session.OutputMetadata.Keys.ToList();
+            var (outputs, slots) = first ? _export.DecoderOutputs : _export.DecoderWithPastOutputs;
             try
             {
                 using var options = new RunOptions();
                 using var results = session.Run(options, names, values, outputs);
-                var self = new Cached[2 * _export.Layers];
-                var cross = first ? new Cached[2 * _export.Layers] : _cross!;
+                int entries = 2 * _export.Layers;
+                var self = new Cached[entries];
+                var cross = first ? new Cached[entries] : _cross!;
                 bool logits = false;
-                for (int o = 0; o < outputs.Count; o++)
+                for (int o = 0; o < outputs.Length; o++)
                 {
-                    var name = outputs[o];
                     var shape = results[o].GetTensorTypeAndShape().Shape;
                     var data = results[o].GetTensorDataAsSpan<float>();
-                    if (name == Seq2SeqGraphNames.Logits)
+                    int slot = slots[o];
+                    if (slot < 0)
                     {
                         // The last position's logits: [N, T, V] -> [N, V].
                         int vocab = (int)shape[2], length = (int)shape[1];
@@ -284,13 +314,9 @@ internal sealed class ExportedSeq2Seq : IDisposable
                         for (int r = 0; r < n; r++)
                             data.Slice((r * length + length - 1) * vocab, vocab).CopyTo(_logits.AsSpan(r * vocab, vocab));
                         logits = true;
-                        continue;
                     }
-                    // present.{layer}.{decoder|encoder}.{key|value}
-                    var parts = name.Split('.');
-                    int layer = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), index = 2 * layer + (parts[3] == "value" ? 1 : 0);
-                    if (parts[2] == "decoder") self[index] = Cached.Copy(data, shape);
-                    else cross[index] = Cached.Copy(data, shape);
+                    else if (slot < entries) self[slot] = Cached.Copy(data, shape);
+                    else cross[slot - entries] = Cached.Copy(data, shape);
                 }
                 ReturnAll(_self);
                 (_self, _cross) = (self, cross);
