@@ -32,10 +32,7 @@ internal sealed class ExportedTaskModel : IForwardModel
     /// </summary>
     public static ExportedTaskModel Open(string folder, Device device, Precision precision, int? threads, params string[] tasks)
     {
-        if (device.type != TorchSharp.DeviceType.CPU)
-            throw new OptionException("PredictorOptions.Device", $"an export folder runs on ONNX Runtime's CPU provider, not {device.type.ToString().ToLowerInvariant()}: give cpu");
-        if (precision == Precision.Bf16)
-            throw new OptionException("PredictorOptions.Precision", "an export folder runs its fp32 or int8 model, not bf16");
+        CheckRuntime(device, precision);
         var export = ExportFolder.Open(folder, precision == Precision.Int8, threads, "PredictorOptions.Threads", tasks);
         try
         {
@@ -46,6 +43,15 @@ internal sealed class ExportedTaskModel : IForwardModel
             export.Dispose();
             throw;
         }
+    }
+
+    /// <summary>What an export folder runs on: ONNX Runtime's CPU provider, its fp32 or int8 graphs (an error naming the option otherwise).</summary>
+    internal static void CheckRuntime(Device device, Precision precision)
+    {
+        if (device.type != TorchSharp.DeviceType.CPU)
+            throw new OptionException("PredictorOptions.Device", $"an export folder runs on ONNX Runtime's CPU provider, not {device.type.ToString().ToLowerInvariant()}: give cpu");
+        if (precision == Precision.Bf16)
+            throw new OptionException("PredictorOptions.Precision", "an export folder runs its fp32 or int8 model, not bf16");
     }
 
     public ModelOutput Forward(ModelInput input)

@@ -155,6 +155,10 @@ public class Seq2SeqRunTests
         Assert.All(int8.GenerateIds(sources, out _), ids => Assert.InRange(ids.Length, 0, 6));
         var e = Assert.Throws<OptionException>(() => TextGenerator.Load(result.ModelDirectory, new TextGeneratorOptions { Precision = Precision.Int8 }));
         Assert.Equal("PredictorOptions.Precision", e.Option);
+        // bf16 on an export is an error, as for the other tasks' exports.
+        e = Assert.Throws<OptionException>(() => TextGenerator.Load(export.OutputDirectory, new TextGeneratorOptions { Precision = Precision.Bf16 }));
+        Assert.Equal("PredictorOptions.Precision", e.Option);
+        Assert.Contains("not bf16", e.Message);
 
         // python3-onnx's checker (full shape inference) accepts the six graphs.
         var files = Directory.GetFiles(Path.Combine(export.OutputDirectory, "onnx"), "*.onnx");

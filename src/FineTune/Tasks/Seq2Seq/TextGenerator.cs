@@ -98,9 +98,7 @@ public sealed class TextGenerator : IDisposable
 
     private static TextGenerator LoadExport(string folder, TextGeneratorOptions options)
     {
-        if (options.Device != "cpu")
-            throw new OptionException("PredictorOptions.Device", $"an export folder runs on ONNX Runtime's CPU provider, got '{options.Device}'");
-        if (options.BatchSize < 1) throw new OptionException("PredictorOptions.BatchSize", $"must be at least 1, got {options.BatchSize}");
+        ExportedTaskModel.CheckRuntime(options.Setup(), options.Precision);
         var exported = ExportedSeq2Seq.Open(folder, options.Precision == Configuration.Precision.Int8, options.Threads, "PredictorOptions.Threads");
         try
         {
