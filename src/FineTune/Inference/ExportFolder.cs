@@ -86,7 +86,7 @@ internal sealed class ExportFolder : IDisposable
         var file = Path.Combine(folder, "onnx", int8 ? "model_quantized.onnx" : "model.onnx");
         if (!File.Exists(file))
             throw new ModelLoadException(int8 ? "not found: export with int8 quantization for it" : "not found", file);
-        var session = new InferenceSession(file, SessionOptions(threads));
+        var session = OpenSession(file, SessionOptions(threads));
         try
         {
             Check(session.InputMetadata.Keys, metadata["inputs"], file, "inputs");
@@ -99,6 +99,16 @@ internal sealed class ExportFolder : IDisposable
         {
             session.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>An ONNX Runtime session of <paramref name="file"/>; a file it cannot load (not ONNX, truncated) is an error naming it.</summary>
+    internal static InferenceSession OpenSession(string file, SessionOptions options)
+    {
+        try { return new InferenceSession(file, options); }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ModelLoadException($"ONNX Runtime cannot load it ({e.Message.Split('\n')[0].Trim()}): export the model again", file, inner: e);
         }
     }
 

@@ -128,7 +128,7 @@ internal sealed class ExportedSeq2Seq : IDisposable
                 var sessionOptions = ExportFolder.SessionOptions(threads);
                 sessionOptions.EnableCpuMemArena = false;
                 sessionOptions.EnableMemoryPattern = false;
-                var session = new InferenceSession(file, sessionOptions);
+                var session = ExportFolder.OpenSession(file, sessionOptions);
                 sessions.Add(session);
                 ExportFolder.Check(session.InputMetadata.Keys, entry["inputs"], file, "inputs");
                 ExportFolder.Check(session.OutputMetadata.Keys, entry["outputs"], file, "outputs");

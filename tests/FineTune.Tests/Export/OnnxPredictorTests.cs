@@ -156,6 +156,20 @@ public sealed class OnnxPredictorTests : IClassFixture<OnnxExportTests.Exports>
     }
 
     [Fact]
+    public void AnExportWhoseGraphIsNotOnnxIsOneErrorNamingTheFile()
+    {
+        // A truncated or overwritten graph: ONNX Runtime cannot parse it, and the error names the file (FineTune and FineTune.Onnx).
+        var export = Copy(_exports.Get("bert", "classification").Export, "corrupt");
+        var graph = Path.Combine(export, "onnx", "model.onnx");
+        File.WriteAllBytes(graph, File.ReadAllBytes(graph)[..1000]);
+        var e = Assert.ThrowsAny<Exception>(() => Onnx.TextClassifier.Load(export));
+        Assert.Equal(nameof(ModelLoadException), e.GetType().Name);
+        Assert.StartsWith($"{graph}: ONNX Runtime cannot load it (", e.Message);
+        var library = Assert.Throws<ModelLoadException>(() => FineTune.Tasks.TextClassifier.Load(export));
+        Assert.Equal(graph, library.FilePath);
+    }
+
+    [Fact]
     public void AnExportOfAnotherTaskIsOneError()
     {
         var e = Assert.ThrowsAny<Exception>(() => Onnx.EntityPredictor.Load(_exports.Get("bert", "classification").Export));
