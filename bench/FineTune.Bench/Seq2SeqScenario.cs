@@ -127,7 +127,7 @@ internal static class Seq2SeqScenario
                 foreach (var (name, settings) in modes.Where(m => m.Settings.UseCache))
                 {
                     var sw = Stopwatch.StartNew();
-                    var ids = Seq2SeqGeneration.Run(exported, sources, settings, batch, tokenizer.PaddingTokenId);
+                    var ids = exported.Generate(sources.Select(f => f.InputIds).ToList(), settings, batch);
                     double seconds = sw.Elapsed.TotalSeconds;
                     int same = ids.Zip(torchIds[name]).Count(p => p.First.SequenceEqual(p.Second));
                     genRows.Add([name, runtime, sources.Count, seconds, sources.Count / seconds, ids.Average(o => o.Length), same]);
