@@ -253,7 +253,7 @@ public static partial class FineTuner
 
         var modelFolder = ModelCatalog.Resolve(request.Model);
         var tokenizer = Tokenizers.FromFolder(modelFolder);
-        var config = ModelFolder.LoadConfig(modelFolder);
+        var config = RunConfig(task, modelFolder);
         int maxLength = MaxLength(training.MaxLength ?? task.DefaultMaxLength, tokenizer, config, info);
         var context = new RunContext
         {
@@ -276,6 +276,19 @@ public static partial class FineTuner
             WritesFiles = ranks.IsRoot(),
         };
         return new RunState(request, context, PrecisionScopes.For(training.Precision, device), started, clock) { Ranks = ranks.Size };
+    }
+
+    /// <summary>
+    /// The encoder config a run reads from its model folder: the folder's own, or, for a trained encoder-decoder that a
+    /// translation or summarization run fine-tunes further, its encoder's. Other tasks fine-tune an encoder, not an encoder-decoder.
+    /// </summary>
+    private static EncoderConfig RunConfig(FineTuneTask task, string modelFolder)
+    {
+        if (!EncoderDecoderFolder.Holds(modelFolder)) return ModelFolder.LoadConfig(modelFolder);
+        if (task is not Seq2SeqTask)
+            throw new OptionException("FineTuneRequest.Model",
+                $"{modelFolder} is an encoder-decoder (a translation or summarization model); the {task.Name} task fine-tunes an encoder (a BERT-family model folder)");
+        return EncoderDecoderFolder.LoadConfig(modelFolder).Encoder;
     }
 
     /// <summary>The effective max length: the requested one, capped by the model's positions and the tokenizer's model_max_length.</summary>

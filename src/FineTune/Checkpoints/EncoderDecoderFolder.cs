@@ -158,6 +158,17 @@ internal static class EncoderDecoderFolder
         }
     }
 
+    /// <summary>
+    /// A saved encoder-decoder folder's model to fine-tune further, with its load report: every weight from the folder, none new.
+    /// </summary>
+    public static (EncoderDecoderModel Model, LoadReport Report) LoadTrained(string folder, KernelOptions kernels, ModelLoadOptions load)
+    {
+        var model = Load(folder, kernels, load);
+        var source = SourceName(folder, load);
+        return (model, new LoadReport($"{source} (a trained encoder-decoder{(model.Seq2SeqConfig.TieEncoderDecoder ? " whose encoder and decoder share their weights" : "")})",
+            model.state_dict().Count, [], [], []));
+    }
+
     private static string SourceName(string folder, ModelLoadOptions options) =>
         WeightFiles.Locate(folder, options.AllowPickle) is [var single] ? single : Path.Combine(folder, WeightFiles.SafeTensorsIndexName);
 }

@@ -201,6 +201,56 @@ public class Seq2SeqRunTests
     }
 
     [Fact]
+    public void ATrainedEncoderDecoderIsFineTunedFurtherFromItsOwnWeights()
+    {
+        using var dir = new TestSupport.TempDir();
+        var request = Translation(dir) with { Training = Translation(dir).Training with { SaveStrategy = IntervalKind.No } };
+        var first = FineTuner.Train(request with { TaskOptions = (Seq2SeqOptions)request.TaskOptions! with { TieEncoderDecoder = true } });
+
+        // One step at a learning rate of 1e-10 from the trained model: AdamW moves each weight by at most the learning
+        // rate (its first step is lr times sign of the gradient, bias-corrected), plus fp32 rounding of the sum (2^-23 of
+        // the weight). Weights that came from anywhere else (a warm start from the pretrained encoder, new
+        // cross-attention) differ by orders of magnitude more.
+        var messages = new List<string>();
+        var second = FineTuner.Train(request with
+        {
+            Model = first.ModelDirectory,
+            Training = request.Training with { MaxSteps = 1, LearningRate = 1e-10, WarmupRatio = 0, EvalStrategy = IntervalKind.No },
+            OutputDirectory = dir.File("further"),
+            Info = messages.Add,
+        });
+        Assert.Contains(messages, m => m.Contains($"Fine-tuning the trained encoder-decoder {first.ModelDirectory} further (its encoder and decoder share their weights)."));
+        Assert.DoesNotContain(messages, m => m.Contains("crossattention"));   // nothing newly initialised
+        using (var before = FineTune.Checkpoints.EncoderDecoderFolder.Load(first.ModelDirectory, KernelOptions.Default, new ModelLoadOptions()))
+        using (var after = FineTune.Checkpoints.EncoderDecoderFolder.Load(second.ModelDirectory, KernelOptions.Default, new ModelLoadOptions()))
+        {
+            Assert.True(after.Seq2SeqConfig.TieEncoderDecoder);
+            var old = before.state_dict();
+            foreach (var (key, value) in after.state_dict())
+            {
+                using var diff = (value - old[key]).abs();
+                using var bound = old[key].abs() * 1.2e-7 + 1.01e-10;
+                Assert.True(diff.le(bound).all().item<bool>(), $"{key}: moved by up to {diff.max().item<float>()}");
+            }
+        }
+
+        // What cannot be asked of a trained encoder-decoder: another decoder, or sharing weights it was trained without; and it is no encoder for other tasks.
+        var untied = FineTuner.Train(request with { OutputDirectory = dir.File("untied"), Training = request.Training with { MaxSteps = 1, EvalStrategy = IntervalKind.No } });
+        var options = (Seq2SeqOptions)request.TaskOptions!;
+        var e = Assert.Throws<OptionException>(() => FineTuner.Train(request with { Model = untied.ModelDirectory, TaskOptions = options with { TieEncoderDecoder = true }, OutputDirectory = dir.File("x") }));
+        Assert.Equal("Seq2SeqOptions.TieEncoderDecoder", e.Option);
+        Assert.Contains("trained with separate encoder and decoder weights", e.Message);
+        e = Assert.Throws<OptionException>(() => FineTuner.Train(request with { Model = untied.ModelDirectory, TaskOptions = options with { DecoderModel = TinyModelFolder.Shared }, OutputDirectory = dir.File("x") }));
+        Assert.Equal("Seq2SeqOptions.DecoderModel", e.Option);
+        var csv = dir.File("labels.csv");
+        File.WriteAllText(csv, "text,label\na dog,animal\na house,building\n");
+        e = Assert.Throws<OptionException>(() => FineTuner.Train(new FineTuneRequest { Model = untied.ModelDirectory, Task = "classification", Data = new DatasetFiles(csv), OutputDirectory = dir.File("x") }));
+        Assert.Equal("FineTuneRequest.Model", e.Option);
+        Assert.Contains("is an encoder-decoder", e.Message);
+        Assert.False(Directory.Exists(dir.File("x")));
+    }
+
+    [Fact]
     public void SummarizationRunOnAgNewsReportsRougeAndTheLeadBaseline()
     {
         using var dir = new TestSupport.TempDir();

@@ -73,9 +73,13 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
     {
         var options = OptionsFrom<Seq2SeqOptions>(run.TaskOptions);
         var data = Seq2SeqData.Load(run.Files, run.Dataset, options);
-        var decoderFolder = options.DecoderModel is null ? run.ModelFolder : ModelCatalog.Resolve(options.DecoderModel);
-        var decoderTokenizer = options.DecoderModel is null ? run.Tokenizer : Tokenizers.FromFolder(decoderFolder);
-        var config = ModelConfig(run, options, decoderFolder, decoderTokenizer);
+        bool trained = EncoderDecoderFolder.Holds(run.ModelFolder);
+        var decoderFolder = options.DecoderModel is null || trained ? run.ModelFolder : ModelCatalog.Resolve(options.DecoderModel);
+        var decoderTokenizer = trained ? TextGenerator.LoadDecoderTokenizer(run.ModelFolder, run.Tokenizer)
+            : options.DecoderModel is null ? run.Tokenizer : Tokenizers.FromFolder(decoderFolder);
+        EncoderDecoderConfig config;
+        if (trained) (config, options) = TrainedConfig(run, options);
+        else config = ModelConfig(run, options, decoderFolder, decoderTokenizer);
 
         var truncated = new Dictionary<string, int>();
         var truncatedTargets = new Dictionary<string, int>();
@@ -101,6 +105,23 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
         run.Info($"Train {source.Describe("sources", "text")} ({Path.GetFileName(run.ModelFolder)}'s vocabulary); " +
                  $"{target.Describe("targets", "text")} ({Path.GetFileName(decoderFolder)}'s vocabulary).");
         return new Run(this, run, options, data, summary, splits, decoderFolder, decoderTokenizer, config, statistics["train"]);
+    }
+
+    /// <summary>
+    /// The config of a trained encoder-decoder that the run fine-tunes further (its model folder): it has its decoder,
+    /// and shares weights between its halves as it was trained (the options follow it; sharing cannot start now).
+    /// </summary>
+    private static (EncoderDecoderConfig Config, Seq2SeqOptions Options) TrainedConfig(RunContext run, Seq2SeqOptions options)
+    {
+        if (options.DecoderModel is not null)
+            throw new OptionException("Seq2SeqOptions.DecoderModel",
+                $"{run.ModelFolder} is a trained encoder-decoder and brings its own decoder; a decoder model is only given with a pretrained encoder");
+        var config = EncoderDecoderFolder.LoadConfig(run.ModelFolder);
+        if (options.TieEncoderDecoder && !config.TieEncoderDecoder)
+            throw new OptionException("Seq2SeqOptions.TieEncoderDecoder",
+                $"{run.ModelFolder} was trained with separate encoder and decoder weights, which cannot be shared when it is fine-tuned further");
+        run.Info($"Fine-tuning the trained encoder-decoder {run.ModelFolder} further" + (config.TieEncoderDecoder ? " (its encoder and decoder share their weights)." : "."));
+        return (config, options with { TieEncoderDecoder = config.TieEncoderDecoder });
     }
 
     /// <summary>
@@ -181,7 +202,9 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
 
         public override (TaskModel Model, LoadReport Report) LoadModel()
         {
-            var (model, report) = EncoderDecoderFolder.WarmStart(run.ModelFolder, decoderFolder, config, run.Kernels, run.Load, options.FromScratch);
+            var (model, report) = EncoderDecoderFolder.Holds(run.ModelFolder) && !options.FromScratch
+                ? EncoderDecoderFolder.LoadTrained(run.ModelFolder, run.Kernels, run.Load)
+                : EncoderDecoderFolder.WarmStart(run.ModelFolder, decoderFolder, config, run.Kernels, run.Load, options.FromScratch);
             model.Loss = new CrossEntropyLoss(labelSmoothing: options.LabelSmoothing);
             return (model, report);
         }

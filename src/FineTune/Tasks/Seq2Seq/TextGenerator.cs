@@ -88,12 +88,18 @@ public sealed class TextGenerator : IDisposable
         model.to(device);
         model.eval();
         var tokenizer = Tokenizers.FromFolder(modelFolder);
-        var decoderFolder = Path.Combine(modelFolder, DecoderTokenizerFolder);
-        var decoderTokenizer = Directory.Exists(decoderFolder) ? Tokenizers.FromFolder(decoderFolder) : tokenizer;
+        var decoderTokenizer = LoadDecoderTokenizer(modelFolder, tokenizer);
         int limit = PredictionModels.MaxLength(model.Seq2SeqConfig.Encoder, tokenizer.ModelMaxLength);
         int maxLength = Math.Min(options.MaxLength ?? (metadata?.MaxLength is int m && m > 0 ? m : limit), limit);
         return new TextGenerator(task.Name, model, null, tokenizer, decoderTokenizer, generation, maxLength, options.BatchSize, device,
             PrecisionScopes.For(options.Precision, device));
+    }
+
+    /// <summary>A saved encoder-decoder's decoder tokenizer: its own folder when the decoder has a vocabulary of its own, else <paramref name="tokenizer"/>.</summary>
+    internal static ITokenizer LoadDecoderTokenizer(string modelFolder, ITokenizer tokenizer)
+    {
+        var decoderFolder = Path.Combine(modelFolder, DecoderTokenizerFolder);
+        return Directory.Exists(decoderFolder) ? Tokenizers.FromFolder(decoderFolder) : tokenizer;
     }
 
     private static TextGenerator LoadExport(string folder, TextGeneratorOptions options)
