@@ -69,15 +69,12 @@ public sealed class TextGenerator : IDisposable
             var m = export.Metadata;
             int Int(int? given, string key, int fallback) => given ?? Inference.ExportFolder.Number(m[key]) ?? fallback;
             var settings = new GenerationSettings(
-                NumBeams: Int(options.NumBeams, "num_beams", 4),
-                LengthPenalty: options.LengthPenalty ?? Inference.ExportFolder.Real(m["length_penalty"]) ?? 1.0,
-                NoRepeatNgramSize: Int(options.NoRepeatNgramSize, "no_repeat_ngram_size", 0),
-                MaxNewTokens: Int(options.MaxNewTokens, "max_new_tokens", Int(null, "max_target_length", 64)),
-                EarlyStopping: options.EarlyStopping ?? (Inference.ExportFolder.Number(m["early_stopping"]) is not 0));
-            if (settings.NumBeams is < 1 or > 64) throw new OptionException("TextGeneratorOptions.NumBeams", $"must be between 1 and 64, got {settings.NumBeams}");
-            if (settings.MaxNewTokens is < 1 or > 4096) throw new OptionException("TextGeneratorOptions.MaxNewTokens", $"must be between 1 and 4096, got {settings.MaxNewTokens}");
-            if (settings.NoRepeatNgramSize < 0) throw new OptionException("TextGeneratorOptions.NoRepeatNgramSize", $"must not be negative, got {settings.NoRepeatNgramSize}");
-            if (!double.IsFinite(settings.LengthPenalty)) throw new OptionException("TextGeneratorOptions.LengthPenalty", $"must be a finite number, got {settings.LengthPenalty}");
+                NumBeams: Int(options.NumBeams, TrainedGeneration.NumBeamsKey, TrainedGeneration.NumBeams),
+                LengthPenalty: options.LengthPenalty ?? Inference.ExportFolder.Real(m[TrainedGeneration.LengthPenaltyKey]) ?? TrainedGeneration.LengthPenalty,
+                NoRepeatNgramSize: Int(options.NoRepeatNgramSize, TrainedGeneration.NoRepeatNgramKey, TrainedGeneration.NoRepeatNgramSize),
+                MaxNewTokens: Int(options.MaxNewTokens, TrainedGeneration.MaxNewTokensKey, Int(null, TrainedGeneration.MaxTargetLengthKey, TrainedGeneration.MaxTargetLength)),
+                EarlyStopping: options.EarlyStopping ?? (Inference.ExportFolder.Number(m[TrainedGeneration.EarlyStoppingKey]) is { } early ? early != 0 : TrainedGeneration.EarlyStopping));
+            if (settings.Problem() is { } problem) throw new OptionException("TextGeneratorOptions." + problem.Setting, problem.Message);
             if (options.MaxLength is < 2) throw new OptionException("TextGeneratorOptions.MaxLength", $"must be at least 2, got {options.MaxLength}");
             int maxLength = Math.Min(options.MaxLength ?? export.TrainedMaxLength ?? export.Limit, export.Limit);
             return new TextGenerator(export, settings, maxLength, options.BatchSize);

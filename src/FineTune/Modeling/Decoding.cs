@@ -13,7 +13,33 @@ namespace FineTune.Modeling;
 /// whole prefix (the same tokens, more slowly).
 /// </summary>
 internal sealed record GenerationSettings(int NumBeams = 1, double LengthPenalty = 1.0, int NoRepeatNgramSize = 0, int MaxNewTokens = 64,
-    bool EarlyStopping = true, bool UseCache = true);
+    bool EarlyStopping = true, bool UseCache = true)
+{
+    /// <summary>The most beams and the most new tokens generation takes.</summary>
+    public const int MostBeams = 64, MostNewTokens = 4096;
+
+    /// <summary>The first setting out of range: the property's name (the option of that name) and why; null when all are in range.</summary>
+    public (string Setting, string Message)? Problem() =>
+        NumBeams is < 1 or > MostBeams ? (nameof(NumBeams), $"must be between 1 and {MostBeams}, got {NumBeams}")
+        : !double.IsFinite(LengthPenalty) ? (nameof(LengthPenalty), $"must be a finite number, got {LengthPenalty}")
+        : NoRepeatNgramSize < 0 ? (nameof(NoRepeatNgramSize), $"must not be negative, got {NoRepeatNgramSize}")
+        : MaxNewTokens is < 1 or > MostNewTokens ? (nameof(MaxNewTokens), $"must be between 1 and {MostNewTokens}, got {MaxNewTokens}")
+        : null;
+}
+
+/// <summary>
+/// How a trained encoder-decoder generates unless told otherwise, and the keys its settings have in finetune.json and
+/// in an export's config.json (under "finetune"): one definition for the library and for FineTune.Onnx.
+/// </summary>
+internal static class TrainedGeneration
+{
+    public const int NumBeams = 4, NoRepeatNgramSize = 0, MaxTargetLength = 64;
+    public const double LengthPenalty = 1.0;
+    public const bool EarlyStopping = true;
+
+    public const string MaxTargetLengthKey = "max_target_length", NumBeamsKey = "num_beams", LengthPenaltyKey = "length_penalty",
+        NoRepeatNgramKey = "no_repeat_ngram_size", MaxNewTokensKey = "max_new_tokens", EarlyStoppingKey = "early_stopping";
+}
 
 /// <summary>The start, end-of-sequence and padding tokens of a decoder's vocabulary.</summary>
 internal readonly record struct SpecialTokens(int Start, int Eos, int Pad);

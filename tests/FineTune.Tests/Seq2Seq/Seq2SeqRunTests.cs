@@ -370,3 +370,23 @@ public class GeneratedTextTests
     [InlineData("a man - and a dog", "a man-and a dog")]
     public void DecodedTextIsJoinedAsWritten(string decoded, string expected) => Assert.Equal(expected, FineTune.Tasks.GeneratedText.Join(decoded));
 }
+
+public class Seq2SeqOptionsTests
+{
+    /// <summary>The generation settings' bounds are one definition (GenerationSettings.Problem) for the task's options and FineTune.Onnx's.</summary>
+    [Theory]
+    [InlineData(0, 1.0, 0, null, "NumBeams", "must be between 1 and 64, got 0")]
+    [InlineData(65, 1.0, 0, null, "NumBeams", "must be between 1 and 64, got 65")]
+    [InlineData(4, double.NaN, 0, null, "LengthPenalty", "must be a finite number, got NaN")]
+    [InlineData(4, 1.0, -1, null, "NoRepeatNgramSize", "must not be negative, got -1")]
+    [InlineData(4, 1.0, 0, 0, "MaxNewTokens", "must be between 1 and 4096, got 0")]
+    [InlineData(4, 1.0, 0, 4097, "MaxNewTokens", "must be between 1 and 4096, got 4097")]
+    public void GenerationSettingsOutOfRangeNameTheOption(int beams, double lengthPenalty, int noRepeat, int? maxNewTokens, string setting, string message)
+    {
+        var options = new Seq2SeqOptions { NumBeams = beams, LengthPenalty = lengthPenalty, NoRepeatNgramSize = noRepeat, MaxNewTokens = maxNewTokens };
+        var e = Assert.Throws<OptionException>(options.Validate);
+        Assert.Equal("Seq2SeqOptions." + setting, e.Option);
+        Assert.Equal($"Seq2SeqOptions.{setting}: {message}", e.Message);
+        new Seq2SeqOptions { NumBeams = 64, MaxNewTokens = 4096, NoRepeatNgramSize = 3, LengthPenalty = -2 }.Validate();   // the bounds themselves are allowed
+    }
+}

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using FineTune.Modeling;
 
 namespace FineTune.Tasks;
 
@@ -37,19 +38,19 @@ public sealed record Seq2SeqOptions : TaskOptions
     public double LabelSmoothing { get; init; } = 0.1;
 
     [Description("The most target tokens (with the end-of-sequence token); longer targets are truncated, counted and reported.")]
-    public int MaxTargetLength { get; init; } = 64;
+    public int MaxTargetLength { get; init; } = TrainedGeneration.MaxTargetLength;
 
     [Description("Beams of beam search (1: greedy decoding).")]
     [UsedByPrediction]
-    public int NumBeams { get; init; } = 4;
+    public int NumBeams { get; init; } = TrainedGeneration.NumBeams;
 
     [Description("Beam search: a finished hypothesis scores its log-probability over its length to this power (above 1 favours longer outputs).")]
     [UsedByPrediction]
-    public double LengthPenalty { get; init; } = 1.0;
+    public double LengthPenalty { get; init; } = TrainedGeneration.LengthPenalty;
 
     [Description("Never repeat an n-gram of this size in an output (0: no limit).")]
     [UsedByPrediction]
-    public int NoRepeatNgramSize { get; init; }
+    public int NoRepeatNgramSize { get; init; } = TrainedGeneration.NoRepeatNgramSize;
 
     [Description("The most tokens generated per output (end-of-sequence included); default: the max target length.")]
     [UsedByPrediction]
@@ -57,7 +58,7 @@ public sealed record Seq2SeqOptions : TaskOptions
 
     [Description("Beam search: an input is done once it has as many finished hypotheses as beams (off: once no running beam can beat them).")]
     [UsedByPrediction]
-    public bool EarlyStopping { get; init; } = true;
+    public bool EarlyStopping { get; init; } = TrainedGeneration.EarlyStopping;
 
     [Description("ROUGE: Porter-stem words before matching (rouge-score's use_stemmer).")]
     [UsedByPrediction]
@@ -69,11 +70,8 @@ public sealed record Seq2SeqOptions : TaskOptions
         Check(!string.IsNullOrEmpty(TargetColumn), nameof(TargetColumn), "is empty");
         Check(SourceColumn != TargetColumn, nameof(TargetColumn), $"is the source column too ('{SourceColumn}')");
         Check(LabelSmoothing is >= 0 and < 1, nameof(LabelSmoothing), $"must be in [0, 1), got {LabelSmoothing}");
-        Check(MaxTargetLength is >= 2 and <= 4096, nameof(MaxTargetLength), $"must be between 2 and 4096, got {MaxTargetLength}");
-        Check(NumBeams is >= 1 and <= 64, nameof(NumBeams), $"must be between 1 and 64, got {NumBeams}");
-        Check(double.IsFinite(LengthPenalty), nameof(LengthPenalty), $"must be a finite number, got {LengthPenalty}");
-        Check(NoRepeatNgramSize >= 0, nameof(NoRepeatNgramSize), $"must not be negative, got {NoRepeatNgramSize}");
-        Check(MaxNewTokens is null or (>= 1 and <= 4096), nameof(MaxNewTokens), $"must be between 1 and 4096, got {MaxNewTokens}");
+        Check(MaxTargetLength is >= 2 and <= GenerationSettings.MostNewTokens, nameof(MaxTargetLength), $"must be between 2 and {GenerationSettings.MostNewTokens}, got {MaxTargetLength}");
+        if (Seq2SeqTask.Settings(this).Problem() is { } problem) Check(false, problem.Setting, problem.Message);
         Check(!(FromScratch && DecoderModel is not null), nameof(FromScratch), "loads no checkpoint, so a decoder model cannot be given with it");
     }
 

@@ -62,8 +62,9 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
         };
     }
 
-    private const string MaxTargetLengthKey = "max_target_length", NumBeamsKey = "num_beams", LengthPenaltyKey = "length_penalty",
-        NoRepeatNgramKey = "no_repeat_ngram_size", MaxNewTokensKey = "max_new_tokens", EarlyStoppingKey = "early_stopping", UseStemmerKey = "use_stemmer";
+    private const string MaxTargetLengthKey = TrainedGeneration.MaxTargetLengthKey, NumBeamsKey = TrainedGeneration.NumBeamsKey,
+        LengthPenaltyKey = TrainedGeneration.LengthPenaltyKey, NoRepeatNgramKey = TrainedGeneration.NoRepeatNgramKey,
+        MaxNewTokensKey = TrainedGeneration.MaxNewTokensKey, EarlyStoppingKey = TrainedGeneration.EarlyStoppingKey, UseStemmerKey = "use_stemmer";
 
     /// <summary>A baseline the task reports beside the model's metrics on each held-out split (summarization: the lead), or none.</summary>
     protected virtual IReadOnlyDictionary<string, double> Baseline(IReadOnlyList<TextPair> validation, IReadOnlyList<TextPair> split, Seq2SeqOptions options) =>
