@@ -290,6 +290,7 @@ internal static class MemoryScenario
         // The library's guard for the glibc variant (its defaults); the one a mallopt variant names.
         var guard = mallopt is { TrimMargin: { } margin } ? new GlibcHeapGuard(margin) : GlibcHeapGuard.ForThisProcess();
         var trims = new List<int>();
+        if (guard is not null) step.BeforeBackward = guard.BeforeBackward;
         if (lockstep) Console.WriteLine("ready");
         for (int i = 0; i < steps; i++)
         {

@@ -139,6 +139,9 @@ internal sealed class TrainStep : IDisposable
         return total;
     }
 
+    /// <summary>Called between the forward and the backward pass, as the library's trainer calls its heap guard.</summary>
+    public Action? BeforeBackward { get; set; }
+
     public double Run(ModelInput input)
     {
         if (SplitBatch) return RunSplit(input);
@@ -150,6 +153,7 @@ internal sealed class TrainStep : IDisposable
             output = _model.call(input);
         var lossSum = output.LossSum!;
         double forward = sw.Elapsed.TotalSeconds;
+        BeforeBackward?.Invoke();
         lossSum.backward();
         double backward = sw.Elapsed.TotalSeconds;
         Update(output.LossDenominator);

@@ -11,6 +11,11 @@ namespace FineTune.Runtime;
 /// (<see cref="NativeMemory.Trim"/>). What a step needs is measured on the first step and on each step after a
 /// trim (steps that start without reusable free pages), and only ever rises. A trim costs the page faults of
 /// touching those pages again, so it runs only when the heap grew, not after every step.
+/// Within a step, the forward pass frees its temporaries (casts, scores, intermediate products) between the
+/// activations it keeps, and the backward pass's tensors, of other sizes, rarely fit those holes: the heap grows
+/// past them and the step's peak exceeds its working set (measured at 32 × 256: 3.0 GiB against tcmalloc's 2.6).
+/// <see cref="BeforeBackward"/> hands the holes' pages back between the two passes; the backward pass then reuses
+/// their addresses (a page fault per page it touches) instead of growing the heap.
 /// </summary>
 internal sealed class GlibcHeapGuard
 {
@@ -34,6 +39,16 @@ internal sealed class GlibcHeapGuard
         NativeMemory.Choice is not AllocatorChoice.System && NativeMemory.GlibcDefaults.TrimMargin is { } margin && NativeMemory.Current == "glibc"
             ? new GlibcHeapGuard(margin)
             : null;
+
+    /// <summary>How many times the heap was trimmed between a forward and a backward pass.</summary>
+    public int BackwardTrims { get; private set; }
+
+    /// <summary>Called between a forward pass and its backward pass: returns the free pages the forward pass left in glibc's heaps.</summary>
+    public void BeforeBackward()
+    {
+        NativeMemory.Trim();
+        BackwardTrims++;
+    }
 
     /// <summary>Called after each step; true when it trimmed the heap.</summary>
     public bool AfterStep() => Observe(ResidentBytes(), NativeMemory.Trim);

@@ -146,6 +146,7 @@ internal sealed class Trainer
                         using (PrecisionScope?.Invoke())
                             output = _model.call(input);
                         var lossSum = output.LossSum ?? throw new FineTuneException("the model returned no loss: the training data has no labels");
+                        heap?.BeforeBackward();
                         lossSum.backward();
                         denominator += output.LossDenominator;
                         window.Add(lossSum.detach());
