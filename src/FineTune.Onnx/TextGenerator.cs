@@ -34,6 +34,9 @@ public sealed record TextGeneratorOptions
 
     /// <summary>Beam search: an input is done as soon as it has as many finished hypotheses as beams.</summary>
     public bool? EarlyStopping { get; init; }
+
+    /// <summary>The fewest tokens generated before an output may end (0: no minimum).</summary>
+    public int? MinNewTokens { get; init; }
 }
 
 /// <summary>
@@ -73,7 +76,8 @@ public sealed class TextGenerator : IDisposable
                 LengthPenalty: options.LengthPenalty ?? Inference.ExportFolder.Real(m[TrainedGeneration.LengthPenaltyKey]) ?? TrainedGeneration.LengthPenalty,
                 NoRepeatNgramSize: Int(options.NoRepeatNgramSize, TrainedGeneration.NoRepeatNgramKey, TrainedGeneration.NoRepeatNgramSize),
                 MaxNewTokens: Int(options.MaxNewTokens, TrainedGeneration.MaxNewTokensKey, Int(null, TrainedGeneration.MaxTargetLengthKey, TrainedGeneration.MaxTargetLength)),
-                EarlyStopping: options.EarlyStopping ?? (Inference.ExportFolder.Number(m[TrainedGeneration.EarlyStoppingKey]) is { } early ? early != 0 : TrainedGeneration.EarlyStopping));
+                EarlyStopping: options.EarlyStopping ?? (Inference.ExportFolder.Number(m[TrainedGeneration.EarlyStoppingKey]) is { } early ? early != 0 : TrainedGeneration.EarlyStopping),
+                MinNewTokens: Int(options.MinNewTokens, TrainedGeneration.MinNewTokensKey, TrainedGeneration.MinNewTokens));
             if (settings.Problem() is { } problem) throw new OptionException("TextGeneratorOptions." + problem.Setting, problem.Message);
             if (options.MaxLength is < 2) throw new OptionException("TextGeneratorOptions.MaxLength", $"must be at least 2, got {options.MaxLength}");
             int maxLength = Math.Min(options.MaxLength ?? export.TrainedMaxLength ?? export.Limit, export.Limit);

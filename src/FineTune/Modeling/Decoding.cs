@@ -8,12 +8,13 @@ namespace FineTune.Modeling;
 /// beams, a length penalty (a finished hypothesis scores its summed log-probability over its length, EOS included,
 /// to the power <see cref="LengthPenalty"/>), no repeated n-grams of <see cref="NoRepeatNgramSize"/> (0: allowed), at
 /// most <see cref="MaxNewTokens"/> tokens (EOS included), and early stopping (an input is done as soon as it has
-/// <see cref="NumBeams"/> finished hypotheses; without it, once no running beam can beat the worst of them).
-/// <see cref="UseCache"/> keeps each layer's keys and values between steps; off, every step runs the decoder over the
+/// <see cref="NumBeams"/> finished hypotheses; without it, once no running beam can beat the worst of them). No output
+/// ends before <see cref="MinNewTokens"/> tokens (the end-of-sequence token is banned until then, as Hugging Face's
+/// min_new_tokens does). <see cref="UseCache"/> keeps each layer's keys and values between steps; off, every step runs the decoder over the
 /// whole prefix (the same tokens, more slowly).
 /// </summary>
 internal sealed record GenerationSettings(int NumBeams = 1, double LengthPenalty = 1.0, int NoRepeatNgramSize = 0, int MaxNewTokens = 64,
-    bool EarlyStopping = true, bool UseCache = true)
+    bool EarlyStopping = true, bool UseCache = true, int MinNewTokens = 0)
 {
     /// <summary>The most beams and the most new tokens generation takes.</summary>
     public const int MostBeams = 64, MostNewTokens = 4096;
@@ -24,6 +25,7 @@ internal sealed record GenerationSettings(int NumBeams = 1, double LengthPenalty
         : !double.IsFinite(LengthPenalty) ? (nameof(LengthPenalty), $"must be a finite number, got {LengthPenalty}")
         : NoRepeatNgramSize < 0 ? (nameof(NoRepeatNgramSize), $"must not be negative, got {NoRepeatNgramSize}")
         : MaxNewTokens is < 1 or > MostNewTokens ? (nameof(MaxNewTokens), $"must be between 1 and {MostNewTokens}, got {MaxNewTokens}")
+        : MinNewTokens < 0 || MinNewTokens > MaxNewTokens ? (nameof(MinNewTokens), $"must be between 0 and the most new tokens ({MaxNewTokens}), got {MinNewTokens}")
         : null;
 }
 
@@ -33,12 +35,13 @@ internal sealed record GenerationSettings(int NumBeams = 1, double LengthPenalty
 /// </summary>
 internal static class TrainedGeneration
 {
-    public const int NumBeams = 4, NoRepeatNgramSize = 0, MaxTargetLength = 64;
+    public const int NumBeams = 4, NoRepeatNgramSize = 0, MaxTargetLength = 64, MinNewTokens = 0;
     public const double LengthPenalty = 1.0;
     public const bool EarlyStopping = true;
 
     public const string MaxTargetLengthKey = "max_target_length", NumBeamsKey = "num_beams", LengthPenaltyKey = "length_penalty",
-        NoRepeatNgramKey = "no_repeat_ngram_size", MaxNewTokensKey = "max_new_tokens", EarlyStoppingKey = "early_stopping";
+        NoRepeatNgramKey = "no_repeat_ngram_size", MaxNewTokensKey = "max_new_tokens", EarlyStoppingKey = "early_stopping",
+        MinNewTokensKey = "min_new_tokens";
 }
 
 /// <summary>The start, end-of-sequence and padding tokens of a decoder's vocabulary.</summary>
@@ -88,6 +91,7 @@ internal static class Decoding
             {
                 var row = logits.AsSpan(i * vocab, vocab);
                 Ban(row, sequences[i], settings.NoRepeatNgramSize);
+                if (step < settings.MinNewTokens) row[config.Eos] = float.NegativeInfinity;
                 // A finished row is fed padding (its cache entries are never read back for its output).
                 int token = finished[i] ? config.Pad : ArgMax(row);
                 sequences[i].Add(token);
@@ -118,6 +122,7 @@ internal static class Decoding
                 var row = scores.AsSpan(r * vocab, vocab);
                 LogSoftmax(row);
                 Ban(row, sequences[r], settings.NoRepeatNgramSize);
+                if (step < settings.MinNewTokens) row[config.Eos] = float.NegativeInfinity;
                 float add = (float)beamScores[r];
                 for (int j = 0; j < row.Length; j++) row[j] += add;
             }

@@ -72,7 +72,7 @@ public class CliTests
         var (code, output, _) = Run("train", "--help");
         Assert.Equal(0, code);
         foreach (var flag in new[] { "--source-column", "--target-column", "--source-file", "--target-file", "--decoder-model", "--tie-encoder-decoder",
-                     "--max-target-length", "--num-beams", "--length-penalty", "--no-repeat-ngram-size", "--max-new-tokens", "--early-stopping" })
+                     "--max-target-length", "--num-beams", "--length-penalty", "--no-repeat-ngram-size", "--max-new-tokens", "--min-new-tokens", "--early-stopping" })
             Assert.Contains(flag, output);
         var source = Path.Combine(TestSupport.SharedData, "multi30k", "val.de.gz");
         var (code2, _, error) = Run("train", "--model", TinyModelFolder.Shared, "--task", "translation", "--source-file", source, "--output", dir.File("run"));

@@ -245,4 +245,49 @@ public class DecodingTests
         Assert.Equal([1L, 2L, 4L], i);
         Assert.Equal(1, Decoding.ArgMax(ties));
     }
+
+    /// <summary>
+    /// A decoder whose next token is always end-of-sequence (logit 5) unless it is banned; then token 3 (logit 4),
+    /// then the others (0). Vocabulary 6, end-of-sequence 2.
+    /// </summary>
+    private sealed class EndAtOnce : IDecoderSteps
+    {
+        public int Steps { get; private set; }
+
+        public float[] NextLogits(IReadOnlyList<List<int>> sequences)
+        {
+            Steps++;
+            var logits = new float[sequences.Count * 6];
+            for (int r = 0; r < sequences.Count; r++)
+            {
+                logits[r * 6 + 2] = 5;
+                logits[r * 6 + 3] = 4;
+            }
+            return logits;
+        }
+
+        public void Reorder(long[] rows) { }
+
+        public void Dispose() { }
+    }
+
+    [Theory]
+    [InlineData(1, 0)]
+    [InlineData(1, 3)]
+    [InlineData(3, 0)]
+    [InlineData(3, 3)]
+    [InlineData(3, 8)]
+    public void NoOutputEndsBeforeTheMinimumOfNewTokens(int beams, int minimum)
+    {
+        using var steps = new EndAtOnce();
+        var settings = new GenerationSettings(beams, MaxNewTokens: 8, MinNewTokens: minimum);
+        var outputs = Decoding.Run(steps, 2, new SpecialTokens(Start: 1, Eos: 2, Pad: 0), settings);
+        // The end comes as soon as it is allowed: after exactly `minimum` tokens (token 3, the best of the others),
+        // or at the most new tokens when the minimum is all of them.
+        Assert.All(outputs, o => Assert.Equal(Enumerable.Repeat(3, minimum), o));
+        // Greedy decoding stops with the end; beam search once its three beams have each finished (one step more).
+        Assert.Equal(Math.Min(minimum + (beams == 1 ? 1 : 2), 8), steps.Steps);
+        Assert.Null(settings.Problem());
+        Assert.Equal(("MinNewTokens", "must be between 0 and the most new tokens (8), got 9"), (settings with { MinNewTokens = 9 }).Problem());
+    }
 }

@@ -118,9 +118,9 @@ public class Seq2SeqRunTests
 
         // The same generated text, greedy and with the model's beams, from the model folder and from the export.
         var sources = ParallelText.ReadLines(dir.File("train.de.gz")).Concat(ParallelText.ReadLines(dir.File("test.de.gz"))).ToList();
-        foreach (var beams in new[] { 1, 2 })
+        foreach (var (beams, minimum) in new[] { (1, 0), (2, 0), (2, 5) })
         {
-            var generation = new Seq2SeqOptions { NumBeams = beams, MaxNewTokens = 8 };
+            var generation = new Seq2SeqOptions { NumBeams = beams, MaxNewTokens = 8, MinNewTokens = minimum };
             using var model = TextGenerator.Load(result.ModelDirectory, new TextGeneratorOptions { Generation = generation });
             using var exported = TextGenerator.Load(export.OutputDirectory, new TextGeneratorOptions { Generation = generation });
             Assert.True(exported.IsExport);
@@ -128,7 +128,7 @@ public class Seq2SeqRunTests
             var expected = model.Generate(sources);
             Assert.Equal(expected, exported.Generate(sources));
             // FineTune.Onnx (no TorchSharp) generates the same text.
-            using var onnx = FineTune.Onnx.TextGenerator.Load(export.OutputDirectory, new FineTune.Onnx.TextGeneratorOptions { NumBeams = beams, MaxNewTokens = 8, BatchSize = 7 });
+            using var onnx = FineTune.Onnx.TextGenerator.Load(export.OutputDirectory, new FineTune.Onnx.TextGeneratorOptions { NumBeams = beams, MaxNewTokens = 8, MinNewTokens = minimum, BatchSize = 7 });
             Assert.Equal(model.MaxLength, onnx.MaxLength);
             Assert.Equal(expected, onnx.Generate(sources));
         }

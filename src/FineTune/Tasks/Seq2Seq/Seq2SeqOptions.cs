@@ -56,6 +56,10 @@ public sealed record Seq2SeqOptions : TaskOptions
     [UsedByPrediction]
     public int? MaxNewTokens { get; init; }
 
+    [Description("The fewest tokens generated per output before it may end (the end-of-sequence token is banned until then; 0: no minimum).")]
+    [UsedByPrediction]
+    public int MinNewTokens { get; init; } = TrainedGeneration.MinNewTokens;
+
     [Description("Beam search: an input is done once it has as many finished hypotheses as beams (off: once no running beam can beat them).")]
     [UsedByPrediction]
     public bool EarlyStopping { get; init; } = TrainedGeneration.EarlyStopping;

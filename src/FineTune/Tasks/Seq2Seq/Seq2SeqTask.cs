@@ -41,7 +41,7 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
 
     /// <summary>How generation runs with <paramref name="options"/>.</summary>
     internal static GenerationSettings Settings(Seq2SeqOptions options) =>
-        new(options.NumBeams, options.LengthPenalty, options.NoRepeatNgramSize, options.NewTokens, options.EarlyStopping);
+        new(options.NumBeams, options.LengthPenalty, options.NoRepeatNgramSize, options.NewTokens, options.EarlyStopping, MinNewTokens: options.MinNewTokens);
 
     /// <summary>The generation options a saved model was trained with (its finetune.json), else the task's defaults.</summary>
     internal Seq2SeqOptions SavedGeneration(FineTuneMetadata? metadata)
@@ -57,6 +57,7 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
             LengthPenalty = metadata.Number(LengthPenaltyKey) ?? defaults.LengthPenalty,
             NoRepeatNgramSize = Int(NoRepeatNgramKey, defaults.NoRepeatNgramSize),
             MaxNewTokens = metadata.Number(MaxNewTokensKey) is { } n ? (int)n : defaults.MaxNewTokens,
+            MinNewTokens = Int(TrainedGeneration.MinNewTokensKey, defaults.MinNewTokens),
             EarlyStopping = Flag(EarlyStoppingKey, defaults.EarlyStopping),
             UseStemmer = Flag(UseStemmerKey, defaults.UseStemmer),
         };
@@ -231,7 +232,7 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
 
         public override FineTuneMetadata Metadata(FineTuneMetadata metadata) => metadata
             .With(MaxTargetLengthKey, options.MaxTargetLength).With(NumBeamsKey, options.NumBeams).With(LengthPenaltyKey, options.LengthPenalty)
-            .With(NoRepeatNgramKey, options.NoRepeatNgramSize).With(MaxNewTokensKey, options.MaxNewTokens)
+            .With(NoRepeatNgramKey, options.NoRepeatNgramSize).With(MaxNewTokensKey, options.MaxNewTokens).With(TrainedGeneration.MinNewTokensKey, options.MinNewTokens)
             .With(EarlyStoppingKey, options.EarlyStopping ? 1 : 0).With(UseStemmerKey, options.UseStemmer ? 1 : 0);
     }
 
