@@ -267,6 +267,30 @@ public sealed class ServingTests(OnnxExportTests.Exports exports) : IClassFixtur
     }
 
     [Fact]
+    public async Task HealthAndRequestsAre503UntilTheModelHasLoaded()
+    {
+        var (_, export) = exports.Get("bert", "classification");
+        // The loader reports the loaded model before the server calls it ready: holding that report holds the load.
+        using var release = new ManualResetEventSlim();
+        await using var server = await ModelServer.StartAsync(new ServeOptions { Model = export, Host = "127.0.0.1", Port = 0 },
+            info: m => { if (m.StartsWith("Serving a", StringComparison.Ordinal)) release.Wait(TimeSpan.FromSeconds(60)); });
+        using var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
+        var health = await client.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        Assert.Equal("loading", JsonNode.Parse(await health.Content.ReadAsStringAsync())!["status"]!.GetValue<string>());
+        var predict = await client.PostAsync("/predict", new StringContent(Inputs(["a fine film"]), Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, predict.StatusCode);
+        Assert.Contains("the model is loading", await predict.Content.ReadAsStringAsync());
+
+        release.Set();
+        await server.Ready;
+        health = await client.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal("ready", JsonNode.Parse(await health.Content.ReadAsStringAsync())!["status"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/predict", new StringContent(Inputs(["a fine film"]), Encoding.UTF8, "application/json"))).StatusCode);
+    }
+
+    [Fact]
     public async Task RequestsOverTheConcurrencyLimitGet429WithRetryAfter()
     {
         var (_, export) = exports.Get("bert", "classification");
