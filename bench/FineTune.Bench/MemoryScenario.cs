@@ -290,7 +290,7 @@ internal static class MemoryScenario
         // The library's guard for the glibc variant (its defaults); the one a mallopt variant names.
         var guard = mallopt is { TrimMargin: { } margin } ? new GlibcHeapGuard(margin) : GlibcHeapGuard.ForThisProcess();
         var trims = new List<int>();
-        if (guard is not null) step.BeforeBackward = guard.BeforeBackward;
+        if (guard is not null) step.BeforeBackward = input => guard.BeforeBackward(input.InputIds.shape[0], input.InputIds.shape[1]);
         if (lockstep) Console.WriteLine("ready");
         for (int i = 0; i < steps; i++)
         {
@@ -330,6 +330,7 @@ internal static class MemoryScenario
             ["step_seconds"] = times,
             ["minor_faults"] = faults,
             ["trimmed_after_steps"] = trims,
+            ["backward_trims"] = guard?.BackwardTrims,
             ["peak_rss_gib"] = Machine.GiB(Machine.PeakRssBytes()),
             ["milestones_gib"] = milestones,
             ["heap"] = allocator.StartsWith("glibc", StringComparison.Ordinal) ? GlibcHeap() : null,

@@ -140,7 +140,7 @@ internal sealed class TrainStep : IDisposable
     }
 
     /// <summary>Called between the forward and the backward pass, as the library's trainer calls its heap guard.</summary>
-    public Action? BeforeBackward { get; set; }
+    public Action<ModelInput>? BeforeBackward { get; set; }
 
     public double Run(ModelInput input)
     {
@@ -153,7 +153,7 @@ internal sealed class TrainStep : IDisposable
             output = _model.call(input);
         var lossSum = output.LossSum!;
         double forward = sw.Elapsed.TotalSeconds;
-        BeforeBackward?.Invoke();
+        BeforeBackward?.Invoke(input);
         lossSum.backward();
         double backward = sw.Elapsed.TotalSeconds;
         Update(output.LossDenominator);

@@ -146,7 +146,7 @@ internal sealed class Trainer
                         using (PrecisionScope?.Invoke())
                             output = _model.call(input);
                         var lossSum = output.LossSum ?? throw new FineTuneException("the model returned no loss: the training data has no labels");
-                        heap?.BeforeBackward();
+                        heap?.BeforeBackward(input.InputIds.shape[0], input.InputIds.shape[1]);
                         lossSum.backward();
                         denominator += output.LossDenominator;
                         window.Add(lossSum.detach());

@@ -29,6 +29,21 @@ public class GlibcHeapGuardTests
         Assert.False(guard.Observe(-1, () => throw new InvalidOperationException("no trim when RSS is unknown")));
     }
 
+    [Theory]
+    [InlineData(32, 128, 0)]
+    [InlineData(32, 181, 0)]    // 1,048,352 < 2^20
+    [InlineData(32, 182, 1)]    // 1,059,968
+    [InlineData(32, 256, 1)]
+    [InlineData(8, 512, 1)]
+    [InlineData(1, 1000, 0)]
+    public void TrimsBetweenForwardAndBackwardOnlyForLongBatches(long rows, long length, int trims)
+    {
+        var guard = new GlibcHeapGuard(256 * MiB);
+        guard.BeforeBackward(rows, length);
+        Assert.Equal(trims, guard.BackwardTrims);
+        Assert.Equal(0, guard.Trims);
+    }
+
     [Fact]
     public void ReadsThisProcesssResidentSetAndIsOnlyActiveOnGlibcWithTheLibrarysSettings()
     {
