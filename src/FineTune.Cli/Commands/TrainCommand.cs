@@ -14,7 +14,7 @@ internal static class TrainCommand
         var data = new DataOptions();
         var taskOptions = new TaskOptionFlags(prediction: false);
         var defaults = new TrainingOptions();
-        var model = new Option<string>("--model", "-m") { Description = "A catalog name (see `finetune models list`) or a Hugging Face model folder.", DefaultValueFactory = _ => "all-MiniLM-L6-v2" }.NotEmpty();
+        var model = new Option<string>("--model", "-m") { Description = "A catalog name (see `finetune models list`) or a Hugging Face model folder; translation and summarization also take a trained encoder-decoder folder (RUN/model) to fine-tune further.", DefaultValueFactory = _ => "all-MiniLM-L6-v2" }.NotEmpty();
         var train = new Option<string?>("--data", "--train") { Description = "The training file (CSV, TSV, JSONL or Parquet; NER: CoNLL columns or JSONL; QA: SQuAD JSON or JSONL; translation: or --source-file and --target-file)." }.NotEmpty();
         var validation = new Option<string?>("--validation") { Description = "A validation file (default: none, or --validation-split of the training file)." };
         var test = new Option<string?>("--test") { Description = "A test file evaluated once at the end (default: none, or --test-split)." };
