@@ -36,7 +36,7 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
 
     public override bool TakesTrainingDataFromOptions(TaskOptions? options) => options is Seq2SeqOptions { SourceFile: not null };
 
-    /// <summary>Not exported: an encoder-decoder's ONNX form (an encoder graph and a decoder graph with a key/value cache) is not built.</summary>
+    /// <summary>No head graph: an encoder-decoder exports as three graphs of its own (encoder, decoder, decoder with past; Export/Seq2SeqGraphs).</summary>
     public override HeadGraph? ExportHead => null;
 
     /// <summary>How generation runs with <paramref name="options"/>.</summary>
