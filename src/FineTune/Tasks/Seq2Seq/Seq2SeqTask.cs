@@ -52,20 +52,18 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
         bool Flag(string key, bool fallback) => metadata.Number(key) is { } v ? v != 0 : fallback;
         return defaults with
         {
-            MaxTargetLength = Int(MaxTargetLengthKey, defaults.MaxTargetLength),
-            NumBeams = Int(NumBeamsKey, defaults.NumBeams),
-            LengthPenalty = metadata.Number(LengthPenaltyKey) ?? defaults.LengthPenalty,
-            NoRepeatNgramSize = Int(NoRepeatNgramKey, defaults.NoRepeatNgramSize),
-            MaxNewTokens = metadata.Number(MaxNewTokensKey) is { } n ? (int)n : defaults.MaxNewTokens,
+            MaxTargetLength = Int(TrainedGeneration.MaxTargetLengthKey, defaults.MaxTargetLength),
+            NumBeams = Int(TrainedGeneration.NumBeamsKey, defaults.NumBeams),
+            LengthPenalty = metadata.Number(TrainedGeneration.LengthPenaltyKey) ?? defaults.LengthPenalty,
+            NoRepeatNgramSize = Int(TrainedGeneration.NoRepeatNgramKey, defaults.NoRepeatNgramSize),
+            MaxNewTokens = metadata.Number(TrainedGeneration.MaxNewTokensKey) is { } n ? (int)n : defaults.MaxNewTokens,
             MinNewTokens = Int(TrainedGeneration.MinNewTokensKey, defaults.MinNewTokens),
-            EarlyStopping = Flag(EarlyStoppingKey, defaults.EarlyStopping),
+            EarlyStopping = Flag(TrainedGeneration.EarlyStoppingKey, defaults.EarlyStopping),
             UseStemmer = Flag(UseStemmerKey, defaults.UseStemmer),
         };
     }
 
-    private const string MaxTargetLengthKey = TrainedGeneration.MaxTargetLengthKey, NumBeamsKey = TrainedGeneration.NumBeamsKey,
-        LengthPenaltyKey = TrainedGeneration.LengthPenaltyKey, NoRepeatNgramKey = TrainedGeneration.NoRepeatNgramKey,
-        MaxNewTokensKey = TrainedGeneration.MaxNewTokensKey, EarlyStoppingKey = TrainedGeneration.EarlyStoppingKey, UseStemmerKey = "use_stemmer";
+    private const string UseStemmerKey = "use_stemmer";
 
     /// <summary>A baseline the task reports beside the model's metrics on each held-out split (summarization: the lead), or none.</summary>
     protected virtual IReadOnlyDictionary<string, double> Baseline(IReadOnlyList<TextPair> validation, IReadOnlyList<TextPair> split, Seq2SeqOptions options) =>
@@ -106,7 +104,7 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
         var (source, target) = statistics["train"];
         run.Info($"Train {source.Describe("sources", "text")} ({Path.GetFileName(run.ModelFolder)}'s vocabulary); " +
                  $"{target.Describe("targets", "text")} ({Path.GetFileName(decoderFolder)}'s vocabulary).");
-        return new Run(this, run, options, data, summary, splits, decoderFolder, decoderTokenizer, config, statistics["train"]);
+        return new Run(this, run, options, data, summary, splits, trained, decoderFolder, decoderTokenizer, config, statistics["train"]);
     }
 
     /// <summary>
@@ -162,7 +160,7 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
     }
 
     private sealed class Run(Seq2SeqTask task, RunContext run, Seq2SeqOptions options, Seq2SeqData data, DatasetSummary summary,
-        TaskSplits<TextPair, Seq2SeqFeature> splits, string decoderFolder, ITokenizer decoderTokenizer, EncoderDecoderConfig config,
+        TaskSplits<TextPair, Seq2SeqFeature> splits, bool trained, string decoderFolder, ITokenizer decoderTokenizer, EncoderDecoderConfig config,
         (TokenStatistics Source, TokenStatistics Target) trainStatistics) : TaskRun
     {
         public override DatasetSummary Summary => summary;
@@ -204,7 +202,7 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
 
         public override (TaskModel Model, LoadReport Report) LoadModel()
         {
-            var (model, report) = EncoderDecoderFolder.Holds(run.ModelFolder) && !options.FromScratch
+            var (model, report) = trained && !options.FromScratch
                 ? EncoderDecoderFolder.LoadTrained(run.ModelFolder, run.Kernels, run.Load)
                 : EncoderDecoderFolder.WarmStart(run.ModelFolder, decoderFolder, config, run.Kernels, run.Load, options.FromScratch);
             model.Loss = new CrossEntropyLoss(labelSmoothing: options.LabelSmoothing);
@@ -231,9 +229,14 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
         }
 
         public override FineTuneMetadata Metadata(FineTuneMetadata metadata) => metadata
-            .With(MaxTargetLengthKey, options.MaxTargetLength).With(NumBeamsKey, options.NumBeams).With(LengthPenaltyKey, options.LengthPenalty)
-            .With(NoRepeatNgramKey, options.NoRepeatNgramSize).With(MaxNewTokensKey, options.MaxNewTokens).With(TrainedGeneration.MinNewTokensKey, options.MinNewTokens)
-            .With(EarlyStoppingKey, options.EarlyStopping ? 1 : 0).With(UseStemmerKey, options.UseStemmer ? 1 : 0);
+            .With(TrainedGeneration.MaxTargetLengthKey, options.MaxTargetLength)
+            .With(TrainedGeneration.NumBeamsKey, options.NumBeams)
+            .With(TrainedGeneration.LengthPenaltyKey, options.LengthPenalty)
+            .With(TrainedGeneration.NoRepeatNgramKey, options.NoRepeatNgramSize)
+            .With(TrainedGeneration.MaxNewTokensKey, options.MaxNewTokens)
+            .With(TrainedGeneration.MinNewTokensKey, options.MinNewTokens)
+            .With(TrainedGeneration.EarlyStoppingKey, options.EarlyStopping ? 1 : 0)
+            .With(UseStemmerKey, options.UseStemmer ? 1 : 0);
     }
 
     /// <summary>The 20 outputs that match their reference worst (sentence chrF, or ROUGE-1), for the report.</summary>
