@@ -15,8 +15,8 @@ namespace FineTune.Runtime;
 /// tensors, of other sizes, do not all fit those holes: the heap grows past them and the step's peak exceeds its
 /// working set (measured at 32 × 256: 3.0 GiB against tcmalloc's 2.6). Trimming between the two passes
 /// (<see cref="BeforeBackward"/>) hands the holes' pages back, and the backward pass reuses their addresses instead of
-/// growing the heap (peak 2.7 GiB). It never raises the resident set (glibc hands out the same blocks; only free
-/// pages are returned), but each returned page the step touches again is a page fault, a cost that grows with the
+/// growing the heap (peak 2.7 GiB). It returns only free pages (blocks in use stay where they are; it also merges
+/// glibc's small free blocks, which was not measured to raise any peak), but each returned page the step touches again is a page fault, a cost that grows with the
 /// batch's activations while the step's time grows faster (attention is quadratic in the length): measured at 5% of
 /// the step at 32 × 256 and 15% at 32 × 128, where the peak is well within bounds without it. So the guard trims
 /// between the passes of long batches only: rows × length² of at least <see cref="LongBatch"/> (2²⁰, between
