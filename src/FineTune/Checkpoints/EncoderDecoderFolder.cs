@@ -45,12 +45,13 @@ internal static class EncoderDecoderFolder
             var decoderReport = LoadInto(model.Decoder.Bert, decoderFolder, load, k => k.Contains(".crossattention.", StringComparison.Ordinal));
             reports.Add(("decoder.bert.", decoderReport));
             var (headLoaded, headNew) = LoadLmHead(model, decoderFolder, load);
+            var copyNew = model.Copy is null ? [] : model.Copy.named_parameters().Select(p => CopyLayer.Prefix + p.name);
             var report = new LoadReport(
                 config.TieEncoderDecoder ? $"{decoderReport.Source} (encoder and decoder share its weights)"
                     : reports[0].Report.Source == decoderReport.Source ? $"{decoderReport.Source} (into the encoder and into the decoder)"
                     : $"{reports[0].Report.Source} (encoder) and {decoderReport.Source} (decoder)",
                 reports.Sum(r => r.Report.LoadedCount) + headLoaded,
-                reports.SelectMany(r => r.Report.NewlyInitialized.Select(k => r.Prefix + k)).Concat(headNew).ToList(),
+                reports.SelectMany(r => r.Report.NewlyInitialized.Select(k => r.Prefix + k)).Concat(headNew).Concat(copyNew).ToList(),
                 reports.SelectMany(r => r.Report.Unused).Distinct().Where(k => !headLoadedKeys.Contains(k)).ToList(),
                 []);
             return (model, report);

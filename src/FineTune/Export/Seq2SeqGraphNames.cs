@@ -14,6 +14,12 @@ internal static class Seq2SeqGraphNames
     public const string EncoderHiddenStates = "encoder_hidden_states", EncoderAttentionMask = "encoder_attention_mask",
         LastHiddenState = "last_hidden_state", Logits = "logits";
 
+    /// <summary>
+    /// The source's token ids given to both decoder graphs of a model that copies from its source (with
+    /// encoder_hidden_states in the graph with past keys and values too); its logits are then log-probabilities.
+    /// </summary>
+    public const string EncoderInputIds = "encoder_input_ids";
+
     /// <summary>The name of a cached tensor given to the decoder: past_key_values.{layer}.{decoder|encoder}.{key|value}.</summary>
     public static string Past(int layer, bool encoder, bool value) => $"past_key_values.{layer}.{(encoder ? "encoder" : "decoder")}.{(value ? "value" : "key")}";
 

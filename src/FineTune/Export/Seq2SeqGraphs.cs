@@ -39,7 +39,9 @@ internal static class Seq2SeqGraphs
     /// <summary>
     /// The decoder graph: input_ids [B, T], encoder_attention_mask [B, S] and, without <paramref name="withPast"/>,
     /// encoder_hidden_states [B, S, H]; with it, every layer's past keys and values. Outputs the logits [B, T, V] and
-    /// every layer's present keys and values (the encoder's only in the first-step graph, as Optimum's).
+    /// every layer's present keys and values (the encoder's only in the first-step graph, as Optimum's). A model that
+    /// copies from its source also takes encoder_input_ids [B, S] and, in both graphs, encoder_hidden_states, and its
+    /// logits are the log-probabilities of the mixed distribution (<see cref="CopyLayer"/>).
     /// </summary>
     public static ModelProto Decoder(EncoderDecoderModel model, bool withPast, int opset)
     {
@@ -48,8 +50,10 @@ internal static class Seq2SeqGraphs
         var builder = new OnnxGraphBuilder();
         var ids = builder.Input(InputIds, DataType.Int64, "batch_size", "decoder_sequence_length");
         var encoderMask = builder.Input(EncoderAttentionMask, DataType.Int64, "batch_size", "encoder_sequence_length");
-        string? encoderHidden = withPast ? null
+        bool copies = model.Copy is not null;
+        string? encoderHidden = withPast && !copies ? null
             : builder.Input(EncoderHiddenStates, DataType.Float, "batch_size", "encoder_sequence_length", model.Seq2SeqConfig.Encoder.HiddenSize);
+        string? sourceIds = copies ? builder.Input(EncoderInputIds, DataType.Int64, "batch_size", "encoder_sequence_length") : null;
         var past = new (string Key, string Value, string CrossKey, string CrossValue)[withPast ? layers : 0];
         for (int i = 0; i < past.Length; i++)
         {
@@ -57,7 +61,7 @@ internal static class Seq2SeqGraphs
             past[i] = (builder.Input(Past(i, false, false), DataType.Float, self), builder.Input(Past(i, false, true), DataType.Float, self),
                 builder.Input(Past(i, true, false), DataType.Float, cross), builder.Input(Past(i, true, true), DataType.Float, cross));
         }
-        var g = new GraphContext(builder, config, Weights(model, "decoder."), ids, encoderMask, tokenTypeIds: null);
+        var g = new GraphContext(builder, config, Weights(model, "decoder.", CopyLayer.Prefix), ids, encoderMask, tokenTypeIds: null);
         const string bert = "decoder.bert.";
         var presentLength = withPast ? "past_decoder_sequence_length + decoder_sequence_length" : "decoder_sequence_length";
 
@@ -136,6 +140,7 @@ internal static class Seq2SeqGraphs
         var transformed = g.LayerNorm(g.Activation(g.Linear(hidden, head + "transform.dense"), config.HiddenAct), head + "transform.LayerNorm", config.LayerNormEps);
         var table = builder.Node("Transpose", [g.Weight(e + "word_embeddings.weight")], ("perm", new long[] { 1, 0 }));     // [H, V]
         var logits = builder.Node("Add", [builder.Node("MatMul", [transformed, table]), g.Weight(head + "bias")]);            // [B, T, V]
+        if (copies) logits = Copy(g, hidden, logits, encoderHidden!, sourceIds!, crossBias, config.HiddenSize);
         // Outputs in Optimum's order: the logits first.
         builder.Output(logits, Logits, DataType.Float, "batch_size", "decoder_sequence_length", config.VocabSize);
         var outputs = builder.Graph.Output;
@@ -145,9 +150,36 @@ internal static class Seq2SeqGraphs
         return Finish(model, g, builder, opset, withPast ? "decoder with past keys and values" : "decoder");
     }
 
-    /// <summary>The model's weights under <paramref name="prefix"/>, by checkpoint key.</summary>
-    private static Dictionary<string, Tensor> Weights(EncoderDecoderModel model, string prefix) =>
-        model.state_dict().Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+    /// <summary>
+    /// The copy layer's log P [B, T, V] (<see cref="CopyLayer.Mix"/>): an attention of the decoder's states [B, T, H]
+    /// over the encoder's [B, S, H] (padding masked by <paramref name="crossBias"/> [B, 1, 1, S]) scattered onto the
+    /// source's token ids, mixed with softmax(<paramref name="logits"/>) by the gate; log σ(g) = −softplus(−g), and
+    /// log(a + b) = m + log(exp(a − m) + exp(b − m)) with m = max(a, b).
+    /// </summary>
+    private static string Copy(GraphContext g, string hidden, string logits, string encoderHidden, string sourceIds, string crossBias, int hiddenSize)
+    {
+        var builder = g.G;
+        builder.Scope = CopyLayer.Prefix.TrimEnd('.');
+        const string copy = "copy.";
+        var query = g.Linear(hidden, copy + "query");                                                                       // [B, T, H]
+        var keys = builder.Node("Transpose", [g.Linear(encoderHidden, copy + "key")], ("perm", new long[] { 0, 2, 1 }));    // [B, H, S]
+        var scores = builder.Node("Mul", [builder.Node("MatMul", [query, keys]), builder.Float((float)(1.0 / Math.Sqrt(hiddenSize)))]);   // [B, T, S]
+        var attention = builder.Node("Softmax", [builder.Node("Add", [scores, builder.Node("Squeeze", [crossBias, builder.Int64s([1])])])], ("axis", -1L));
+        var context = builder.Node("MatMul", [attention, encoderHidden]);                                                  // [B, T, H]
+        var gate = g.Linear(builder.Node("Concat", [hidden, context], ("axis", -1L)), copy + "gate");                      // [B, T, 1]
+        var index = builder.Node("Expand", [builder.Node("Unsqueeze", [sourceIds, builder.Int64s([1])]), builder.Node("Shape", [attention])]);   // [B, T, S]
+        var empty = builder.Node("ConstantOfShape", [builder.Node("Shape", [logits])]);                                    // [B, T, V] of 0f
+        var copied = builder.Node("ScatterElements", [empty, index, attention], ("axis", 2L), ("reduction", "add"));       // [B, T, V]
+        var generate = builder.Node("Sub", [builder.Node("LogSoftmax", [logits], ("axis", -1L)), builder.Node("Softplus", [builder.Node("Neg", [gate])])]);
+        var fromSource = builder.Node("Sub", [builder.Node("Log", [builder.Node("Max", [copied, builder.Float(1e-30f)])]), builder.Node("Softplus", [gate])]);
+        var top = builder.Node("Max", [generate, fromSource]);
+        var sum = builder.Node("Add", [builder.Node("Exp", [builder.Node("Sub", [generate, top])]), builder.Node("Exp", [builder.Node("Sub", [fromSource, top])])]);
+        return builder.Node("Add", [top, builder.Node("Log", [sum])]);
+    }
+
+    /// <summary>The model's weights under <paramref name="prefixes"/>, by checkpoint key.</summary>
+    private static Dictionary<string, Tensor> Weights(EncoderDecoderModel model, params string[] prefixes) =>
+        model.state_dict().Where(kv => prefixes.Any(p => kv.Key.StartsWith(p, StringComparison.Ordinal))).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
 
     private static ModelProto Finish(EncoderDecoderModel model, GraphContext g, OnnxGraphBuilder builder, int opset, string part)
     {

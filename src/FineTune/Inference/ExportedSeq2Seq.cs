@@ -31,6 +31,7 @@ internal sealed class ExportedSeq2Seq : IDisposable
         Tokens = tokens;
         Layers = layers;
         TakesTokenTypes = encoder.InputMetadata.ContainsKey(Seq2SeqGraphNames.TokenTypeIds);
+        Copies = decoder.InputMetadata.ContainsKey(Seq2SeqGraphNames.EncoderInputIds);
         DecoderOutputs = OutputsOf(decoder, layers);
         DecoderWithPastOutputs = OutputsOf(decoderWithPast, layers);
         PastInputs = Enumerable.Range(0, layers)
@@ -78,6 +79,9 @@ internal sealed class ExportedSeq2Seq : IDisposable
     public int Layers { get; }
 
     public bool TakesTokenTypes { get; }
+
+    /// <summary>Whether the decoder copies from the source: both decoder graphs take the source's ids and the encoder's states.</summary>
+    public bool Copies { get; }
 
     /// <summary>The task the model was fine-tuned for (translation, summarization).</summary>
     public string Task => ExportFolder.Text(Metadata["task"]) ?? "";
@@ -204,6 +208,7 @@ internal sealed class ExportedSeq2Seq : IDisposable
     {
         private readonly ExportedSeq2Seq _export;
         private readonly long[] _mask;
+        private readonly long[]? _sourceIds;
         private readonly int _rows, _length;
         private readonly float[] _encoded;
         private readonly int _hidden;
@@ -248,6 +253,7 @@ internal sealed class ExportedSeq2Seq : IDisposable
                 // Each input repeated once per beam.
                 _encoded = Repeat(encoded, batch, beams);
                 _mask = Repeat<long>(mask, batch, beams);
+                if (export.Copies) _sourceIds = Repeat<long>(ids, batch, beams);
             }
             finally
             {
@@ -279,12 +285,17 @@ internal sealed class ExportedSeq2Seq : IDisposable
                 OrtValue.CreateTensorValueFromMemory(ids, [n, t]),
                 OrtValue.CreateTensorValueFromMemory(_mask, [n, _length]),
             };
-            if (first)
+            if (first || _sourceIds is not null)
             {
                 names.Add(Seq2SeqGraphNames.EncoderHiddenStates);
                 values.Add(OrtValue.CreateTensorValueFromMemory(_encoded, [n, _length, _hidden]));
             }
-            else
+            if (_sourceIds is not null)
+            {
+                names.Add(Seq2SeqGraphNames.EncoderInputIds);
+                values.Add(OrtValue.CreateTensorValueFromMemory(_sourceIds, [n, _length]));
+            }
+            if (!first)
             {
                 names.AddRange(_export.PastInputs);
                 for (int i = 0; i < _export.Layers; i++)

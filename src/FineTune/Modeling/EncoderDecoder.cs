@@ -30,6 +30,16 @@ internal sealed record EncoderDecoderConfig
     public required int PadTokenId { get; init; }
     public bool TieEncoderDecoder { get; init; }
 
+    /// <summary>
+    /// Whether the decoder may copy source tokens (config.json's "copy_from_source", a FineTune extension): a copy
+    /// layer mixes the vocabulary distribution with an attention distribution over the source's tokens
+    /// (<see cref="CopyLayer"/>). Needs one vocabulary for the source and the output.
+    /// </summary>
+    public bool CopyFromSource { get; init; }
+
+    /// <summary>config.json's key of <see cref="CopyFromSource"/>.</summary>
+    public const string CopyFromSourceKey = "copy_from_source";
+
     /// <summary>The vocabulary the decoder generates from.</summary>
     public int VocabSize => Decoder.VocabSize;
 
@@ -61,6 +71,9 @@ internal sealed record EncoderDecoderConfig
         if (TieEncoderDecoder && !SameArchitecture(Encoder, Decoder))
             throw new ModelLoadException("tie_encoder_decoder needs the encoder and the decoder to have the same architecture (model type, vocabulary, sizes)",
                 source, "tie_encoder_decoder");
+        if (CopyFromSource && Encoder.VocabSize != Decoder.VocabSize)
+            throw new ModelLoadException($"copying source tokens needs one vocabulary for the source and the output; the encoder has {Encoder.VocabSize} tokens, the decoder {Decoder.VocabSize}",
+                source, CopyFromSourceKey);
     }
 
     private static bool SameArchitecture(EncoderConfig a, EncoderConfig b) =>
@@ -82,6 +95,7 @@ internal sealed record EncoderDecoderConfig
             ["pad_token_id"] = PadTokenId,
             ["tie_encoder_decoder"] = TieEncoderDecoder,
         };
+        if (CopyFromSource) obj[CopyFromSourceKey] = true;
         return obj.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
@@ -112,6 +126,7 @@ internal sealed record EncoderDecoderConfig
             EosTokenId = Id("eos_token_id", obj["decoder"]?["eos_token_id"] is JsonValue de && de.TryGetValue<int>(out var eos) ? eos : null),
             PadTokenId = Id("pad_token_id", decoder.PadTokenId),
             TieEncoderDecoder = obj["tie_encoder_decoder"] is JsonValue t && t.TryGetValue<bool>(out var tie) && tie,
+            CopyFromSource = obj[CopyFromSourceKey] is JsonValue c && c.TryGetValue<bool>(out var copy) && copy,
         };
         config.Validate(source);
         return config;
@@ -128,6 +143,7 @@ internal sealed class EncoderDecoderModel : TaskModel
 {
     private readonly TransformerEncoder? encoder;
     private readonly BertLMHeadModel decoder;
+    private readonly CopyLayer? copy;
 
     internal EncoderDecoderModel(EncoderDecoderConfig config, KernelOptions kernels)
         : base(nameof(EncoderDecoderModel), config.Encoder)
@@ -138,6 +154,8 @@ internal sealed class EncoderDecoderModel : TaskModel
         if (!config.TieEncoderDecoder)
             encoder = TaskModels.CreateEncoder(config.Encoder, addPoolingLayer: false, kernels);
         decoder = new BertLMHeadModel(config.Decoder, kernels);
+        if (config.CopyFromSource)
+            copy = new CopyLayer(config.Decoder.HiddenSize);
         RegisterComponents();
         // New modules start as Hugging Face initialises them; loading pretrained weights then overwrites what it has.
         WeightInit.Apply(this, config.Decoder.InitializerRange, config.Decoder.PadTokenId);
@@ -152,21 +170,33 @@ internal sealed class EncoderDecoderModel : TaskModel
 
     public override string ArchitectureName => "EncoderDecoderModel";
 
-    /// <summary>What an encoder checkpoint does not have: the decoder's cross-attention and its LM head's transform.</summary>
-    public override IReadOnlyList<string> HeadPrefixes { get; } = ["decoder.cls."];
+    /// <summary>What an encoder checkpoint does not have: the decoder's LM head (and its cross-attention), the copy layer.</summary>
+    public override IReadOnlyList<string> HeadPrefixes { get; } = ["decoder.cls.", CopyLayer.Prefix];
 
     internal override string? OwnConfigJson => Seq2SeqConfig.ToJson();
 
-    /// <summary>Training: the loss of predicting <see cref="ModelInput.Labels"/> [B, T] from the source; logits [B, T, V].</summary>
+    /// <summary>
+    /// Training: the loss of predicting <see cref="ModelInput.Labels"/> [B, T] from the source; logits [B, T, V] (with
+    /// the copy layer, log-probabilities: the logits of the mixed distribution).
+    /// </summary>
     public override ModelOutput forward(ModelInput input)
     {
         var labels = input.Labels ?? throw new ArgumentException("an encoder-decoder is trained on labels (the target ids)", nameof(input));
         using var encoded = Encode(input);                                                    // [B, S, H]
         using var decoderIds = ShiftRight(labels);                                            // [B, T]
         using var hidden = decoder.Bert.Decode(new ModelInput(decoderIds, ones_like(decoderIds)), encoded, input.AttentionMask, null);
-        var logits = decoder.Logits(hidden);                                                  // [B, T, H] -> [B, T, V]
+        var logits = Predict(hidden, encoded, input.AttentionMask, input.InputIds);           // [B, T, H] -> [B, T, V]
         using var fp32 = logits.to(ScalarType.Float32);
         return Output(fp32, labels) with { Logits = logits };
+    }
+
+    /// <summary>The next-token logits [B, T, V] of the decoder's states [B, T, H]: the LM head's, mixed with copies of the source's tokens where the model copies.</summary>
+    private Tensor Predict(Tensor hidden, Tensor encoded, Tensor encoderMask, Tensor sourceIds)
+    {
+        var logits = decoder.Logits(hidden);                                                  // [B, T, V]
+        if (copy is null) return logits;
+        using var _ = logits;
+        return copy.Mix(hidden, logits, encoded, encoderMask, sourceIds);
     }
 
     /// <summary>The encoder's last hidden states [B, S, H] of a source batch.</summary>
@@ -174,14 +204,17 @@ internal sealed class EncoderDecoderModel : TaskModel
 
     /// <summary>
     /// One decoding step: the logits [B, T, V] of the tokens <paramref name="ids"/> [B, T] at positions from
-    /// <paramref name="pastLength"/>, over the encoder's states; <paramref name="cache"/> holds the earlier tokens'
-    /// keys and values (and the encoder's) and receives these tokens'.
+    /// <paramref name="pastLength"/>, over the encoder's states of the source <paramref name="sourceIds"/> [B, S];
+    /// <paramref name="cache"/> holds the earlier tokens' keys and values (and the encoder's) and receives these tokens'.
     /// </summary>
-    internal Tensor DecodeStep(Tensor ids, int pastLength, Tensor encoderHidden, Tensor encoderMask, DecoderCache? cache)
+    internal Tensor DecodeStep(Tensor ids, int pastLength, Tensor encoderHidden, Tensor encoderMask, Tensor sourceIds, DecoderCache? cache)
     {
         using var hidden = decoder.Bert.Decode(new ModelInput(ids, ones_like(ids)) { PastLength = pastLength }, encoderHidden, encoderMask, cache);
-        return decoder.Logits(hidden);
+        return Predict(hidden, encoderHidden, encoderMask, sourceIds);
     }
+
+    /// <summary>The copy layer (null unless <see cref="EncoderDecoderConfig.CopyFromSource"/>).</summary>
+    internal CopyLayer? Copy => copy;
 
     /// <summary>An empty key/value cache for this model's decoder.</summary>
     internal DecoderCache NewCache() => new(Seq2SeqConfig.Decoder.NumHiddenLayers);
@@ -195,6 +228,63 @@ internal sealed class EncoderDecoderModel : TaskModel
         using var shifted = cat([start, head], 1);                                          // [B, T]
         return shifted.masked_fill(shifted.eq(CrossEntropyLoss.IgnoreIndex), Seq2SeqConfig.PadTokenId);
     }
+}
+
+/// <summary>
+/// Copying from the source (a pointer-generator, See, Liu &amp; Manning, ACL 2017, over a Transformer's states): an
+/// attention of the decoder's states over the encoder's gives a distribution over the source's positions, and so over
+/// the tokens there; a gate p = sigmoid(w·[state; context] + b) mixes the LM head's distribution with it:
+/// P(w) = p·softmax(logits)(w) + (1 − p)·Σ attention(i : source token i is w). The output is log P, which serves as
+/// logits (its softmax is P), so losses and decoding read it unchanged. The distributions are fp32. Keys: copy.query.*,
+/// copy.key.*, copy.gate.* (new weights, initialised as Hugging Face initialises Linear layers).
+/// </summary>
+internal sealed class CopyLayer : Module<Tensor, Tensor>
+{
+    /// <summary>The state-dict prefix of the layer in an <see cref="EncoderDecoderModel"/>.</summary>
+    public const string Prefix = "copy.";
+
+    // log(0) of the tokens the source does not have, kept finite: exp(−69) is below fp32's resolution next to any probability that counts.
+    private const double Smallest = 1e-30;
+
+    private readonly Linear query;
+    private readonly Linear key;
+    private readonly Linear gate;
+    private readonly double _scale;
+
+    internal CopyLayer(long hiddenSize) : base(nameof(CopyLayer))
+    {
+        query = Linear(hiddenSize, hiddenSize);
+        key = Linear(hiddenSize, hiddenSize);
+        gate = Linear(2 * hiddenSize, 1);
+        _scale = 1.0 / Math.Sqrt(hiddenSize);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// log P [B, T, V] (fp32) of the decoder's states <paramref name="hidden"/> [B, T, H], the LM head's
+    /// <paramref name="logits"/> [B, T, V], the encoder's states [B, S, H] with their mask [B, S], and the source's
+    /// token ids [B, S].
+    /// </summary>
+    internal Tensor Mix(Tensor hidden, Tensor logits, Tensor encoded, Tensor encoderMask, Tensor sourceIds)
+    {
+        using var scope = NewDisposeScope();
+        var state = hidden.to(ScalarType.Float32);                                            // [B, T, H]
+        var memory = encoded.to(ScalarType.Float32);                                          // [B, S, H]
+        // The projections may run in bf16 under autocast; the distributions are fp32.
+        var scores = query.call(state).matmul(key.call(memory).transpose(1, 2)).to(ScalarType.Float32).mul_(_scale);   // [B, T, S]
+        var padding = encoderMask.eq(0).unsqueeze(1);                                         // [B, 1, S]
+        var attention = scores.masked_fill(padding, float.NegativeInfinity).softmax(-1);      // [B, T, S]
+        var context = attention.matmul(memory);                                               // [B, T, H]
+        var switchLogit = gate.call(cat([state, context.to(ScalarType.Float32)], -1)).to(ScalarType.Float32);   // [B, T, 1]
+        var shape = logits.shape;
+        var index = sourceIds.unsqueeze(1).expand(shape[0], shape[1], sourceIds.shape[1]);     // [B, T, S]
+        var copied = zeros(shape, ScalarType.Float32, logits.device).scatter_add(2, index, attention);   // [B, T, V]
+        var generate = functional.logsigmoid(switchLogit) + logits.to(ScalarType.Float32).log_softmax(-1);
+        var fromSource = functional.logsigmoid(switchLogit.neg()) + copied.clamp_min(Smallest).log();
+        return generate.logaddexp(fromSource).MoveToOuterDisposeScope();
+    }
+
+    public override Tensor forward(Tensor hidden) => throw new NotSupportedException("call Mix");
 }
 
 /// <summary>

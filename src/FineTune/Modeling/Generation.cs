@@ -15,7 +15,7 @@ internal static class SequenceGenerator
         Decoding.Check(settings);
         using var scope = NewDisposeScope();
         using var encoded = model.Encode(new ModelInput(inputIds, attentionMask));            // [B, S, H]
-        using var steps = new ModelDecoderSteps(model, encoded, attentionMask, settings.NumBeams, settings.UseCache);
+        using var steps = new ModelDecoderSteps(model, encoded, attentionMask, inputIds, settings.NumBeams, settings.UseCache);
         var config = model.Seq2SeqConfig;
         return Decoding.Run(steps, (int)encoded.shape[0], new SpecialTokens(config.DecoderStartTokenId, config.EosTokenId, config.PadTokenId), settings);
     }
@@ -28,14 +28,15 @@ internal static class SequenceGenerator
 internal sealed class ModelDecoderSteps : IDecoderSteps
 {
     private readonly EncoderDecoderModel _model;
-    private readonly Tensor _encoded, _mask;
+    private readonly Tensor _encoded, _mask, _source;
     private readonly DecoderCache? _cache;
 
-    public ModelDecoderSteps(EncoderDecoderModel model, Tensor encoded, Tensor mask, int beams, bool useCache)
+    public ModelDecoderSteps(EncoderDecoderModel model, Tensor encoded, Tensor mask, Tensor sourceIds, int beams, bool useCache)
     {
         _model = model;
         _encoded = beams == 1 ? encoded.alias() : encoded.repeat_interleave(beams, 0);        // [B, S, H] -> [B·K, S, H]
         _mask = beams == 1 ? mask.alias() : mask.repeat_interleave(beams, 0);                 // [B·K, S]
+        _source = beams == 1 ? sourceIds.alias() : sourceIds.repeat_interleave(beams, 0);     // [B·K, S] (the tokens a copy layer copies)
         _cache = useCache ? model.NewCache() : null;
     }
 
@@ -48,13 +49,13 @@ internal sealed class ModelDecoderSteps : IDecoderSteps
         if (_cache is not null)
         {
             using var ids = tensor(sequences.Select(s => (long)s[^1]).ToArray(), device: device).view(n, 1);   // [N, 1]
-            logits = _model.DecodeStep(ids, _cache.Length, _encoded, _mask, _cache);                          // [N, 1, V]
+            logits = _model.DecodeStep(ids, _cache.Length, _encoded, _mask, _source, _cache);                        // [N, 1, V]
         }
         else
         {
             int t = sequences[0].Count;
             using var ids = tensor(sequences.SelectMany(s => s.Select(x => (long)x)).ToArray(), device: device).view(n, t);  // [N, T]
-            logits = _model.DecodeStep(ids, 0, _encoded, _mask, null);                                          // [N, T, V]
+            logits = _model.DecodeStep(ids, 0, _encoded, _mask, _source, null);                                        // [N, T, V]
         }
         using var _ = logits;
         using var last = logits.select(1, -1);                                                                  // [N, V]
@@ -74,5 +75,6 @@ internal sealed class ModelDecoderSteps : IDecoderSteps
         _cache?.Dispose();
         _encoded.Dispose();
         _mask.Dispose();
+        _source.Dispose();
     }
 }

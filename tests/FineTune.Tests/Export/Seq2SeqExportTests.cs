@@ -39,12 +39,13 @@ public class Seq2SeqExportTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void TheGraphsGiveTheModelsLogitsAtEveryStepAndTheSameTokens(bool tie)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void TheGraphsGiveTheModelsLogitsAtEveryStepAndTheSameTokens(bool tie, bool copy)
     {
         using var dir = new TestSupport.TempDir();
-        using var model = EncoderDecoderModelTests.Model(tie);
+        using var model = EncoderDecoderModelTests.Model(tie, copy: copy);
         using (no_grad())
             OnnxExporter.WriteSeq2SeqFolder(dir.Path, model, Tokenizer(), null, "decoder_tokenizer", "translation", null, OnnxExporter.DefaultOpset, quantize: false);
         using var exported = ExportedSeq2Seq.Open(dir.Path, int8: false, threads: 1, "threads");
@@ -56,7 +57,7 @@ public class Seq2SeqExportTests
             using var idsTensor = tensor(ids).view(3, 7);
             using var maskTensor = tensor(mask).view(3, 7);
             using var encoded = model.Encode(new ModelInput(idsTensor, maskTensor));
-            using var torchSteps = new ModelDecoderSteps(model, encoded, maskTensor, beams: 1, useCache: true);
+            using var torchSteps = new ModelDecoderSteps(model, encoded, maskTensor, idsTensor, beams: 1, useCache: true);
             using var onnxSteps = exported.Begin(ids, mask, 3, 7, beams: 1);
             var sequences = Enumerable.Range(0, 3).Select(_ => new List<int> { 1 }).ToList();
             double worst = 0;
@@ -71,6 +72,8 @@ public class Seq2SeqExportTests
             }
             // fp32 through two runtimes' kernels (different summation orders): a few ulps of logits below 1 (1.2e-7
             // measured); the bound is the encoder exports' (OnnxExportTests), far below the gaps argmax decides on.
+            // With the copy layer the logits are log-probabilities of a vocabulary of 100 (near −log 100 = −4.6): a
+            // few ulps of 8 are still below 1e-5.
             Assert.True(worst < 1e-4, $"logits differ by {worst}");
 
             foreach (var settings in new[] { new GenerationSettings(MaxNewTokens: 10), new GenerationSettings(NumBeams: 3, MaxNewTokens: 10), new GenerationSettings(NumBeams: 2, NoRepeatNgramSize: 2, MaxNewTokens: 10, EarlyStopping: false) })
@@ -101,5 +104,14 @@ public class Seq2SeqExportTests
         Assert.Equal(new[] { "logits" }.Concat(presents.Where(p => p.Contains(".decoder."))), withPast.Graph.Output.Select(o => o.Name));
         // The LM head reads the decoder's word embeddings (tied): one table in the graph, no copy.
         Assert.Single(decoder.Graph.Initializer, t => t.Name == "decoder.bert.embeddings.word_embeddings.weight");
+
+        // A model that copies from its source: both decoder graphs also take the source's ids and the encoder's states.
+        using var copying = EncoderDecoderModelTests.Model(tie: true, copy: true);
+        var copyDecoder = Seq2SeqGraphs.Decoder(copying, withPast: false, OnnxExporter.DefaultOpset);
+        Assert.Equal(["input_ids", "encoder_attention_mask", "encoder_hidden_states", "encoder_input_ids"], copyDecoder.Graph.Input.Select(i => i.Name));
+        Assert.Equal(new[] { "logits" }.Concat(presents), copyDecoder.Graph.Output.Select(o => o.Name));
+        var copyWithPast = Seq2SeqGraphs.Decoder(copying, withPast: true, OnnxExporter.DefaultOpset);
+        Assert.Equal(new[] { "input_ids", "encoder_attention_mask", "encoder_hidden_states", "encoder_input_ids" }.Concat(pasts), copyWithPast.Graph.Input.Select(i => i.Name));
+        Assert.Contains(copyWithPast.Graph.Initializer, t => t.Name == "copy.gate.weight");
     }
 }

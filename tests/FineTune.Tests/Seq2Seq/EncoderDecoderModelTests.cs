@@ -13,7 +13,7 @@ namespace FineTune.Tests.Seq2Seq;
 [Collection(SeededTestsCollection.Name)]
 public class EncoderDecoderModelTests
 {
-    internal static EncoderDecoderConfig Config(bool tie = false, int vocab = 100) => new()
+    internal static EncoderDecoderConfig Config(bool tie = false, int vocab = 100, bool copy = false) => new()
     {
         Encoder = TestSupport.Tiny(vocab: vocab),
         Decoder = EncoderDecoderConfig.AsDecoder(TestSupport.Tiny(vocab: vocab)),
@@ -21,12 +21,13 @@ public class EncoderDecoderModelTests
         EosTokenId = 2,
         PadTokenId = 0,
         TieEncoderDecoder = tie,
+        CopyFromSource = copy,
     };
 
-    internal static EncoderDecoderModel Model(bool tie = false, int seed = 7)
+    internal static EncoderDecoderModel Model(bool tie = false, int seed = 7, bool copy = false)
     {
         random.manual_seed(seed);
-        var model = new EncoderDecoderModel(Config(tie), KernelOptions.Default);
+        var model = new EncoderDecoderModel(Config(tie, copy: copy), KernelOptions.Default);
         model.eval();
         return model;
     }
@@ -66,6 +67,11 @@ public class EncoderDecoderModelTests
         using var tied = Model(tie: true);
         Assert.Equal(BertKeys("decoder.bert", cross: true).Concat(HeadKeys).Order(StringComparer.Ordinal), tied.state_dict().Keys.Order(StringComparer.Ordinal));
         Assert.Same(tied.Encoder, tied.Decoder.Bert);
+
+        // The copy layer's weights are keys of their own (copy.*).
+        using var copying = Model(tie: true, copy: true);
+        string[] copyKeys = ["copy.gate.bias", "copy.gate.weight", "copy.key.bias", "copy.key.weight", "copy.query.bias", "copy.query.weight"];
+        Assert.Equal(tied.state_dict().Keys.Concat(copyKeys).Order(StringComparer.Ordinal), copying.state_dict().Keys.Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -82,48 +88,56 @@ public class EncoderDecoderModelTests
         Assert.Equal(0f, state["decoder.bert.embeddings.word_embeddings.weight"][0].abs().max().item<float>());   // the padding row
     }
 
-    [Fact]
-    public void LaterDecoderTokensDoNotChangeEarlierLogits()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void LaterDecoderTokensDoNotChangeEarlierLogits(bool copy)
     {
-        using var model = Model();
+        using var model = Model(copy: copy);
         using var _ = no_grad();
         var (src, mask) = TestSupport.Batch(100, [9, 5], seed: 3);
         using var encoded = model.Encode(new ModelInput(src, mask));
-        using var full = model.DecodeStep(tensor(new long[] { 1, 5, 6, 7, 1, 8, 9, 10 }).view(2, 4), 0, encoded, mask, null);   // [2, 4, V]
-        using var changed = model.DecodeStep(tensor(new long[] { 1, 5, 60, 70, 1, 8, 90, 11 }).view(2, 4), 0, encoded, mask, null);
+        using var full = model.DecodeStep(tensor(new long[] { 1, 5, 6, 7, 1, 8, 9, 10 }).view(2, 4), 0, encoded, mask, src, null);   // [2, 4, V]
+        using var changed = model.DecodeStep(tensor(new long[] { 1, 5, 60, 70, 1, 8, 90, 11 }).view(2, 4), 0, encoded, mask, src, null);
         // Positions 0 and 1 see the same tokens in both: the same logits (the same sums, in the same order).
         Assert.True(Same(full[.., ..2], changed[.., ..2]));
         Assert.False(Same(full[.., 2], changed[.., 2]));
     }
 
-    [Fact]
-    public void CachedStepsGiveTheLogitsOfTheWholePrefix()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CachedStepsGiveTheLogitsOfTheWholePrefix(bool copy)
     {
-        using var model = Model();
+        using var model = Model(copy: copy);
         using var _ = no_grad();
         var (src, mask) = TestSupport.Batch(100, [9, 5], seed: 3);
         using var encoded = model.Encode(new ModelInput(src, mask));
         var tokens = new long[] { 1, 5, 6, 7, 1, 8, 9, 10 };
-        using var full = model.DecodeStep(tensor(tokens).view(2, 4), 0, encoded, mask, null);                      // [2, 4, V]
+        using var full = model.DecodeStep(tensor(tokens).view(2, 4), 0, encoded, mask, src, null);                      // [2, 4, V]
         using var cache = model.NewCache();
         for (int t = 0; t < 4; t++)
         {
-            using var step = model.DecodeStep(tensor(new[] { tokens[t], tokens[4 + t] }).view(2, 1), t, encoded, mask, cache);   // [2, 1, V]
+            using var step = model.DecodeStep(tensor(new[] { tokens[t], tokens[4 + t] }).view(2, 1), t, encoded, mask, src, cache);   // [2, 1, V]
             // The same values up to the order of the sums (shapes differ, so the products block differently): within
-            // 2·n·u of the largest logit, n = 96 the longest sum (the fused Q/K/V projection's 3H).
+            // 2·n·u of the largest logit, n = 96 the longest sum (the fused Q/K/V projection's 3H). With the copy
+            // layer the outputs are log-probabilities, sums over the vocabulary of 100 (the log-softmax) and over 2H
+            // (the gate): n = 100 + 96 bounds the error relative to the largest of them.
             double error = (step[.., 0] - full[.., t]).abs().max().item<float>();
             double scale = full[.., t].abs().max().item<float>();
-            Assert.True(error <= TestSupport.SumOrderBound(3 * 32) * scale, $"step {t}: {error} vs scale {scale}");
+            Assert.True(error <= TestSupport.SumOrderBound(copy ? 100 + 3 * 32 : 3 * 32) * scale, $"step {t}: {error} vs scale {scale}");
         }
         Assert.Equal(4, cache.Length);
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    public void GenerationWithAndWithoutTheCacheGivesTheSameTokens(int beams)
+    [InlineData(1, false)]
+    [InlineData(3, false)]
+    [InlineData(1, true)]
+    [InlineData(3, true)]
+    public void GenerationWithAndWithoutTheCacheGivesTheSameTokens(int beams, bool copy)
     {
-        using var model = Model();
+        using var model = Model(copy: copy);
         var (src, mask) = TestSupport.Batch(100, [9, 5, 12], seed: 4);
         var settings = new GenerationSettings(beams, MaxNewTokens: 8, NoRepeatNgramSize: 2);
         List<int[]> cached, uncached;
@@ -137,11 +151,13 @@ public class EncoderDecoderModelTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    public void BatchedGenerationEqualsOneSourceAtATime(int beams)
+    [InlineData(1, false)]
+    [InlineData(3, false)]
+    [InlineData(1, true)]
+    [InlineData(3, true)]
+    public void BatchedGenerationEqualsOneSourceAtATime(int beams, bool copy)
     {
-        using var model = Model();
+        using var model = Model(copy: copy);
         var (src, mask) = TestSupport.Batch(100, [9, 5, 12], seed: 4);
         var settings = new GenerationSettings(beams, MaxNewTokens: 8);
         using var _ = inference_mode();
@@ -163,12 +179,13 @@ public class EncoderDecoderModelTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void SavedFolderLoadsBackBitIdentical(bool tie)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void SavedFolderLoadsBackBitIdentical(bool tie, bool copy)
     {
         using var dir = new TestSupport.TempDir();
-        using var model = Model(tie);
+        using var model = Model(tie, copy: copy);
         ModelFolder.Save(model, dir.File("model"));
         using var loaded = EncoderDecoderFolder.Load(dir.File("model"), KernelOptions.Default, new ModelLoadOptions());
         var saved = model.state_dict();
@@ -184,6 +201,76 @@ public class EncoderDecoderModelTests
         Assert.Equal(tie, (bool)json["tie_encoder_decoder"]!);
         Assert.True((bool)json["decoder"]!["is_decoder"]!);
         Assert.True((bool)json["decoder"]!["add_cross_attention"]!);
+        Assert.Equal(copy, json["copy_from_source"] is { } c && (bool)c);
+        Assert.Equal(copy, loaded.Copy is not null);
+    }
+
+    [Fact]
+    public void TheCopyLayerMixesTheVocabularyWithTheSourcesTokensAsThePointerGeneratorFormulaSays()
+    {
+        random.manual_seed(11);
+        using var layer = new CopyLayer(8);
+        using var _ = no_grad();
+        // Two sources of 5 positions (the second padded after 3) over a vocabulary of 12; token 7 repeats in the first
+        // source, and token 9 appears only in the second's padding, so it must never be copied.
+        long[] ids = [3, 7, 4, 7, 5, 6, 3, 8, 9, 9];
+        long[] maskValues = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0];
+        using var sourceIds = tensor(ids).view(2, 5);
+        using var mask = tensor(maskValues).view(2, 5);
+        using var hidden = randn(2, 4, 8);
+        using var encoded = randn(2, 5, 8);
+        using var logits = randn(2, 4, 12) * 3;
+        using var mixed = layer.Mix(hidden, logits, encoded, mask, sourceIds);                // [2, 4, 12]
+        Assert.Equal(ScalarType.Float32, mixed.dtype);
+
+        // The formula in fp64 from the layer's own weights, one position at a time.
+        var weights = layer.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float64));
+        for (int b = 0; b < 2; b++)
+            for (int t = 0; t < 4; t++)
+            {
+                var h = hidden[b, t].to(ScalarType.Float64);
+                var q = weights["query.weight"].matmul(h) + weights["query.bias"];
+                var e = encoded[b].to(ScalarType.Float64);                                     // [5, 8]
+                var k = e.matmul(weights["key.weight"].t()) + weights["key.bias"];             // [5, 8]
+                var scores = k.matmul(q).div(Math.Sqrt(8)).data<double>().ToArray();
+                var real = Enumerable.Range(0, 5).Where(i => maskValues[b * 5 + i] == 1).ToArray();
+                double top = real.Max(i => scores[i]);
+                double total = real.Sum(i => Math.Exp(scores[i] - top));
+                var attention = new double[5];
+                foreach (var i in real) attention[i] = Math.Exp(scores[i] - top) / total;
+                var context = e.t().matmul(tensor(attention, ScalarType.Float64));
+                double g = (weights["gate.weight"].matmul(cat([h, context])) + weights["gate.bias"]).item<double>();
+                double p = 1 / (1 + Math.Exp(-g));
+                var vocabulary = logits[b, t].to(ScalarType.Float64).softmax(0).data<double>().ToArray();
+                var got = mixed[b, t].to(ScalarType.Float64).exp().data<double>().ToArray();
+                for (int w = 0; w < 12; w++)
+                {
+                    double copied = 0;
+                    foreach (var i in real) if (ids[b * 5 + i] == w) copied += attention[i];
+                    double expected = p * vocabulary[w] + (1 - p) * copied;
+                    // Fewer than 20 fp32 operations on values below 40 in magnitude lie between the inputs and log P:
+                    // |log P − log P̂| ≤ 20 · 40 · 2^-24 < 1e-4, so P is within 1e-4 of P̂ relatively.
+                    Assert.True(Math.Abs(got[w] - expected) <= 1e-4 * expected, $"[{b}, {t}, {w}]: {got[w]} vs {expected}");
+                }
+                if (b == 1) Assert.True(Math.Abs(got[9] - p * vocabulary[9]) <= 1e-4 * got[9], "a token only in the padding is never copied");
+                Assert.Equal(1.0, got.Sum(), 1e-5);
+            }
+    }
+
+    [Fact]
+    public void TheCopyLayerIsTrainedWithTheModel()
+    {
+        using var model = Model(copy: true);
+        model.train();
+        var (src, mask) = TestSupport.Batch(100, [9, 5], seed: 3);
+        using var labels = tensor(new long[] { 5, 6, 7, 2, 8, 9, CrossEntropyLoss.IgnoreIndex, CrossEntropyLoss.IgnoreIndex }).view(2, 4);
+        var output = model.call(new ModelInput(src, mask) { Labels = labels });
+        output.Loss!.backward();
+        foreach (var (name, p) in model.named_parameters().Where(p => p.name.StartsWith(CopyLayer.Prefix, StringComparison.Ordinal)))
+            Assert.True(p.grad is { } grad && grad.abs().max().item<float>() > 0, $"{name} has no gradient");
+        // The outputs are log-probabilities: each position's probabilities sum to 1.
+        using var sums = output.Logits.detach().exp().sum(-1);
+        Assert.True((sums - 1).abs().max().item<float>() < 1e-5);
     }
 
     [Fact]

@@ -189,6 +189,48 @@ public class Seq2SeqRunTests
     }
 
     [Fact]
+    public void AModelThatCopiesFromItsSourceTrainsGeneratesAsSavedAndExportsTheSameText()
+    {
+        using var dir = new TestSupport.TempDir();
+        var request = Translation(dir) with { Training = Translation(dir).Training with { SaveStrategy = IntervalKind.No } };
+        var options = (Seq2SeqOptions)request.TaskOptions! with { CopyFromSource = true, TieEncoderDecoder = true };
+        var messages = new List<string>();
+        var result = FineTuner.Train(request with { TaskOptions = options, Info = messages.Add });
+        Assert.Contains(messages, m => m.Contains("copy.query.{weight,bias}, copy.key.{weight,bias}, copy.gate.{weight,bias}"));
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(result.ModelDirectory, "config.json")))!;
+        Assert.True((bool)config["copy_from_source"]!);
+
+        // The saved model generates what the run wrote for the test set.
+        var rows = Sep.Reader(o => o with { Unescape = true }).FromFile(Path.Combine(result.OutputDirectory, "predictions-test.csv"))
+            .Enumerate(r => (Source: r["source"].ToString(), Generated: r["generated"].ToString())).ToList();
+        using var generator = TextGenerator.Load(result.ModelDirectory);
+        Assert.Equal(rows.Select(r => r.Generated), generator.Generate(rows.Select(r => r.Source).ToList()));
+
+        // Its export (the decoder graphs take the source's ids) generates the same text, greedy and with beams, in FineTune and FineTune.Onnx.
+        var export = FineTuner.Export(new ExportRequest { Model = result.ModelDirectory, Output = dir.File("export") });
+        var sources = ParallelText.ReadLines(dir.File("train.de.gz")).Take(24).Concat(ParallelText.ReadLines(dir.File("test.de.gz"))).ToList();
+        foreach (var beams in new[] { 1, 2 })
+        {
+            var generation = new Seq2SeqOptions { NumBeams = beams, MaxNewTokens = 8 };
+            using var model = TextGenerator.Load(result.ModelDirectory, new TextGeneratorOptions { Generation = generation });
+            using var exported = TextGenerator.Load(export.OutputDirectory, new TextGeneratorOptions { Generation = generation });
+            var expected = model.Generate(sources);
+            Assert.Equal(expected, exported.Generate(sources));
+            using var onnx = FineTune.Onnx.TextGenerator.Load(export.OutputDirectory, new FineTune.Onnx.TextGeneratorOptions { NumBeams = beams, MaxNewTokens = 8, BatchSize = 5 });
+            Assert.Equal(expected, onnx.Generate(sources));
+        }
+
+        // Fine-tuned further, it keeps its copy layer; a model trained without one cannot take it up later.
+        var further = FineTuner.Train(request with { Model = result.ModelDirectory, OutputDirectory = dir.File("further"), Training = request.Training with { MaxSteps = 1, EvalStrategy = IntervalKind.No } });
+        Assert.True((bool)JsonNode.Parse(File.ReadAllText(Path.Combine(further.ModelDirectory, "config.json")))!["copy_from_source"]!);
+        var plain = FineTuner.Train(request with { TaskOptions = options with { CopyFromSource = false }, OutputDirectory = dir.File("plain"), Training = request.Training with { MaxSteps = 1, EvalStrategy = IntervalKind.No } });
+        var e = Assert.Throws<OptionException>(() => FineTuner.Train(request with { Model = plain.ModelDirectory, TaskOptions = options, OutputDirectory = dir.File("x") }));
+        Assert.Equal("Seq2SeqOptions.CopyFromSource", e.Option);
+        Assert.Contains("trained without a copy layer", e.Message);
+        Assert.False(Directory.Exists(dir.File("x")));
+    }
+
+    [Fact]
     public void ResumingFromACheckpointEndsWithTheSameWeights()
     {
         using var dir = new TestSupport.TempDir();
@@ -329,6 +371,11 @@ public class Seq2SeqRunTests
         Assert.Equal("Seq2SeqOptions.TieEncoderDecoder", e.Option);
         Assert.Contains("30522 tokens", e.Message);
         Assert.Contains($"{decoderFolder}: {vocab.Length} tokens", e.Message);
+        // Copying source tokens needs one vocabulary too.
+        e = Assert.Throws<OptionException>(() => FineTuner.Train(request with { TaskOptions = options with { DecoderModel = decoderFolder, CopyFromSource = true } }));
+        Assert.Equal("Seq2SeqOptions.CopyFromSource", e.Option);
+        Assert.Contains("so the decoder cannot copy source tokens", e.Message);
+        Assert.False(Directory.Exists(request.OutputDirectory));
 
         // Without sharing, a decoder with its own vocabulary trains, and the saved model keeps its tokenizer.
         var result = FineTuner.Train(request with

@@ -120,8 +120,11 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
         if (options.TieEncoderDecoder && !config.TieEncoderDecoder)
             throw new OptionException("Seq2SeqOptions.TieEncoderDecoder",
                 $"{run.ModelFolder} was trained with separate encoder and decoder weights, which cannot be shared when it is fine-tuned further");
+        if (options.CopyFromSource && !config.CopyFromSource)
+            throw new OptionException("Seq2SeqOptions.CopyFromSource",
+                $"{run.ModelFolder} was trained without a copy layer; copying is chosen when an encoder-decoder is first trained");
         run.Info($"Fine-tuning the trained encoder-decoder {run.ModelFolder} further" + (config.TieEncoderDecoder ? " (its encoder and decoder share their weights)." : "."));
-        return (config, options with { TieEncoderDecoder = config.TieEncoderDecoder });
+        return (config, options with { TieEncoderDecoder = config.TieEncoderDecoder, CopyFromSource = config.CopyFromSource });
     }
 
     /// <summary>
@@ -131,15 +134,14 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
     private static EncoderDecoderConfig ModelConfig(RunContext run, Seq2SeqOptions options, string decoderFolder, ITokenizer decoderTokenizer)
     {
         var decoderConfig = options.DecoderModel is null ? run.Config : ModelFolder.LoadConfig(decoderFolder);
-        if (options.TieEncoderDecoder)
-        {
-            bool sameVocabulary = run.Tokenizer.VocabSize == decoderTokenizer.VocabSize && run.Config.VocabSize == decoderConfig.VocabSize
-                && Enumerable.Range(0, run.Tokenizer.VocabSize).All(i => run.Tokenizer.IdToToken(i) == decoderTokenizer.IdToToken(i));
-            if (!sameVocabulary)
-                throw new OptionException("Seq2SeqOptions.TieEncoderDecoder",
+        bool sameVocabulary = run.Tokenizer.VocabSize == decoderTokenizer.VocabSize && run.Config.VocabSize == decoderConfig.VocabSize
+            && Enumerable.Range(0, run.Tokenizer.VocabSize).All(i => run.Tokenizer.IdToToken(i) == decoderTokenizer.IdToToken(i));
+        foreach (var (wanted, option, what) in new[] { (options.TieEncoderDecoder, "TieEncoderDecoder", "their weights cannot be shared"),
+                     (options.CopyFromSource, "CopyFromSource", "the decoder cannot copy source tokens") })
+            if (wanted && !sameVocabulary)
+                throw new OptionException("Seq2SeqOptions." + option,
                     $"the encoder ({run.ModelFolder}: {run.Tokenizer.VocabSize} tokens) and the decoder ({decoderFolder}: {decoderTokenizer.VocabSize} tokens) " +
-                    "have different vocabularies, so their weights cannot be shared");
-        }
+                    $"have different vocabularies, so {what}");
         if (decoderConfig.ModelType != "bert")
             throw new OptionException("Seq2SeqOptions.DecoderModel", $"the decoder must be a BERT model (BertLMHeadModel); {decoderFolder} is a '{decoderConfig.ModelType}' model");
         var config = new EncoderDecoderConfig
@@ -150,6 +152,7 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
             EosTokenId = Seq2SeqFeatures.EndToken(decoderTokenizer),
             PadTokenId = decoderTokenizer.PaddingTokenId,
             TieEncoderDecoder = options.TieEncoderDecoder,
+            CopyFromSource = options.CopyFromSource,
         };
         if (options.TieEncoderDecoder)
         {
