@@ -2,7 +2,8 @@
 # The longer runs of docs/results.md, two processes at once with one thread each:
 #   AG News headlines, 10 epochs on explicit seeded splits (tools/seq2seq/agnews-splits.py), validation every 2 epochs;
 #   Multi30k de->en, all 29,000 pairs, 3 epochs, validation (greedy) every epoch;
-#   then AG News with shared weights (--tie-encoder-decoder), two threads; then that with weight decay 0.1.
+#   then AG News with shared weights (--tie-encoder-decoder), two threads; then that with weight decay 0.1; then that
+#   with a copy layer (--copy-from-source).
 # Usage: tools/seq2seq/long-runs.sh [FINETUNE] [WORKDIR]   (from the repository root; data from ../shared/data)
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 B="${1:-$root/src/FineTune.Cli/bin/Release/net10.0/linux-x64/FineTune.Cli}"
@@ -32,4 +33,10 @@ wait
   --source-column description --target-column title --seed 42 --epochs 10 --eval-strategy steps --eval-steps 390 --save-strategy steps --save-steps 390 \
   --batch-size 32 --eval-batch-size 64 --learning-rate 3e-4 --warmup-ratio 0.06 --weight-decay 0.1 --precision bf16 --num-beams 4 --no-repeat-ngram-size 3 \
   --max-new-tokens 32 --tie-encoder-decoder --threads 2 --overwrite --output agnews10tie-wd > agnews10tie-wd.log 2> agnews10tie-wd.time
+# Then the same with a copy layer (a pointer-generator over the source's tokens).
+/usr/bin/time -v "$B" train --task summarization --model all-MiniLM-L6-v2 \
+  --data ag/agnews-train.csv --validation ag/agnews-validation.csv --test ag/agnews-test.csv --columns class,title,description \
+  --source-column description --target-column title --seed 42 --epochs 10 --eval-strategy steps --eval-steps 390 --save-strategy steps --save-steps 390 \
+  --batch-size 32 --eval-batch-size 64 --learning-rate 3e-4 --warmup-ratio 0.06 --weight-decay 0.1 --precision bf16 --num-beams 4 --no-repeat-ngram-size 3 \
+  --max-new-tokens 32 --tie-encoder-decoder --copy-from-source --threads 2 --overwrite --output agnews10copy > agnews10copy.log 2> agnews10copy.time
 echo "== done $(date -u +%T)"
