@@ -161,9 +161,13 @@ internal static class Seq2SeqGraphs
         var builder = g.G;
         builder.Scope = CopyLayer.Prefix.TrimEnd('.');
         const string copy = "copy.";
+        // q·(W·m + b) = (q·W)·m + q·b, as the model computes it (the queries projected, not the source's states).
         var query = g.Linear(hidden, copy + "query");                                                                       // [B, T, H]
-        var keys = builder.Node("Transpose", [g.Linear(encoderHidden, copy + "key")], ("perm", new long[] { 0, 2, 1 }));    // [B, H, S]
-        var scores = builder.Node("Mul", [builder.Node("MatMul", [query, keys]), builder.Float((float)(1.0 / Math.Sqrt(hiddenSize)))]);   // [B, T, S]
+        var projected = builder.Node("MatMul", [query, g.Weight(copy + "key.weight")]);                                   // [B, T, H]
+        var memory = builder.Node("Transpose", [encoderHidden], ("perm", new long[] { 0, 2, 1 }));                        // [B, H, S]
+        var offset = builder.Node("Unsqueeze", [builder.Node("MatMul", [query, g.Weight(copy + "key.bias")]), builder.Int64s([-1])]);   // [B, T, 1]
+        var scores = builder.Node("Mul", [builder.Node("Add", [builder.Node("MatMul", [projected, memory]), offset]),
+            builder.Float((float)(1.0 / Math.Sqrt(hiddenSize)))]);                                                          // [B, T, S]
         var attention = builder.Node("Softmax", [builder.Node("Add", [scores, builder.Node("Squeeze", [crossBias, builder.Int64s([1])])])], ("axis", -1L));
         var context = builder.Node("MatMul", [attention, encoderHidden]);                                                  // [B, T, H]
         var gate = g.Linear(builder.Node("Concat", [hidden, context], ("axis", -1L)), copy + "gate");                      // [B, T, 1]

@@ -270,8 +270,11 @@ internal sealed class CopyLayer : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var state = hidden.to(ScalarType.Float32);                                            // [B, T, H]
         var memory = encoded.to(ScalarType.Float32);                                          // [B, S, H]
-        // The projections may run in bf16 under autocast; the distributions are fp32.
-        var scores = query.call(state).matmul(key.call(memory).transpose(1, 2)).to(ScalarType.Float32).mul_(_scale);   // [B, T, S]
+        // q·(W·m + b) = (q·W)·m + q·b: the T queries are projected instead of the S source states (a generation step
+        // has T = 1). The projections may run in bf16 under autocast; the distributions are fp32.
+        var q = query.call(state);                                                            // [B, T, H]
+        var scores = q.matmul(key.weight!).matmul(memory.transpose(1, 2))                     // [B, T, S]
+            .add(q.matmul(key.bias!).unsqueeze(-1)).to(ScalarType.Float32).mul_(_scale);
         var padding = encoderMask.eq(0).unsqueeze(1);                                         // [B, 1, S]
         var attention = scores.masked_fill(padding, float.NegativeInfinity).softmax(-1);      // [B, T, S]
         var context = attention.matmul(memory);                                               // [B, T, H]
