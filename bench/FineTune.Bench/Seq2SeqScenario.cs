@@ -17,7 +17,8 @@ namespace FineTune.Bench;
 /// their ratio), generation sentences/s greedy and with beam search (with the key/value cache, and without it for
 /// comparison; of a fine-tuned model given with --generator), the same generation on ONNX Runtime from that model's
 /// export (--export: fp32, and int8 where it was exported with it; how many outputs are the same as TorchSharp's), and
-/// the process's peak RSS. --skip-training times generation only.
+/// the process's peak RSS. --skip-training times generation only; --copy also trains the model with a copy layer
+/// (--copy-from-source), its steps alternating with the plain model's, for the layer's cost.
 /// </summary>
 internal static class Seq2SeqScenario
 {
@@ -32,6 +33,7 @@ internal static class Seq2SeqScenario
         string? trained = args.String("generator");
         string? export = args.String("export");
         bool skipTraining = args.Flag("skip-training");
+        bool copy = args.Flag("copy");
         args.CheckAllUsed();
         if (export is not null && trained is null) throw new ArgumentException("--export: give the model it was exported from with --generator");
         TorchRuntime.SetThreads(threads);
@@ -59,32 +61,36 @@ internal static class Seq2SeqScenario
             PadTokenId = tokenizer.PaddingTokenId,
         };
 
-        // Training: one model per precision (each with its own optimizer), steps alternating.
-        var steps = new List<(Precision Precision, TrainStep Step)>();
+        // Training: one model per precision (and with --copy, per precision with and without a copy layer; each with
+        // its own optimizer), steps alternating.
+        var steps = new List<(string Variant, TrainStep Step)>();
         foreach (var precision in skipTraining ? [] : precisions)
-        {
-            random.manual_seed(1);
-            var (model, _) = EncoderDecoderFolder.WarmStart(folder, folder, config, KernelSwitches.Current, new ModelLoadOptions(), fromScratch: false);
-            model.Loss = new CrossEntropyLoss(labelSmoothing: 0.1);
-            steps.Add((precision, new TrainStep(model, precision)));
-        }
+            foreach (var copying in copy ? new[] { false, true } : [false])
+            {
+                random.manual_seed(1);
+                var (model, _) = EncoderDecoderFolder.WarmStart(folder, folder, config with { CopyFromSource = copying }, KernelSwitches.Current, new ModelLoadOptions(), fromScratch: false);
+                model.Loss = new CrossEntropyLoss(labelSmoothing: 0.1);
+                steps.Add((precision.ToString().ToLowerInvariant() + (copying ? "_copy" : ""), new TrainStep(model, precision)));
+            }
         if (steps.Count > 0) report.Add("parameters", steps[0].Step.Model.parameters().Sum(p => p.NumberOfElements));
         foreach (var (_, step) in steps)
             for (int i = 0; i < warmup; i++) step.Run(batches[i % batches.Count]);
-        var times = steps.ToDictionary(s => s.Precision, _ => new List<double>());
+        var times = steps.ToDictionary(s => s.Variant, _ => new List<double>());
         var rows = new List<IReadOnlyList<object?>>();
         for (int i = 0; i < reps; i++)
-            foreach (var (precision, step) in i % 2 == 0 ? steps : Enumerable.Reverse(steps))
+            foreach (var (variant, step) in i % 2 == 0 ? steps : Enumerable.Reverse(steps))
             {
                 double t = step.Run(batches[i % batches.Count]);
-                times[precision].Add(t);
-                rows.Add([i + 1, precision.ToString().ToLowerInvariant(), t, batch / t]);
+                times[variant].Add(t);
+                rows.Add([i + 1, variant, t, batch / t]);
             }
-        if (rows.Count > 0) report.Table("training steps (alternating precisions)", ["rep", "precision", "step_s", "examples_per_s"], rows);
-        foreach (var (precision, list) in times)
-            report.Add($"train_examples_per_second_{precision.ToString().ToLowerInvariant()}", batch / Stats.Median(list));
-        if (times.Count == 2)
-            report.Add("bf16_speedup", Stats.Median(times[Precision.Fp32]) / Stats.Median(times[Precision.Bf16]));
+        if (rows.Count > 0) report.Table("training steps (alternating precisions and models)", ["rep", "model", "step_s", "examples_per_s"], rows);
+        foreach (var (variant, list) in times)
+            report.Add($"train_examples_per_second_{variant}", batch / Stats.Median(list));
+        if (times.ContainsKey("fp32") && times.ContainsKey("bf16"))
+            report.Add("bf16_speedup", Stats.Median(times["fp32"]) / Stats.Median(times["bf16"]));
+        foreach (var variant in times.Keys.Where(v => v.EndsWith("_copy", StringComparison.Ordinal)).ToList())
+            report.Add($"copy_layer_step_ratio_{variant[..^5]}", Stats.Median(times[variant]) / Stats.Median(times[variant[..^5]]));
         foreach (var (_, step) in steps)
         {
             step.Model.Dispose();
