@@ -207,8 +207,11 @@ public class Seq2SeqRunTests
         Assert.Equal(rows.Select(r => r.Generated), generator.Generate(rows.Select(r => r.Source).ToList()));
 
         // Its export (the decoder graphs take the source's ids) generates the same text, greedy and with beams, in FineTune and FineTune.Onnx.
-        var export = FineTuner.Export(new ExportRequest { Model = result.ModelDirectory, Output = dir.File("export") });
+        var export = FineTuner.Export(new ExportRequest { Model = result.ModelDirectory, Output = dir.File("export"), Quantize = ExportQuantization.Int8 });
         var sources = ParallelText.ReadLines(dir.File("train.de.gz")).Take(24).Concat(ParallelText.ReadLines(dir.File("test.de.gz"))).ToList();
+        // Its int8 graphs (the copy layer's projections quantized too) generate.
+        using (var int8 = TextGenerator.Load(export.OutputDirectory, new TextGeneratorOptions { Precision = Precision.Int8, Generation = new Seq2SeqOptions { NumBeams = 2, MaxNewTokens = 6 } }))
+            Assert.All(int8.GenerateIds(sources, out _), ids => Assert.InRange(ids.Length, 0, 6));
         foreach (var beams in new[] { 1, 2 })
         {
             var generation = new Seq2SeqOptions { NumBeams = beams, MaxNewTokens = 8 };
