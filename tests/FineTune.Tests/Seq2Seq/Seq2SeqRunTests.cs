@@ -319,6 +319,9 @@ public class Seq2SeqRunTests
             Assert.True(result.Test!.ContainsKey(key), key);
         Assert.InRange(result.Test!["lead_rouge1"], 0.05, 1);
         Assert.Contains(messages, m => m.Contains("train targets are longer than 8 tokens and were truncated (Seq2SeqOptions.MaxTargetLength)"));
+        // Summarization copies from the source unless told otherwise (one vocabulary here), and says so.
+        Assert.Contains(messages, m => m.StartsWith("The decoder may copy source tokens", StringComparison.Ordinal));
+        Assert.True((bool)JsonNode.Parse(File.ReadAllText(Path.Combine(result.ModelDirectory, "config.json")))!["copy_from_source"]!);
     }
 
     [Fact]

@@ -31,9 +31,10 @@ public sealed record Seq2SeqOptions : TaskOptions
     [Description("Share the encoder's and the decoder's weights (Rothe et al.'s BERTShare); the two must have the same vocabulary.")]
     public bool TieEncoderDecoder { get; init; }
 
-    [Description("Let the decoder copy source tokens: a copy layer (a pointer-generator) mixes the vocabulary's distribution with an attention over the source's tokens. " +
-        "Source and output need one vocabulary.")]
-    public bool CopyFromSource { get; init; }
+    [Description("Let the decoder copy source tokens: a copy layer (a pointer-generator) mixes the vocabulary's distribution with an attention over the source's tokens; " +
+        "source and output need one vocabulary. Default: on for summarization when the encoder and the decoder share a vocabulary, off for translation; " +
+        "a trained model keeps what it was trained with.")]
+    public bool? CopyFromSource { get; init; }
 
     [Description("Initialise every weight at random (the same architecture, no pretrained weights): the baseline a warm start is measured against.")]
     public bool FromScratch { get; init; }

@@ -79,7 +79,7 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
             : options.DecoderModel is null ? run.Tokenizer : Tokenizers.FromFolder(decoderFolder);
         EncoderDecoderConfig config;
         if (trained) (config, options) = TrainedConfig(run, options);
-        else config = ModelConfig(run, options, decoderFolder, decoderTokenizer);
+        else (config, options) = ModelConfig(run, options, decoderFolder, decoderTokenizer);
 
         var truncated = new Dictionary<string, int>();
         var truncatedTargets = new Dictionary<string, int>();
@@ -120,24 +120,28 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
         if (options.TieEncoderDecoder && !config.TieEncoderDecoder)
             throw new OptionException("Seq2SeqOptions.TieEncoderDecoder",
                 $"{run.ModelFolder} was trained with separate encoder and decoder weights, which cannot be shared when it is fine-tuned further");
-        if (options.CopyFromSource && !config.CopyFromSource)
+        if (options.CopyFromSource is { } copy && copy != config.CopyFromSource)
             throw new OptionException("Seq2SeqOptions.CopyFromSource",
-                $"{run.ModelFolder} was trained without a copy layer; copying is chosen when an encoder-decoder is first trained");
+                $"{run.ModelFolder} was trained {(config.CopyFromSource ? "with" : "without")} a copy layer, which is chosen when an encoder-decoder is first trained");
         run.Info($"Fine-tuning the trained encoder-decoder {run.ModelFolder} further" + (config.TieEncoderDecoder ? " (its encoder and decoder share their weights)." : "."));
         return (config, options with { TieEncoderDecoder = config.TieEncoderDecoder, CopyFromSource = config.CopyFromSource });
     }
 
+    /// <summary>Whether the task's models copy from their source unless told otherwise (and the vocabularies allow it).</summary>
+    protected virtual bool CopiesByDefault => false;
+
     /// <summary>
     /// The encoder-decoder's config: the run's model as the encoder, the decoder model's (or the same) as the
-    /// decoder, the decoder tokenizer's start, end and padding tokens. Shared weights need one vocabulary.
+    /// decoder, the decoder tokenizer's start, end and padding tokens. Shared weights and copying need one vocabulary;
+    /// the options come back with copying decided.
     /// </summary>
-    private static EncoderDecoderConfig ModelConfig(RunContext run, Seq2SeqOptions options, string decoderFolder, ITokenizer decoderTokenizer)
+    private (EncoderDecoderConfig Config, Seq2SeqOptions Options) ModelConfig(RunContext run, Seq2SeqOptions options, string decoderFolder, ITokenizer decoderTokenizer)
     {
         var decoderConfig = options.DecoderModel is null ? run.Config : ModelFolder.LoadConfig(decoderFolder);
         bool sameVocabulary = run.Tokenizer.VocabSize == decoderTokenizer.VocabSize && run.Config.VocabSize == decoderConfig.VocabSize
             && Enumerable.Range(0, run.Tokenizer.VocabSize).All(i => run.Tokenizer.IdToToken(i) == decoderTokenizer.IdToToken(i));
         foreach (var (wanted, option, what) in new[] { (options.TieEncoderDecoder, "TieEncoderDecoder", "their weights cannot be shared"),
-                     (options.CopyFromSource, "CopyFromSource", "the decoder cannot copy source tokens") })
+                     (options.CopyFromSource == true, "CopyFromSource", "the decoder cannot copy source tokens") })
             if (wanted && !sameVocabulary)
                 throw new OptionException("Seq2SeqOptions." + option,
                     $"the encoder ({run.ModelFolder}: {run.Tokenizer.VocabSize} tokens) and the decoder ({decoderFolder}: {decoderTokenizer.VocabSize} tokens) " +
@@ -152,14 +156,18 @@ internal abstract class Seq2SeqTask(string name, string title, string descriptio
             EosTokenId = Seq2SeqFeatures.EndToken(decoderTokenizer),
             PadTokenId = decoderTokenizer.PaddingTokenId,
             TieEncoderDecoder = options.TieEncoderDecoder,
-            CopyFromSource = options.CopyFromSource,
+            CopyFromSource = options.CopyFromSource ?? (CopiesByDefault && sameVocabulary),
         };
+        if (options.CopyFromSource is null && CopiesByDefault)
+            run.Info(config.CopyFromSource
+                ? "The decoder may copy source tokens (a copy layer; Seq2SeqOptions.CopyFromSource false turns it off)."
+                : "The decoder does not copy source tokens: the encoder and the decoder have different vocabularies.");
         if (options.TieEncoderDecoder)
         {
             try { config.Validate(); }
             catch (ModelLoadException e) { throw new OptionException("Seq2SeqOptions.TieEncoderDecoder", e.Message, e); }
         }
-        return config;
+        return (config, options with { CopyFromSource = config.CopyFromSource });
     }
 
     private sealed class Run(Seq2SeqTask task, RunContext run, Seq2SeqOptions options, Seq2SeqData data, DatasetSummary summary,
@@ -316,6 +324,9 @@ internal sealed class SummarizationTask() : Seq2SeqTask(
     public override TaskOptions DefaultOptions { get; } = new Seq2SeqOptions { SourceColumn = "text", TargetColumn = "summary", NoRepeatNgramSize = 3 };
     public override int DefaultMaxLength => 256;
     public override string DefaultMetricForBest => Seq2SeqMetricNames.RougeLsum;
+
+    /// <summary>Summaries and headlines reuse their source's names and phrases (the AG News runs of docs/results.md).</summary>
+    protected override bool CopiesByDefault => true;
 
     protected override IReadOnlyDictionary<string, double> Baseline(IReadOnlyList<TextPair> validation, IReadOnlyList<TextPair> split, Seq2SeqOptions options)
     {
