@@ -153,8 +153,7 @@ internal static class Seq2SeqGraphs
     /// <summary>
     /// The copy layer's log P [B, T, V] (<see cref="CopyLayer.Mix"/>): an attention of the decoder's states [B, T, H]
     /// over the encoder's [B, S, H] (padding masked by <paramref name="crossBias"/> [B, 1, 1, S]) scattered onto the
-    /// source's token ids, mixed with softmax(<paramref name="logits"/>) by the gate; log σ(g) = −softplus(−g), and
-    /// log(a + b) = m + log(exp(a − m) + exp(b − m)) with m = max(a, b).
+    /// source's token ids, mixed with softmax(<paramref name="logits"/>) by the gate: log(max(p·softmax + (1 − p)·copied, ε)).
     /// </summary>
     private static string Copy(GraphContext g, string hidden, string logits, string encoderHidden, string sourceIds, string crossBias, int hiddenSize)
     {
@@ -172,13 +171,10 @@ internal static class Seq2SeqGraphs
         var context = builder.Node("MatMul", [attention, encoderHidden]);                                                  // [B, T, H]
         var gate = g.Linear(builder.Node("Concat", [hidden, context], ("axis", -1L)), copy + "gate");                      // [B, T, 1]
         var index = builder.Node("Expand", [builder.Node("Unsqueeze", [sourceIds, builder.Int64s([1])]), builder.Node("Shape", [attention])]);   // [B, T, S]
-        var empty = builder.Node("ConstantOfShape", [builder.Node("Shape", [logits])]);                                    // [B, T, V] of 0f
-        var copied = builder.Node("ScatterElements", [empty, index, attention], ("axis", 2L), ("reduction", "add"));       // [B, T, V]
-        var generate = builder.Node("Sub", [builder.Node("LogSoftmax", [logits], ("axis", -1L)), builder.Node("Softplus", [builder.Node("Neg", [gate])])]);
-        var fromSource = builder.Node("Sub", [builder.Node("Log", [builder.Node("Max", [copied, builder.Float(1e-30f)])]), builder.Node("Softplus", [gate])]);
-        var top = builder.Node("Max", [generate, fromSource]);
-        var sum = builder.Node("Add", [builder.Node("Exp", [builder.Node("Sub", [generate, top])]), builder.Node("Exp", [builder.Node("Sub", [fromSource, top])])]);
-        return builder.Node("Add", [top, builder.Node("Log", [sum])]);
+        var generated = builder.Node("Mul", [builder.Node("Softmax", [logits], ("axis", -1L)), builder.Node("Sigmoid", [gate])]);          // [B, T, V]
+        var copied = builder.Node("Mul", [attention, builder.Node("Sigmoid", [builder.Node("Neg", [gate])])]);                           // [B, T, S]
+        var mixed = builder.Node("ScatterElements", [generated, index, copied], ("axis", 2L), ("reduction", "add"));                    // [B, T, V]
+        return builder.Node("Log", [builder.Node("Max", [mixed, builder.Float(CopyLayer.Smallest)])]);
     }
 
     /// <summary>The model's weights under <paramref name="prefixes"/>, by checkpoint key.</summary>

@@ -243,8 +243,9 @@ internal sealed class CopyLayer : Module<Tensor, Tensor>
     /// <summary>The state-dict prefix of the layer in an <see cref="EncoderDecoderModel"/>.</summary>
     public const string Prefix = "copy.";
 
-    // log(0) of the tokens the source does not have, kept finite: exp(−69) is below fp32's resolution next to any probability that counts.
-    private const double Smallest = 1e-30;
+    // The least probability, so that log P stays finite where softmax underflows (exp(−69) is below fp32's resolution
+    // next to any probability that counts).
+    internal const float Smallest = 1e-30f;
 
     private readonly Linear query;
     private readonly Linear key;
@@ -281,10 +282,10 @@ internal sealed class CopyLayer : Module<Tensor, Tensor>
         var switchLogit = gate.call(cat([state, context.to(ScalarType.Float32)], -1)).to(ScalarType.Float32);   // [B, T, 1]
         var shape = logits.shape;
         var index = sourceIds.unsqueeze(1).expand(shape[0], shape[1], sourceIds.shape[1]);     // [B, T, S]
-        var copied = zeros(shape, ScalarType.Float32, logits.device).scatter_add(2, index, attention);   // [B, T, V]
-        var generate = functional.logsigmoid(switchLogit) + logits.to(ScalarType.Float32).log_softmax(-1);
-        var fromSource = functional.logsigmoid(switchLogit.neg()) + copied.clamp_min(Smallest).log();
-        return generate.logaddexp(fromSource).MoveToOuterDisposeScope();
+        // p·softmax(logits), plus (1 − p)·attention added at the source's ids: few passes over the vocabulary.
+        var mixed = logits.softmax(-1, ScalarType.Float32).mul(functional.sigmoid(switchLogit));          // [B, T, V]
+        mixed.scatter_add_(2, index, attention.mul(functional.sigmoid(switchLogit.neg())));
+        return mixed.clamp_min(Smallest).log().MoveToOuterDisposeScope();
     }
 
     public override Tensor forward(Tensor hidden) => throw new NotSupportedException("call Mix");
