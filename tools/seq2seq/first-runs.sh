@@ -17,5 +17,5 @@ echo "== agnews $(date -u +%T) load $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/time -v "$B" train --task summarization --model all-MiniLM-L6-v2 \
   --data "$root/../shared/data/ag_news"/test.csv --columns class,title,description --source-column description --target-column title \
   --test-split 0.131578947 --validation-split 0.05 --seed 42 --epochs 1 --eval-strategy no --batch-size 32 --eval-batch-size 64 \
-  --learning-rate 1e-4 --precision bf16 --num-beams 4 --max-new-tokens 32 --save-strategy no --threads 2 --overwrite --output agnews > agnews.log 2> agnews.time
+  --learning-rate 1e-4 --precision bf16 --num-beams 4 --max-new-tokens 32 --save-strategy no --threads 2 --copy-from-source false --overwrite --output agnews > agnews.log 2> agnews.time
 echo "== done $(date -u +%T)"
