@@ -32,13 +32,17 @@ internal sealed class BenchArgs
     public string String(string name, string fallback) => String(name) ?? fallback;
 
     public int Int(string name, int fallback) =>
-        String(name) is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : fallback;
+        String(name) is { } s ? Whole(name, s) : fallback;
 
     public int? OptionalInt(string name) =>
-        String(name) is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : null;
+        String(name) is { } s ? Whole(name, s) : null;
 
     public IReadOnlyList<int> Ints(string name, params int[] fallback) =>
-        String(name) is { } s ? s.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray() : fallback;
+        String(name) is { } s ? s.Split(',').Select(x => Whole(name, x)).ToArray() : fallback;
+
+    private static int Whole(string name, string text) =>
+        int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value
+            : throw new ArgumentException($"--{name}: expected a whole number, got '{text}'");
 
     public IReadOnlyList<string> Strings(string name, params string[] fallback) =>
         String(name) is { } s ? s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : fallback;

@@ -35,8 +35,17 @@ if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))
     foreach (var (name, s) in scenarios) Console.Error.WriteLine($"  {name} {s.Help}");
     return 2;
 }
-var options = new BenchArgs(args.Skip(1));
-Report.ResultsFolder = options.String("results");
-Report.WriteResults = Report.ResultsFolder != "none";
-scenario.Run(options);
-return 0;
+try
+{
+    var options = new BenchArgs(args.Skip(1));
+    Report.ResultsFolder = options.String("results");
+    Report.WriteResults = Report.ResultsFolder != "none";
+    scenario.Run(options);
+    return 0;
+}
+catch (Exception e) when (e is ArgumentException or FormatException or FineTune.FineTuneException)
+{
+    // A wrong option or a missing file: one line and exit 2, as the CLI answers them.
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
