@@ -21,11 +21,29 @@ def pairs(tokens):
     return [tuple(tokens[i:i + 2]) for i in range(len(tokens) - 1)]
 
 
+def fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+if len(sys.argv) < 2:
+    fail("give one or more predictions CSV files (or lead:K:FILE); see the top of this file")
 for arg in sys.argv[1:]:
-    lead = int(arg.split(":")[1]) if arg.startswith("lead:") else None
-    path = arg.split(":", 2)[2] if lead else arg
-    with open(path, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    lead = None
+    path = arg
+    if arg.startswith("lead:"):
+        parts = arg.split(":", 2)
+        if len(parts) < 3 or not parts[1].isdigit() or int(parts[1]) < 1:
+            fail(f"{arg}: expected lead:K:FILE with K a positive whole number")
+        lead, path = int(parts[1]), parts[2]
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        fail(f"{path}: {e.strerror}")
+    missing = [c for c in ("source", "target", "generated") if not rows or c not in rows[0]]
+    if missing:
+        fail(f"{path}: no rows with the columns source, target and generated (missing: {', '.join(missing)})")
     if lead:
         for r in rows:
             r["generated"] = " ".join(r["source"].split()[:lead])
